@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole w2vvx test suite: every test on the default backend (TensorFlow), then the
+# backend-parity subset (tests marked `parity`) on PyTorch and JAX. Sets up .venv on first use.
+# Extra arguments go to every pytest call (e.g. ./run_tests.sh -x -k bigfile).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+bash scripts/bootstrap.sh || { echo "bootstrap failed" >&2; exit 1; }
+py="$root/.venv/bin/python"
+# Thread counts are set on purpose: torch slows many times over on a 2-core machine when another
+# process holds the other core and its pool is left at the default.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+export TF_NUM_INTRAOP_THREADS="${TF_NUM_INTRAOP_THREADS:-$OMP_NUM_THREADS}"
+export TF_NUM_INTEROP_THREADS="${TF_NUM_INTEROP_THREADS:-1}"
+export TF_CPP_MIN_LOG_LEVEL=2
+export PYTHONHASHSEED=0
+status=0
+run() {
+  local backend="$1"; shift
+  echo "=== pytest on KERAS_BACKEND=$backend $* ==="
+  KERAS_BACKEND="$backend" "$py" -m pytest "$@"
+  local rc=$?
+  # exit code 5 = no tests collected for this selection; anything else non-zero is a failure
+  if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then status=1; fi
+}
+run tensorflow "$@"
+run torch -m parity "$@"
+run jax -m parity "$@"
+if [ $status -eq 0 ]; then echo "ALL BACKENDS PASSED"; else echo "SOME TESTS FAILED" >&2; fi
+exit $status

@@ -1,0 +1,145 @@
+"""MaskedGRU parity with keras.layers.GRU(reset_after=True): outputs, gradients, padding, serialization."""
+import numpy as np
+import pytest
+
+import keras
+from keras import ops
+
+from w2vvx.layers.recurrent import MaskedGRU
+
+BATCH, STEPS, FEATURES, UNITS = 5, 7, 6, 4
+LENGTHS = np.array([7, 3, 1, 5, 2])
+
+
+def _inputs(seed=0, lengths=LENGTHS, steps=STEPS):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(len(lengths), steps, FEATURES)).astype("float32")
+    mask = np.arange(steps)[None, :] < lengths[:, None]
+    return x, mask
+
+
+def _pair(return_sequences, use_fast_path=True, zero_output_for_mask=False):
+    reference = keras.layers.GRU(UNITS, return_sequences=return_sequences, reset_after=True,
+                                 bias_initializer="random_normal", use_cudnn=False)
+    reference.build((None, STEPS, FEATURES))
+    layer = MaskedGRU(UNITS, return_sequences=return_sequences, use_fast_path=use_fast_path,
+                      zero_output_for_mask=zero_output_for_mask)
+    layer.build((None, STEPS, FEATURES))
+    layer.set_weights(reference.get_weights())
+    return reference, layer
+
+
+def _value_and_grads(layer, x, mask, weight_vector):
+    """Loss = sum(output * fixed random weights); returns output, d loss / d (x, kernel, recurrent_kernel, bias)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def loss_fn(trainable, x_in):
+            out, _ = layer.stateless_call(trainable, non_trainable, x_in, mask=mask)
+            return ops.sum(out * weight_vector), out
+
+        trainable = [v.value for v in layer.trainable_variables]
+        (_, out), (g_w, g_x) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(trainable, x)
+        return np.asarray(out), [np.asarray(g_x)] + [np.asarray(g) for g in g_w]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x_var = tf.Variable(x)
+        with tf.GradientTape() as tape:
+            out = layer(x_var, mask=mask)
+            loss = tf.reduce_sum(out * weight_vector)
+        grads = tape.gradient(loss, [x_var] + [v.value for v in layer.trainable_variables])
+        return out.numpy(), [g.numpy() for g in grads]
+    import torch
+
+    x_t = torch.tensor(x, requires_grad=True)
+    out = layer(x_t, mask=torch.tensor(mask))
+    loss = (out * torch.tensor(weight_vector)).sum()
+    params = [v.value for v in layer.trainable_variables]
+    grads = torch.autograd.grad(loss, [x_t] + params)
+    return out.detach().numpy(), [g.numpy() for g in grads]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("use_fast_path", [True, False])
+def test_matches_keras_gru_outputs_and_gradients(return_sequences, use_fast_path):
+    reference, layer = _pair(return_sequences, use_fast_path)
+    x, mask = _inputs()
+    shape = (BATCH, STEPS, UNITS) if return_sequences else (BATCH, UNITS)
+    weight_vector = np.random.default_rng(1).normal(size=shape).astype("float32")
+    expected_out, expected_grads = _value_and_grads(reference, x, mask, weight_vector)
+    out, grads = _value_and_grads(layer, x, mask, weight_vector)
+    np.testing.assert_allclose(out, expected_out, atol=1e-5)
+    for name, got, want in zip(["inputs", "kernel", "recurrent_kernel", "bias"], grads, expected_grads):
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"gradient of {name}")
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("use_fast_path", [True, False])
+def test_padding_content_and_length_do_not_change_result(use_fast_path):
+    _, layer = _pair(False, use_fast_path)
+    x, mask = _inputs()
+    noisy = x.copy()
+    noisy[~mask] = 1000.0  # garbage at padded steps must be ignored
+    longer = np.concatenate([x, np.full((BATCH, 3, FEATURES), -50.0, "float32")], axis=1)
+    longer_mask = np.concatenate([mask, np.zeros((BATCH, 3), bool)], axis=1)
+    base = ops.convert_to_numpy(layer(x, mask=mask))
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(noisy, mask=mask)), base, atol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(longer, mask=longer_mask)), base, atol=1e-6)
+    for row, length in enumerate(LENGTHS):  # each row alone, unpadded, gives the same last state
+        alone = ops.convert_to_numpy(layer(x[row:row + 1, :length]))
+        np.testing.assert_allclose(alone[0], base[row], atol=1e-5)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("use_fast_path", [True, False])
+def test_zero_output_for_mask_and_carried_outputs(use_fast_path):
+    _, carried = _pair(True, use_fast_path)
+    _, zeroed = _pair(True, use_fast_path, zero_output_for_mask=True)
+    zeroed.set_weights(carried.get_weights())
+    x, mask = _inputs()
+    out_carried = ops.convert_to_numpy(carried(x, mask=mask))
+    out_zeroed = ops.convert_to_numpy(zeroed(x, mask=mask))
+    assert np.all(out_zeroed[~mask] == 0)
+    np.testing.assert_allclose(out_zeroed[mask], out_carried[mask], atol=1e-6)
+    last = out_carried[np.arange(BATCH), LENGTHS - 1]
+    np.testing.assert_allclose(out_carried[1, 3:], np.repeat(last[1:2], STEPS - 3, axis=0), atol=1e-6)
+
+
+@pytest.mark.parity
+def test_mask_with_holes_and_empty_rows_keep_previous_state():
+    _, fast = _pair(True, True)
+    _, portable = _pair(True, False)
+    portable.set_weights(fast.get_weights())
+    x, _ = _inputs()
+    mask = np.random.default_rng(3).random((BATCH, STEPS)) < 0.6
+    mask[2] = False
+    out = ops.convert_to_numpy(fast(x, mask=mask))
+    np.testing.assert_allclose(out, ops.convert_to_numpy(portable(x, mask=mask)), atol=1e-6)
+    np.testing.assert_allclose(out[2], 0.0)
+
+
+@pytest.mark.parity
+def test_serialization_round_trip_in_a_model(tmp_path):
+    tokens = keras.Input((STEPS,), dtype="int32")
+    embedded = keras.layers.Embedding(20, FEATURES, mask_zero=True)(tokens)
+    outputs = MaskedGRU(UNITS, name="gru", zero_output_for_mask=True, return_sequences=True)(embedded)
+    model = keras.Model(tokens, outputs)
+    ids = np.array([[3, 4, 5, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7]], "int32")
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    layer = restored.get_layer("gru")
+    assert isinstance(layer, MaskedGRU) and layer.zero_output_for_mask and layer.return_sequences
+    np.testing.assert_allclose(ops.convert_to_numpy(restored(ids)), ops.convert_to_numpy(model(ids)), atol=1e-6)
+    assert [w.path.split("/")[-1] for w in layer.weights] == ["kernel", "recurrent_kernel", "bias"]
+
+
+@pytest.mark.parametrize("bad", [{"units": 0}, {"units": 2.5}, {"units": 4, "return_sequences": "yes"}])
+def test_rejects_bad_arguments(bad):
+    with pytest.raises(ValueError, match="MaskedGRU"):
+        MaskedGRU(**bad)

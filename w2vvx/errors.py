@@ -1,0 +1,71 @@
+"""Errors that w2vvx raises on user input.
+
+Every error names what was wrong (file, line, id or value), what was expected and what to do, so
+that the CLI can print it without a traceback (see ``w2vvx.cli``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+
+class W2VVXError(Exception):
+    """Base class of every error w2vvx raises because of its input or settings."""
+
+
+def _location(path: Optional[os.PathLike | str], line: Optional[int]) -> str:
+    if path is None:
+        return ""
+    if line is None:
+        return f"{os.fspath(path)}: "
+    return f"{os.fspath(path)}:{line}: "
+
+
+class DataFormatError(W2VVXError, ValueError):
+    """A data file whose content does not follow its format.
+
+    Args:
+        message: what is wrong, what was expected and what to do.
+        path: the file, if there is one.
+        line: the 1-based line number in ``path``, if it applies.
+
+    Example:
+        >>> str(DataFormatError("expected 'N D'", path="shape.txt", line=1))
+        "shape.txt:1: expected 'N D'"
+    """
+
+    def __init__(self, message: str, path=None, line: Optional[int] = None):
+        self.path = None if path is None else os.fspath(path)
+        self.line = line
+        self.message = message
+        super().__init__(_location(path, line) + message)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.path, self.line))
+
+
+class MissingFileError(W2VVXError, FileNotFoundError):
+    """A file or folder the library needs does not exist."""
+
+    def __init__(self, message: str, path=None):
+        self.path = None if path is None else os.fspath(path)
+        self.message = message
+        super().__init__(_location(path, None) + message)
+
+    def __str__(self):
+        return _location(self.path, None) + self.message
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.path))
+
+
+class ConfigError(W2VVXError, ValueError):
+    """A setting, argument, config name or config file that is not valid."""
+
+
+class UntrustedFileError(W2VVXError):
+    """Loading a file would execute code from it (pickle, torch.load) and the user did not trust it."""
+
+
+class ResumeError(W2VVXError):
+    """A run folder cannot be resumed (its checkpoint is missing, foreign or from another config)."""

@@ -1,0 +1,602 @@
+"""BigFile: the lineage's feature store (``feature.bin`` + ``id.txt`` + ``shape.txt`` in one folder).
+
+Layout (W2VV ``simpleknn/bigfile.py``, NRCCR ``basic/bigfile.py``):
+
+* ``shape.txt``: one line ``"N D"``.
+* ``id.txt``: the N ids, whitespace separated (the lineage writes them on one line; one per line is
+  accepted too). Row ``i`` of ``feature.bin`` belongs to id ``i``.
+* ``feature.bin``: headerless little-endian float32, row-major, ``N x D``.
+
+The reader memory-maps ``feature.bin`` read-only and never loads the whole matrix implicitly.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.io.atomic import atomic_dir
+
+logger = logging.getLogger(__name__)
+
+FEATURE_FILE = "feature.bin"
+ID_FILE = "id.txt"
+SHAPE_FILE = "shape.txt"
+_DTYPE = np.dtype("<f4")
+_INT_RE = re.compile(rb"^[0-9]+$")
+_FINITE_CHUNK_ROWS = 65536
+
+
+def parse_shape_text(data: bytes, path=None) -> Tuple[int, int]:
+    """Parse the content of a ``shape.txt`` file: ``"N D"``, two non-negative integers.
+
+    Args:
+        data: the raw bytes of the file.
+        path: the file, for error messages.
+
+    Returns:
+        ``(N, D)`` with ``N >= 0`` and ``D >= 1``.
+
+    Example:
+        >>> parse_shape_text(b"8000 384\\n")
+        (8000, 384)
+    """
+    tokens = data.split()
+    if len(tokens) != 2 or not all(_INT_RE.match(token) for token in tokens):
+        shown = data[:80].decode("ascii", errors="backslashreplace")
+        raise DataFormatError(
+            f"expected one line 'N D' (two non-negative integers: rows and dimensions), found {shown!r}; "
+            "re-create the BigFile (e.g. `w2vvx txt2bin`) or fix shape.txt",
+            path=path, line=1)
+    n_rows, n_dims = int(tokens[0]), int(tokens[1])
+    if n_dims < 1:
+        raise DataFormatError(f"the dimension D must be at least 1, found {n_dims}", path=path, line=1)
+    return n_rows, n_dims
+
+
+def decode_ids(data: bytes, path=None) -> List[str]:
+    """Split the content of an ``id.txt`` file into ids.
+
+    Ids are separated by ASCII whitespace. Each id is decoded as UTF-8; an id that is not valid UTF-8
+    is decoded as ISO-8859-1 (as hybrid_space/NRCCR do for the lineage's word2vec ``id.txt``), with
+    one warning per file.
+
+    Args:
+        data: the raw bytes of the file.
+        path: the file, for the warning.
+
+    Example:
+        >>> decode_ids(b"a b\\nc caf\\xe9")
+        ['a', 'b', 'c', 'café']
+    """
+    tokens = data.split()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return [token.decode("utf-8") for token in tokens]
+    names = []
+    n_fallback = 0
+    for token in tokens:
+        try:
+            names.append(token.decode("utf-8"))
+        except UnicodeDecodeError:
+            names.append(token.decode("iso-8859-1"))
+            n_fallback += 1
+    logger.warning("%s: %d id(s) are not valid UTF-8 and were decoded as ISO-8859-1",
+                   path if path is not None else "id.txt", n_fallback)
+    return names
+
+
+def _index_names(names: Sequence[str], path=None) -> dict:
+    index = {}
+    for position, name in enumerate(names):
+        first = index.setdefault(name, position)
+        if first != position:
+            raise DataFormatError(
+                f"duplicate id {name!r} at positions {first} and {position} (0-based); every id must name "
+                "exactly one row. Re-create the BigFile from de-duplicated input (txt2bin skips duplicates)",
+                path=path)
+    return index
+
+
+class BigFile:
+    """Read-only, memory-mapped reader of a BigFile folder.
+
+    Args:
+        path: the folder holding ``feature.bin``, ``id.txt`` and ``shape.txt``.
+        check_finite: also scan every row for NaN/Inf on open (see :meth:`validate`).
+
+    Raises:
+        MissingFileError: the folder or one of its three files is missing.
+        DataFormatError: malformed ``shape.txt``, an id count or file size that does not match the
+            shape, or duplicate ids.
+
+    Example:
+        >>> import tempfile, os, numpy as np
+        >>> folder = os.path.join(tempfile.mkdtemp(), "feat")
+        >>> write_bigfile(folder, ["a", "b"], np.eye(2, dtype="float32"))
+        >>> bf = BigFile(folder)
+        >>> bf.shape, bf.read(["b", "zzz"])[0]
+        ((2, 2), ['b'])
+    """
+
+    def __init__(self, path, check_finite: bool = False):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise MissingFileError(
+                "BigFile folder not found (expected a folder with feature.bin, id.txt and shape.txt); "
+                "check the rootpath/collection/feature name, or create it with `w2vvx txt2bin`",
+                path=self.path)
+        for name in (SHAPE_FILE, ID_FILE, FEATURE_FILE):
+            if not (self.path / name).is_file():
+                raise MissingFileError(f"BigFile part {name} is missing; re-download or re-create the BigFile",
+                                       path=self.path / name)
+        shape_path = self.path / SHAPE_FILE
+        self._n_rows, self._n_dims = parse_shape_text(shape_path.read_bytes(), path=shape_path)
+        id_path = self.path / ID_FILE
+        self._names = decode_ids(id_path.read_bytes(), path=id_path)
+        if len(self._names) != self._n_rows:
+            raise DataFormatError(
+                f"found {len(self._names)} ids but shape.txt says N={self._n_rows}; the two files do not belong "
+                "together (re-download or re-create the BigFile)", path=id_path)
+        self._index = _index_names(self._names, path=id_path)
+        feature_path = self.path / FEATURE_FILE
+        expected = self._n_rows * self._n_dims * _DTYPE.itemsize
+        actual = feature_path.stat().st_size
+        if actual != expected:
+            kind = "truncated" if actual < expected else "oversized"
+            raise DataFormatError(
+                f"{kind}: expected {expected} bytes (N={self._n_rows} x D={self._n_dims} x 4), found {actual} "
+                f"({abs(expected - actual)} bytes {'missing' if actual < expected else 'too many'}); "
+                "the file is incomplete or belongs to another shape.txt, re-download or re-create it",
+                path=feature_path)
+        if self._n_rows == 0:
+            self._matrix = np.zeros((0, self._n_dims), dtype=_DTYPE)
+        else:
+            self._matrix = np.memmap(feature_path, dtype=_DTYPE, mode="r", shape=(self._n_rows, self._n_dims))
+        if check_finite:
+            self.validate(check_finite=True)
+
+    @property
+    def names(self) -> List[str]:
+        """The ids in row order."""
+        return self._names
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return (self._n_rows, self._n_dims)
+
+    @property
+    def ndims(self) -> int:
+        return self._n_dims
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The read-only ``N x D`` float32 memmap (nothing is loaded until rows are touched)."""
+        return self._matrix
+
+    def __len__(self) -> int:
+        return self._n_rows
+
+    def __contains__(self, name) -> bool:
+        return name in self._index
+
+    def __repr__(self) -> str:
+        return f"BigFile({str(self.path)!r}, shape={self.shape})"
+
+    def index(self, name: str) -> int:
+        """Return the row of ``name``; raise ``KeyError`` naming the file if it is unknown."""
+        try:
+            return self._index[name]
+        except KeyError:
+            raise KeyError(f"id {name!r} is not in {self.path / ID_FILE} ({self._n_rows} ids)") from None
+
+    def read(self, names: Iterable[str], order: str = "file") -> Tuple[List[str], np.ndarray]:
+        """Read the vectors of ``names``, skipping unknown ids as the lineage did.
+
+        Args:
+            names: the ids wanted.
+            order: ``"file"`` (lineage behaviour: found ids de-duplicated and returned in row order) or
+                ``"request"`` (found ids in the order given, repeats kept).
+
+        Returns:
+            ``(found_names, vectors)`` with ``vectors`` a float32 array ``(len(found_names), D)``.
+        """
+        if order not in ("file", "request"):
+            raise ConfigError(f"order must be 'file' or 'request', got {order!r}")
+        if isinstance(names, str):
+            names = [names]
+        if order == "file":
+            rows = sorted({self._index[name] for name in names if name in self._index})
+        else:
+            rows = [self._index[name] for name in names if name in self._index]
+        found = [self._names[row] for row in rows]
+        return found, self.read_rows(np.asarray(rows, dtype=np.int64))
+
+    def read_rows(self, indices) -> np.ndarray:
+        """Read rows by position as a float32 array (sorted access on the memmap, then reordered).
+
+        Args:
+            indices: integer row positions in ``[0, N)``; repeats are allowed.
+        """
+        indices = np.asarray(indices)
+        if indices.ndim != 1:
+            indices = indices.reshape(-1)
+        if indices.size == 0:
+            return np.zeros((0, self._n_dims), dtype=np.float32)
+        if not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(f"row indices must be integers, got dtype {indices.dtype}")
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0 or high >= self._n_rows:
+            bad = low if low < 0 else high
+            raise IndexError(f"row index {bad} is out of range for {self.path} with {self._n_rows} rows")
+        order = np.argsort(indices, kind="stable")
+        out = np.empty((indices.size, self._n_dims), dtype=np.float32)
+        out[order] = self._matrix[indices[order]]
+        return out
+
+    def iter_chunks(self, chunk_rows: int = _FINITE_CHUNK_ROWS) -> Iterator[Tuple[int, np.ndarray]]:
+        """Yield ``(start_row, float32 block)`` over the whole file, ``chunk_rows`` rows at a time."""
+        if chunk_rows < 1:
+            raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        for start in range(0, self._n_rows, chunk_rows):
+            yield start, np.asarray(self._matrix[start:start + chunk_rows], dtype=np.float32)
+
+    def validate(self, check_finite: bool = True, chunk_rows: int = _FINITE_CHUNK_ROWS) -> "BigFile":
+        """Scan the rows (chunked) and raise ``DataFormatError`` at the first row with NaN or Inf.
+
+        Returns ``self`` so that ``BigFile(p).validate()`` chains.
+        """
+        if check_finite:
+            for start, block in self.iter_chunks(chunk_rows):
+                finite = np.isfinite(block).all(axis=1)
+                if not finite.all():
+                    row = start + int(np.argmin(finite))
+                    raise DataFormatError(
+                        f"row {row} (id {self._names[row]!r}) holds NaN or Inf; re-create the features "
+                        "(txt2bin skips such rows) or drop that item",
+                        path=self.path / FEATURE_FILE)
+        return self
+
+
+def _check_names(names: Sequence[str], seen: Optional[set] = None, offset: int = 0, where: str = "") -> None:
+    seen = set() if seen is None else seen
+    for position, name in enumerate(names):
+        if not isinstance(name, str):
+            raise DataFormatError(f"{where}id at position {offset + position} is {type(name).__name__}, "
+                                  "expected str")
+        if not name or name.split() != [name]:
+            raise DataFormatError(
+                f"{where}id {name!r} at position {offset + position} is empty or contains whitespace; "
+                "ids are whitespace-separated in id.txt, so replace the whitespace (e.g. by '_')")
+        if name in seen:
+            raise DataFormatError(f"{where}duplicate id {name!r} at position {offset + position}; "
+                                  "every id must be unique")
+        seen.add(name)
+
+
+def _check_vectors(vectors, n_names: int, dim: Optional[int], offset: int = 0,
+                   names: Sequence[str] = ()) -> np.ndarray:
+    array = np.asarray(vectors)
+    if array.ndim != 2:
+        raise DataFormatError(f"vectors must be a 2-D array (rows x dims), got shape {array.shape}")
+    if array.shape[0] != n_names:
+        raise DataFormatError(f"got {n_names} ids but {array.shape[0]} vectors; they must match one to one")
+    if dim is not None and array.shape[1] != dim:
+        raise DataFormatError(f"vectors have {array.shape[1]} dimensions, expected {dim}")
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise DataFormatError(f"vectors must be real numbers, got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=_DTYPE)
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        name = names[row] if len(names) > row else "?"
+        raise DataFormatError(f"vector at position {offset + row} (id {name!r}) holds NaN or Inf "
+                              "(or overflows float32); drop or fix that row")
+    return array
+
+
+def _existing_target_error(path: Path) -> ConfigError:
+    return ConfigError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+
+
+def write_bigfile(path, names: Sequence[str], vectors, overwrite: bool = False) -> None:
+    """Write a whole BigFile atomically (nothing appears at ``path`` unless every file was written).
+
+    Args:
+        path: the BigFile folder to create.
+        names: unique ids without whitespace, one per row.
+        vectors: a real ``(len(names), D)`` array; stored as little-endian float32.
+        overwrite: replace an existing folder.
+
+    Example:
+        >>> import tempfile, os, numpy as np
+        >>> folder = os.path.join(tempfile.mkdtemp(), "feat")
+        >>> write_bigfile(folder, ["x"], np.ones((1, 3)))
+        >>> open(os.path.join(folder, "shape.txt")).read()
+        '1 3\\n'
+    """
+    with BigFileWriter(path, dim=_dim_of(vectors), overwrite=overwrite) as writer:
+        writer.add(names, vectors)
+
+
+def _dim_of(vectors) -> int:
+    shape = np.shape(vectors)
+    if len(shape) != 2:
+        raise DataFormatError(f"vectors must be a 2-D array (rows x dims), got shape {shape}")
+    return int(shape[1])
+
+
+class BigFileWriter:
+    """Stream rows into a new BigFile; the folder appears at ``path`` only on :meth:`close`.
+
+    Use it as a context manager: a block that raises leaves nothing at ``path``.
+
+    Args:
+        path: the BigFile folder to create.
+        dim: the vector dimension D.
+        overwrite: replace an existing folder on commit.
+
+    Example:
+        >>> import tempfile, os, numpy as np
+        >>> folder = os.path.join(tempfile.mkdtemp(), "feat")
+        >>> with BigFileWriter(folder, dim=2) as writer:
+        ...     writer.add(["a"], np.zeros((1, 2)))
+        ...     writer.add(["b", "c"], np.ones((2, 2)))
+        >>> BigFile(folder).shape
+        (3, 2)
+    """
+
+    def __init__(self, path, dim: int, overwrite: bool = False):
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ConfigError(f"dim must be a positive integer, got {dim!r}")
+        self.path = Path(path)
+        self.dim = int(dim)
+        if self.path.exists() and not overwrite:
+            raise _existing_target_error(self.path)
+        self._context = atomic_dir(self.path, overwrite=overwrite)
+        self._tmp = self._context.__enter__()
+        self._features = open(self._tmp / FEATURE_FILE, "wb")
+        self._names: List[str] = []
+        self._seen: set = set()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def add(self, names: Sequence[str], vectors) -> None:
+        """Append rows; duplicate ids, whitespace in ids and non-finite rows are rejected."""
+        if self._closed:
+            raise ConfigError(f"BigFileWriter for {self.path} is already closed")
+        names = list(names)
+        array = _check_vectors(vectors, len(names), self.dim, offset=len(self._names), names=names)
+        # Check names against a copy so that a rejected batch leaves the writer unchanged.
+        seen = set(self._seen)
+        _check_names(names, seen, offset=len(self._names))
+        array.tofile(self._features)
+        self._seen = seen
+        self._names.extend(names)
+
+    def close(self) -> None:
+        """Write ``id.txt`` and ``shape.txt`` and move the folder into place."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._features.close()
+            (self._tmp / ID_FILE).write_text(" ".join(self._names) + "\n", encoding="utf-8")
+            (self._tmp / SHAPE_FILE).write_text(f"{len(self._names)} {self.dim}\n", encoding="ascii")
+        except BaseException as error:
+            self._context.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._context.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        """Discard everything written so far; nothing appears at ``path``."""
+        if self._closed:
+            return
+        self._closed = True
+        self._features.close()
+        error = RuntimeError("BigFileWriter aborted")
+        try:
+            self._context.__exit__(RuntimeError, error, None)
+        except RuntimeError as raised:
+            if raised is not error:
+                raise
+
+    def __enter__(self) -> "BigFileWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+def _looks_like_header(tokens: List[bytes], next_tokens: Optional[List[bytes]]) -> bool:
+    if len(tokens) != 2 or not all(_INT_RE.match(token) for token in tokens):
+        return False
+    if next_tokens is None:
+        return True
+    return len(next_tokens) == int(tokens[1]) + 1
+
+
+def txt2bin(txt_path, out_dir, overwrite: bool = False, header="auto", chunk_rows: int = 4096) -> BigFile:
+    """Convert a text file of lines ``"id v1 ... vD"`` into a BigFile (w2vv ``simpleknn/txt2bin.py``).
+
+    Like the lineage, a repeated id keeps its first row and rows with NaN/Inf are skipped; both are
+    counted in a log message. A line with another number of values than the first is an error.
+
+    Args:
+        txt_path: the text file (UTF-8; ids that are not UTF-8 are read as ISO-8859-1).
+        out_dir: the BigFile folder to create (atomically).
+        overwrite: replace an existing ``out_dir``.
+        header: ``"auto"`` (skip a word2vec ``"N D"`` first line if the second line has D values),
+            ``True`` (the first line is a header) or ``False``.
+        chunk_rows: rows buffered per write.
+
+    Returns:
+        The new :class:`BigFile`.
+    """
+    txt_path = Path(txt_path)
+    if not txt_path.is_file():
+        raise MissingFileError("text feature file not found", path=txt_path)
+    if header not in ("auto", True, False):
+        raise ConfigError(f"header must be 'auto', True or False, got {header!r}")
+    n_duplicates = n_nonfinite = n_latin1 = 0
+    writer = None
+    with open(txt_path, "rb") as handle:
+        lines = _numbered_nonblank_lines(handle)
+        first = next(lines, None)
+        if first is None:
+            raise DataFormatError("the file holds no vectors (expected lines 'id v1 ... vD')", path=txt_path)
+        second = next(lines, None)
+        skip_first = header is True or (header == "auto" and _looks_like_header(
+            first[1], None if second is None else second[1]))
+        pending = ([] if skip_first else [first]) + ([second] if second is not None else [])
+        if not pending:
+            raise DataFormatError("the file holds only a header line and no vectors", path=txt_path)
+        dim = len(pending[0][1]) - 1
+        if dim < 1:
+            raise DataFormatError("expected 'id v1 ... vD' with at least one value, found only an id",
+                                  path=txt_path, line=pending[0][0])
+        seen: set = set()
+        names: List[str] = []
+        rows: List[np.ndarray] = []
+        try:
+            writer = BigFileWriter(out_dir, dim=dim, overwrite=overwrite)
+            for number, tokens in _chain(pending, lines):
+                if len(tokens) - 1 != dim:
+                    raise DataFormatError(
+                        f"found {len(tokens) - 1} values, expected {dim} (as on the first vector line); "
+                        "every line must be 'id v1 ... vD' with the same D", path=txt_path, line=number)
+                try:
+                    name = tokens[0].decode("utf-8")
+                except UnicodeDecodeError:
+                    name = tokens[0].decode("iso-8859-1")
+                    n_latin1 += 1
+                if name in seen:
+                    n_duplicates += 1
+                    continue
+                try:
+                    vector = np.array(tokens[1:], dtype=np.float64)
+                except ValueError:
+                    raise DataFormatError(
+                        f"a value of id {name!r} is not a number: {b' '.join(tokens[1:])[:60]!r}",
+                        path=txt_path, line=number) from None
+                vector = vector.astype(np.float32)
+                if not np.isfinite(vector).all():
+                    n_nonfinite += 1
+                    continue
+                seen.add(name)
+                names.append(name)
+                rows.append(vector)
+                if len(rows) >= chunk_rows:
+                    writer.add(names, np.stack(rows))
+                    names, rows = [], []
+            if rows:
+                writer.add(names, np.stack(rows))
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        writer.close()
+    if n_duplicates or n_nonfinite or n_latin1:
+        logger.warning("%s: skipped %d duplicate id(s) and %d row(s) with NaN/Inf; %d id(s) read as ISO-8859-1",
+                       txt_path, n_duplicates, n_nonfinite, n_latin1)
+    return BigFile(out_dir)
+
+
+def _numbered_nonblank_lines(handle) -> Iterator[Tuple[int, List[bytes]]]:
+    for number, line in enumerate(handle, start=1):
+        tokens = line.split()
+        if tokens:
+            yield number, tokens
+
+
+def _chain(first: list, rest: Iterator):
+    yield from first
+    yield from rest
+
+
+def _read_id_list(ids, what: str) -> List[str]:
+    if isinstance(ids, (str, os.PathLike)):
+        id_path = Path(ids)
+        if not id_path.is_file():
+            raise MissingFileError(f"id list for {what} not found (expected one id per line or "
+                                   "whitespace separated)", path=id_path)
+        return decode_ids(id_path.read_bytes(), path=id_path)
+    return [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in ids]
+
+
+def _write_in_chunks(array, names: List[str], out_dir, overwrite: bool, source, chunk_rows: int) -> BigFile:
+    if array.ndim != 2:
+        raise DataFormatError(f"expected a 2-D array (rows x dims), found shape {array.shape}", path=source)
+    if array.shape[0] != len(names):
+        raise DataFormatError(f"the array has {array.shape[0]} rows but {len(names)} ids were given; "
+                              "they must match one to one", path=source)
+    if array.shape[1] < 1:
+        raise DataFormatError("the array has 0 columns", path=source)
+    with BigFileWriter(out_dir, dim=int(array.shape[1]), overwrite=overwrite) as writer:
+        for start in range(0, max(len(names), 1), chunk_rows):
+            stop = min(start + chunk_rows, len(names))
+            if stop > start:
+                writer.add(names[start:stop], np.asarray(array[start:stop]))
+    return BigFile(out_dir)
+
+
+def npy_to_bigfile(npy_path, ids, out_dir, overwrite: bool = False, chunk_rows: int = 65536) -> BigFile:
+    """Convert a 2-D ``.npy`` array (e.g. Multi30K's ``train-resnet_152-avgpool.npy``) into a BigFile.
+
+    Args:
+        npy_path: the ``.npy`` file (read memory-mapped, ``allow_pickle=False``).
+        ids: the row ids, as a list or as the path of a text file (e.g. a Multi30K ``image_splits`` file).
+        out_dir: the BigFile folder to create.
+        overwrite: replace an existing ``out_dir``.
+        chunk_rows: rows converted per write.
+    """
+    npy_path = Path(npy_path)
+    if not npy_path.is_file():
+        raise MissingFileError("numpy feature file not found", path=npy_path)
+    names = _read_id_list(ids, str(npy_path))
+    try:
+        array = np.load(npy_path, mmap_mode="r", allow_pickle=False)
+    except ValueError as error:
+        raise DataFormatError(f"not a plain numeric .npy array ({error})", path=npy_path) from None
+    if not isinstance(array, np.ndarray):
+        raise DataFormatError("expected a single .npy array, found an archive (.npz)", path=npy_path)
+    return _write_in_chunks(array, names, out_dir, overwrite, npy_path, chunk_rows)
+
+
+def hdf5_to_bigfile(h5_path, dataset: str, ids, out_dir, overwrite: bool = False,
+                    chunk_rows: int = 65536) -> BigFile:
+    """Convert a 2-D HDF5 dataset into a BigFile.
+
+    Args:
+        h5_path: the HDF5 file.
+        dataset: the name of the 2-D feature dataset.
+        ids: a ``str`` names a 1-D string dataset in the same file; a ``pathlib.Path`` is an id file
+            (one id per line or whitespace separated); otherwise a sequence of ids.
+        out_dir: the BigFile folder to create.
+        overwrite: replace an existing ``out_dir``.
+        chunk_rows: rows converted per write.
+    """
+    from w2vvx.io.hdf5 import open_hdf5_dataset, read_hdf5_ids
+
+    h5_path = Path(h5_path)
+    with open_hdf5_dataset(h5_path, dataset) as (handle, features):
+        if isinstance(ids, str):
+            names = read_hdf5_ids(handle, ids, h5_path)
+        else:
+            names = _read_id_list(ids, str(h5_path))
+        return _write_in_chunks(features, names, out_dir, overwrite, h5_path, chunk_rows)

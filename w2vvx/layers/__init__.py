@@ -1,0 +1,16 @@
+"""Keras layers of w2vvx (serializable, ``keras.ops`` only, token id 0 = padding)."""
+from w2vvx.layers.attention_pooling import AttentionPooling
+from w2vvx.layers.bow import BagOfWords
+from w2vvx.layers.gru_encoder import GRUTextEncoder
+from w2vvx.layers.mapping import CommonSpaceProjection, TextToVisualMapping
+from w2vvx.layers.mean_word2vec import MeanWordEmbedding
+from w2vvx.layers.multiscale import MultiScaleTextEncoder
+from w2vvx.layers.normalize import L2Normalize, l2_normalize
+from w2vvx.layers.temperature import LearnableTemperature
+from w2vvx.layers.visual import VisualEncoder
+
+__all__ = [
+    "AttentionPooling", "BagOfWords", "CommonSpaceProjection", "GRUTextEncoder", "L2Normalize",
+    "LearnableTemperature", "MeanWordEmbedding", "MultiScaleTextEncoder", "TextToVisualMapping",
+    "VisualEncoder", "l2_normalize",
+]

@@ -1,0 +1,74 @@
+"""Mean of (word2vec) word embeddings over the real tokens of a sentence."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from w2vvx.errors import ConfigError
+from w2vvx.layers._validation import positive_int
+from w2vvx.layers.masking import masked_mean, padding_mask
+
+
+def check_embedding_matrix(matrix, vocab_size: int, dim: int, name: str) -> np.ndarray:
+    """Return ``matrix`` as float32 (vocab_size, dim) or raise ConfigError naming both shapes."""
+    matrix = np.asarray(matrix, dtype="float32")
+    if matrix.shape != (vocab_size, dim):
+        raise ConfigError(
+            f"{name}: embedding matrix has shape {matrix.shape}, expected ({vocab_size}, {dim}) = "
+            "(vocabulary size incl. padding row 0, embedding dim); build it from the same vocabulary"
+        )
+    return matrix
+
+
+@keras.saving.register_keras_serializable(package="w2vvx")
+class MeanWordEmbedding(keras.layers.Layer):
+    """Average the embeddings of the non-padding tokens of each sentence (the "word2vec" branch).
+
+    Args:
+        vocab_size: number of vocabulary rows, padding (0) included.
+        dim: embedding dimension.
+        trainable: whether the embedding matrix is trained (the lineage keeps word2vec frozen).
+        embeddings: optional ``(vocab_size, dim)`` matrix (e.g. word2vec rows) to start from. It is
+            not part of ``get_config``: a saved model restores it from its weights.
+        embeddings_initializer: initializer used when ``embeddings`` is not given (default
+            uniform(-1, 1), as the lineage initialises out-of-vocabulary rows).
+
+    Example:
+        >>> import numpy as np
+        >>> layer = MeanWordEmbedding(3, 2, embeddings=np.array([[9, 9], [1, 2], [3, 4]]))
+        >>> keras.ops.convert_to_numpy(layer(np.array([[1, 2, 0], [0, 0, 0]]))).tolist()
+        [[2.0, 3.0], [0.0, 0.0]]
+    """
+
+    def __init__(self, vocab_size: int, dim: int, trainable: bool = False, embeddings=None,
+                 embeddings_initializer="w2vvx_uniform", **kwargs):
+        super().__init__(trainable=trainable, **kwargs)
+        self.vocab_size = positive_int("vocab_size", vocab_size)
+        self.dim = positive_int("dim", dim)
+        if embeddings_initializer == "w2vvx_uniform":
+            embeddings_initializer = keras.initializers.RandomUniform(-1.0, 1.0)
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self._initial_embeddings = (None if embeddings is None else
+                                    check_embedding_matrix(embeddings, vocab_size, dim, self.name))
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(self.vocab_size, self.dim),
+            initializer=self.embeddings_initializer, trainable=self.trainable)
+        if self._initial_embeddings is not None:
+            self.embeddings.assign(self._initial_embeddings)
+            self._initial_embeddings = None
+        self.built = True
+
+    def call(self, token_ids):
+        token_ids = ops.cast(token_ids, "int32")
+        vectors = ops.take(self.embeddings, token_ids, axis=0)
+        return masked_mean(vectors, padding_mask(token_ids))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim,
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}

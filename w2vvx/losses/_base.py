@@ -1,0 +1,66 @@
+"""Shared pieces of the retrieval losses."""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from w2vvx.errors import ConfigError
+from w2vvx.layers.normalize import l2_normalize
+
+REDUCTIONS = ("sum", "sum_over_batch_size", "mean", None)
+
+
+def check_reduction(reduction):
+    """Accept the Keras reductions this package implements ('mean' = 'sum_over_batch_size')."""
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return "sum_over_batch_size" if reduction == "mean" else reduction
+
+
+def cosine_scores(text, visual, normalize: bool = True):
+    """``(B_text, B_visual)`` similarity matrix; cosine when ``normalize``, dot product otherwise."""
+    if normalize:
+        text, visual = l2_normalize(text), l2_normalize(visual)
+    return ops.matmul(text, ops.transpose(visual))
+
+
+class TemperatureLoss(keras.losses.Loss):
+    """Base of the softmax-contrastive losses, whose temperature may come from the model.
+
+    ``loss(y_true, y_pred, temperature=t)`` uses ``t`` (e.g. the output of a
+    :class:`w2vvx.layers.LearnableTemperature` the model owns and trains); without it the fixed
+    ``temperature`` given at construction is used. Subclasses implement
+    ``call(y_true, y_pred, temperature=None)`` returning per-sample losses.
+    """
+
+    uses_temperature = True
+
+    def __init__(self, temperature: float = 0.07, reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name=name, reduction=check_reduction(reduction), dtype=dtype)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
+            raise ConfigError(f"temperature must be a number > 0, got {temperature!r}")
+        self.temperature = float(temperature)
+
+    def __call__(self, y_true, y_pred, sample_weight=None, temperature=None):
+        with ops.name_scope(self.name):
+            y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
+            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            if temperature is None:
+                temperature = self.temperature
+            losses = self.call(y_true, y_pred, temperature=ops.cast(temperature, self.dtype))
+            return reduce_losses(losses, sample_weight, self.reduction, self.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}
+
+
+def reduce_losses(losses, sample_weight, reduction, dtype):
+    """Weight and reduce per-sample losses like ``keras.losses.Loss`` does."""
+    if sample_weight is not None:
+        losses = losses * ops.cast(sample_weight, dtype)
+    if reduction is None:
+        return losses
+    total = ops.sum(losses)
+    if reduction == "sum":
+        return total
+    return total / ops.cast(ops.size(losses), dtype)

@@ -1,0 +1,10 @@
+"""Label-space models and training for cross-modal retrieval with noisy labels (MRL, ELRCMR lineage)."""
+from w2vvx.noisy.metrics import label_map
+from w2vvx.noisy.model import METHODS, NoisyCrossModalModel, NormalizedClassifier, build_mlp_encoder
+from w2vvx.noisy.noise import noisy_view_labels, symmetric_label_noise
+from w2vvx.noisy.training import Standardizer, TrainedRetrieval, train_noisy_retrieval
+from w2vvx.noisy.wikipedia import WikipediaData, WikipediaSplit, load_wikipedia
+
+__all__ = ["METHODS", "NoisyCrossModalModel", "NormalizedClassifier", "Standardizer", "TrainedRetrieval",
+           "WikipediaData", "WikipediaSplit", "build_mlp_encoder", "label_map", "load_wikipedia",
+           "noisy_view_labels", "symmetric_label_noise", "train_noisy_retrieval"]
