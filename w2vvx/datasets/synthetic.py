@@ -134,8 +134,9 @@ class Lexicon:
         for name in self.categories:
             entry = self.table["categories"][name]
             words.update(entry["zh"])
+            words.add(entry["measure"])
             for number in self.table["counts"]["zh"]:
-                words.add(number + entry["measure"])
+                words.update((number, number + entry["measure"]))
         for group in ("colours", "sizes", "places", "actions"):
             for entry in self.table[group].values():
                 words.update(entry["zh"])
@@ -377,7 +378,7 @@ class ChineseRenderer(_Renderer):
             located = place + ([Token(suffix)] if suffix and not mention.place.lang else [])
             return located + [Token("有")] + objects + ([Token("在")] + act if act else [])
         if template == 2 and act:
-            return objects + [Token("正在")] + at + place + act
+            return objects + [Token("正在")] + place + act
         if template == 3:
             return [Token("图中"), Token("有")] + objects + at + place + (
                 [Token("在")] + act if act and not place else act)
@@ -567,7 +568,7 @@ class SceneFeaturizer:
         noise: standard deviation of the per-item noise relative to the pre-activation spread.
     """
 
-    def __init__(self, lexicon: Lexicon, dim: int, seed: int, noise: float = 0.35):
+    def __init__(self, lexicon: Lexicon, dim: int, seed: int, noise: float = 3.5):
         rng = np.random.default_rng([seed, _STREAM["feature_model"], dim])
         self.lex = lexicon
         self.dim = dim
@@ -610,7 +611,7 @@ class SceneFeaturizer:
     def clean(self, scenes: Sequence[Scene]) -> np.ndarray:
         """Pre-activation features without noise."""
         hidden = np.maximum(self.latent(scenes) @ self.w1 + self.b1, 0.0)
-        return hidden @ self.w2 / np.sqrt(_LATENT) + self.b2
+        return hidden @ self.w2 + self.b2
 
     def __call__(self, scenes: Sequence[Scene], indices: Sequence[int]) -> np.ndarray:
         """Features of ``scenes`` (item ``indices`` select each item's own noise stream), float32."""
@@ -645,7 +646,7 @@ class SyntheticSpec:
     languages: Tuple[str, ...] = ("zh", "de")
     feature_dim: int = 2048
     feature_name: str = "synth_resnet_2048"
-    feature_noise: float = 0.35
+    feature_noise: float = 3.5
     upper_bound_train: bool = True
 
     def __post_init__(self):
@@ -762,7 +763,7 @@ def generate_collection(rootpath, name: str = "w2vvx_synth", seed: int = 0, n_tr
                         n_val: Optional[int] = None, n_test: Optional[int] = None, captions_per_item: int = 5,
                         mt_noise: float = 0.3, languages: Sequence[str] = ("zh", "de"), feature_dim: int = 2048,
                         feature_name: str = "synth_resnet_2048", overwrite: bool = False, scale: str = "default",
-                        feature_noise: float = 0.35, upper_bound_train: bool = True) -> Path:
+                        feature_noise: float = 3.5, upper_bound_train: bool = True) -> Path:
     """Generate the synthetic collection under ``<rootpath>/<name>`` (atomically) and return its folder.
 
     Args:

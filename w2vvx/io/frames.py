@@ -81,6 +81,9 @@ def parse_video2frames(data: bytes, path=None, sort: bool = True) -> Dict[str, L
                     f"not a JSON object nor a Python dict literal of str -> list of str ({type(error).__name__}: "
                     f"{str(error)[:120]})", path=path) from None
         result = _validated(mapping, path)
+    elif stripped[0] in "[(\"'":
+        raise DataFormatError("expected a dict {video_id: [frame ids]} or 'video frame1 frame2 ...' lines, found "
+                              f"{stripped[:40]!r}", path=path)
     else:
         result = {}
         for number, line in enumerate(text.split("\n"), start=1):

@@ -42,13 +42,12 @@ class TemperatureLoss(keras.losses.Loss):
         self.temperature = float(temperature)
 
     def __call__(self, y_true, y_pred, sample_weight=None, temperature=None):
-        with ops.name_scope(self.name):
-            y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
-            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-            if temperature is None:
-                temperature = self.temperature
-            losses = self.call(y_true, y_pred, temperature=ops.cast(temperature, self.dtype))
-            return reduce_losses(losses, sample_weight, self.reduction, self.dtype)
+        y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
+        y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+        if temperature is None:
+            temperature = self.temperature
+        losses = self.call(y_true, y_pred, temperature=ops.cast(temperature, self.dtype))
+        return reduce_losses(losses, sample_weight, self.reduction, self.dtype)
 
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature}

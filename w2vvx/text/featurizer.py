@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir
+from w2vvx.text.stopwords import STOPWORD_LANGUAGES, load_stopwords
 from w2vvx.text.tokenizers import LANGUAGES, get_tokenizer
 from w2vvx.text.vocabulary import Vocabulary
 
@@ -51,13 +52,20 @@ class SentenceFeaturizer:
         self.gru_vocab = gru_vocab
         self.bow_vocab = bow_vocab
         self.maxlen = int(maxlen)
+        # One tokenizer (one jieba instance for Chinese); stopwords are filtered from its output.
         self._tokenize = get_tokenizer(language)
-        self._tokenize_filtered = get_tokenizer(language, remove_stopwords=language in ("en", "zh", "de", "fr", "cs"))
+        self._stopwords = load_stopwords(language) if language in STOPWORD_LANGUAGES else frozenset()
+
+    def tokenize(self, text: str) -> List[str]:
+        """All tokens of ``text`` (the input of ``tokens``)."""
+        return self._tokenize(text)
 
     def __call__(self, text: str) -> Dict[str, np.ndarray]:
+        tokens = self._tokenize(text)
+        content = [token for token in tokens if token not in self._stopwords]
         return {
-            "tokens": self.gru_vocab.encode(self._tokenize(text), self.maxlen),
-            "bow_tokens": self.bow_vocab.encode(self._tokenize_filtered(text), self.maxlen, drop_unknown=True),
+            "tokens": self.gru_vocab.encode(tokens, self.maxlen),
+            "bow_tokens": self.bow_vocab.encode(content, self.maxlen, drop_unknown=True),
         }
 
     def batch(self, texts: Sequence[str]) -> Dict[str, np.ndarray]:

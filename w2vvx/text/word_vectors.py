@@ -10,6 +10,7 @@ Formats understood by :func:`load_word_vectors`:
 """
 from __future__ import annotations
 
+import collections
 import logging
 import re
 import zlib
@@ -185,10 +186,11 @@ def train_word2vec(token_lists: Iterable[Sequence[str]], dim: int = 500, seed: i
                         ("epochs", epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    counts = collections.Counter(token for tokens in sentences for token in tokens)
+    if not counts or max(counts.values()) < min_count:
+        raise ConfigError(f"no word occurs at least min_count={min_count} times; lower min_count")
     model = Word2Vec(sentences=sentences, vector_size=dim, seed=seed, workers=workers, min_count=min_count,
                      window=window, epochs=epochs, sg=sg, hashfxn=_stable_hash)
-    if len(model.wv) == 0:
-        raise ConfigError(f"no word occurs at least min_count={min_count} times; lower min_count")
     return model.wv
 
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The lineage's whole pipeline in one command, as coco-cn's ./do_all.sh:
+#   ./do_all.sh [CONFIG] [w2vvx do-all options...]
+# CONFIG is a named config (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, nrccr, ...);
+# default w2vv_attention_ctl. Without --collection it generates and uses the embedded default
+# collection (offline, deterministic). It builds vocabularies, trains and evaluates the source-
+# language model and the target-language model (CM), matches target-language queries against the
+# source-language test sentences (CL), fuses CL and CM with the weight chosen on validation (CLM)
+# and prints the results table (also written as Markdown and CSV into the run folder).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$root/scripts/bootstrap.sh"
+config="${1:-w2vv_attention_ctl}"
+[ $# -gt 0 ] && shift
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+exec "$root/.venv/bin/w2vvx" do-all "$config" "$@"

@@ -1,0 +1,51 @@
+"""VATEX en -> zh with the NRCCR protocol, from the NRCCR / hybrid_space release.
+
+Release (NRCCR README: VATEX text + I3D features, on Baidu Pan / Aliyun; text also in the MLCMR repo):
+``<source>/vatex/TextData/`` with ``vatextrain.caption.txt`` (English, 10 per video),
+``vatextrain_google_enc2zh.caption.txt`` (Google MT), ``vatextrain_google_enc2zh2enc.caption.txt``
+(back-translation, optional), ``vatex{val,test}_zh.caption.txt`` (human Chinese, 10 per video) and
+``vatex{val,test}_google_zh2enc.caption.txt`` (or ``_google_zhc2en``: MT of the Chinese queries), and
+``<source>/vatex/FeatureData/i3d_kinetics/`` (frame-level BigFile + ``video2frames.txt``).
+Split 25,991 / 1,500 / 1,500 videos (HGR partition; hybrid_space dataset/README.md).
+"""
+from __future__ import annotations
+
+from recipes.crosslingual import CrossLingualSpec
+from recipes.video import CaptionInput, VideoRelease, prepare_release, run_release
+
+NAME = "vatex"
+TEXT_SOURCE = ("NRCCR VATEX release (github.com/HuiGuanLab/nrccr README: Baidu Pan / Aliyun links); the val/test "
+               "text also in github.com/HuiGuanLab/MLCMR VisualSearch/vatex/TextData")
+FEATURE_SOURCE = "NRCCR VATEX release: I3D (Kinetics) frame features vatex/FeatureData/i3d_kinetics (Baidu Pan)"
+PUBLISHED = ("NRCCR README (repo checkpoint), zh queries fused w=0.8: t2v 30.8/64.4/74.6, MedR 3, mAP 45.78 | "
+             "v2t 43.1/72.3/81.4, MedR 2, mAP 32.57 | SumR 366.5",
+             "English-only reference on the same split (hybrid_space README): SumR 400.3")
+
+RELEASE = VideoRelease(
+    name=NAME, feature="i3d_kinetics", source=TEXT_SOURCE, feature_source=FEATURE_SOURCE,
+    captions=(
+        CaptionInput("train", None, (None,), "train (English captions)"),
+        CaptionInput("train", "google_enc2zh", ("google_enc2zh",), "train (Google MT en->zh)"),
+        CaptionInput("train", "google_enc2zh2enc", ("google_enc2zh2enc",), "train (back-translation)", optional=True),
+        CaptionInput("val", "zh", ("zh",), "select the model (human Chinese queries)"),
+        CaptionInput("val", "google_zh2enc", ("google_zh2enc", "google_zhc2en"), "fuse val queries with their MT",
+                     optional=True),
+        CaptionInput("test", "zh", ("zh",), "test (human Chinese queries)"),
+        CaptionInput("test", "google_zh2enc", ("google_zh2enc", "google_zhc2en"),
+                     "fuse test queries with their MT (zh->en)", optional=True),
+    ),
+    spec=CrossLingualSpec(collection=NAME, target="zh", feature="i3d_kinetics", train_mt="google_enc2zh",
+                          back_translation="google_enc2zh2enc", query_mt="google_zh2enc", published=PUBLISHED),
+)
+
+
+def prepare(source_dir, rootpath, dry_run: bool = False, force: bool = False) -> str:
+    """Check the release under ``source_dir`` and put it under ``rootpath/vatex`` (see module docstring)."""
+    return prepare_release(RELEASE, source_dir, rootpath, dry_run=dry_run, force=force)
+
+
+def run(rootpath, run_dir, small_scale: bool = False, max_items=None, word_vectors=None, trusted: bool = False,
+        seed: int = 0, verbose: int = 2):
+    """Train and test with the NRCCR protocol on the prepared collection."""
+    return run_release(RELEASE, rootpath, run_dir, small_scale=small_scale, max_items=max_items,
+                       word_vectors=word_vectors, trusted=trusted, seed=seed, verbose=verbose)

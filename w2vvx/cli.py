@@ -1,0 +1,406 @@
+"""The ``w2vvx`` command line: a thin layer over the Python API.
+
+Keras is imported only inside the commands, after ``--backend`` has set ``KERAS_BACKEND``, so the
+backend option works for every command. Errors of the library (:class:`w2vvx.errors.W2VVXError`)
+are printed as one message without a traceback and exit with status 2.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from w2vvx.errors import W2VVXError
+
+BACKENDS = ("tensorflow", "torch", "jax")
+
+
+def _settings(ctx):
+    from w2vvx.config import load_settings
+
+    return load_settings(rootpath=ctx.obj.get("rootpath"))
+
+
+def _rootpath(ctx) -> Path:
+    return Path(_settings(ctx).rootpath)
+
+
+def _collection(ctx, name: Optional[str]):
+    from w2vvx.io.collection import Collection
+
+    settings = _settings(ctx)
+    return Collection(settings.rootpath, name or settings.get("default_collection", "w2vvx_synth"))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--backend", type=click.Choice(BACKENDS), default=None, envvar="KERAS_BACKEND",
+              help="Keras backend (default: $KERAS_BACKEND, else tensorflow).")
+@click.option("--rootpath", type=click.Path(file_okay=False), default=None,
+              help="VisualSearch root folder (overrides $W2VVX_ROOTPATH and common.ini).")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.pass_context
+def cli(ctx, backend, rootpath, verbose):
+    """w2vvx: cross-lingual cross-modal retrieval (Word2VisualVec lineage) on Keras 3."""
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose == 0:
+        logging.getLogger("w2vvx").setLevel(logging.INFO)
+    ctx.ensure_object(dict)
+    ctx.obj["rootpath"] = rootpath
+
+
+@cli.command()
+@click.pass_context
+def env(ctx):
+    """Print the environment: versions, Keras backend, devices, rootpath."""
+    import keras
+    import numpy
+
+    settings = _settings(ctx)
+    lines = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "w2vvx": _version(),
+        "keras": keras.__version__,
+        "keras backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+        "rootpath": f"{settings.rootpath} ({settings.rootpath_source})",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
+        "devices": ", ".join(_devices()),
+    }
+    for package in ("tensorflow", "torch", "jax", "gensim", "jieba", "h5py"):
+        lines[package] = _package_version(package)
+    width = max(len(key) for key in lines)
+    for key, value in lines.items():
+        click.echo(f"{key:<{width}}  {value}")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("w2vvx")
+    except Exception:  # not installed (running from a checkout)
+        return "0.1.0 (source checkout)"
+
+
+def _package_version(name: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(name if name != "tensorflow" else "tensorflow-cpu")
+    except Exception:
+        try:
+            from importlib.metadata import version
+
+            return version(name)
+        except Exception:
+            return "not installed"
+
+
+def _devices():
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            return [str(d) for d in jax.devices()]
+        if backend == "torch":
+            import torch
+
+            return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_logical_devices()]
+    except Exception as error:  # a broken accelerator setup should not stop `env`
+        return [f"unknown ({error})"]
+
+
+@cli.command()
+@click.option("--name", default=None, help="Collection name (default: common.ini default_collection).")
+@click.option("--scale", type=click.Choice(["tiny", "default", "large"]), default="default", show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Everything is a deterministic function of it.")
+@click.option("--mt-noise", default=0.3, show_default=True, help="Simulated machine-translation noise in [0, 1].")
+@click.option("--languages", default="zh,de", show_default=True, help="Target languages, comma-separated.")
+@click.option("--feature-dim", default=2048, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing collection.")
+@click.pass_context
+def generate(ctx, name, scale, seed, mt_noise, languages, feature_dim, overwrite):
+    """Generate the embedded default collection (synthetic, multilingual, offline)."""
+    from w2vvx.config import ensure_writable_rootpath
+    from w2vvx.datasets.synthetic import generate_collection
+
+    rootpath = ensure_writable_rootpath(_rootpath(ctx))
+    collection = _collection(ctx, name)
+    folder = generate_collection(rootpath, name=collection.name, seed=seed, scale=scale, mt_noise=mt_noise,
+                                 languages=tuple(_split_list(languages)), feature_dim=feature_dim,
+                                 overwrite=overwrite)
+    click.echo(f"generated {folder}")
+
+
+def _split_list(text: str):
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@cli.command()
+@click.option("--collection", "collection_name", default=None, help="Collection (default: the embedded one).")
+@click.option("--split", default="train", show_default=True)
+@click.option("--variant", default=None, help="Caption variant, e.g. google_enc2zh (default: source captions).")
+@click.option("--language", default="en", show_default=True, help="Language of untagged captions.")
+@click.option("--min-count", default=5, show_default=True, help="Keep words seen at least this often.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: <collection>/TextData/vocabulary/<split>[_<variant>]).")
+@click.pass_context
+def vocab(ctx, collection_name, split, variant, language, min_count, out):
+    """Build the GRU and stopword-filtered BoW vocabularies from a split's captions."""
+    from w2vvx.training.prepare import tokenize_captions
+    from w2vvx.text.vocabulary import Vocabulary
+
+    collection = _collection(ctx, collection_name)
+    captions = collection.captions(split, variant)
+    out = Path(out) if out else collection.text_dir / "vocabulary" / (split + (f"_{variant}" if variant else ""))
+    gru = Vocabulary.build(tokenize_captions(captions, language), min_count=min_count)
+    bow = Vocabulary.build(tokenize_captions(captions, language, remove_stopwords=True), min_count=min_count)
+    gru.save(out / f"word_vocab_{min_count}.txt")
+    bow.save(out / f"word_vocab_filterstop_{min_count}.txt")
+    click.echo(f"{len(captions)} captions -> GRU vocabulary {len(gru)} words, BoW vocabulary {len(bow)} words in {out}")
+
+
+@cli.command()
+@click.argument("config")
+@click.option("--collection", "collection_name", default=None, help="Collection (default: the embedded one).")
+@click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
+@click.option("--train-variant", default=None, help="Training caption variant (e.g. google_enc2zh).")
+@click.option("--val-variant", default=None, help="Validation caption variant (e.g. zh).")
+@click.option("--language", default="en", show_default=True, help="Language of untagged captions.")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="Run folder (default: <collection>/runs/<config>[_<train-variant>]).")
+@click.option("--size", type=click.Choice(["tiny", "small", "lineage"]), default="lineage", show_default=True,
+              help="small/tiny shrink the model for CPU runs; lineage keeps the published sizes.")
+@click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
+              help="Override a config field (JSON value), e.g. --set max_epochs=5 --set text_mlp=[1024].")
+@click.option("--word-vectors", type=click.Path(exists=True), default=None,
+              help="Pretrained word vectors (word2vec bin/txt, GloVe, BigFile); default: train word2vec.")
+@click.option("--trusted", is_flag=True, help="Allow pickle-based gensim model files for --word-vectors.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last complete epoch.")
+@click.option("--overwrite", is_flag=True, help="Start again in a run folder that holds a checkpoint.")
+@click.pass_context
+def train(ctx, config, collection_name, feature, train_variant, val_variant, language, run_dir, size, overrides,
+          word_vectors, trusted, seed, resume, overwrite):
+    """Train a named CONFIG (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, ...)."""
+    from w2vvx.pipeline import SIZE_OVERRIDES, _pick_feature
+    from w2vvx.models.configs import get_config
+    from w2vvx.training.trainer import Trainer
+
+    collection = _collection(ctx, collection_name)
+    fields = dict(SIZE_OVERRIDES[size])
+    fields.update(_parse_overrides(overrides))
+    model_config = get_config(config, **fields)
+    feature = _pick_feature(collection, feature)
+    run_dir = Path(run_dir) if run_dir else collection.path / "runs" / (
+        config + (f"_{train_variant}" if train_variant else ""))
+    trainer = Trainer(model_config, run_dir, collection.captions("train", train_variant),
+                      collection.features(feature), collection.captions("val", val_variant),
+                      word_vectors=word_vectors, trusted=trusted, default_language=language, seed=seed,
+                      verbose=1, overwrite=overwrite)
+    result = trainer.fit(resume=resume)
+    if result.interrupted:
+        click.echo(f"interrupted; resume with the same command plus --resume (run folder {run_dir})", err=True)
+        sys.exit(130)
+    click.echo(f"best {result.monitor} = {result.best_metric} at epoch {result.best_epoch + 1}; "
+               f"{result.epochs_done} epochs; model in {run_dir / 'best.keras'}")
+
+
+def _parse_overrides(pairs):
+    from w2vvx.errors import ConfigError
+
+    fields = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects FIELD=VALUE, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        fields[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return fields
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--collection", "collection_name", default=None, help="Collection (default: the embedded one).")
+@click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
+@click.option("--split", default="test", show_default=True)
+@click.option("--variant", default=None, help="Query caption variant, e.g. zh (default: source captions).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the table as Markdown.")
+@click.pass_context
+def evaluate(ctx, run_dir, collection_name, feature, split, variant, out):
+    """Evaluate a trained run: t2i and i2t R@1/5/10, MedR, mAP, mIR, SumR."""
+    from w2vvx.evaluation.metrics import evaluate_retrieval
+    from w2vvx.evaluation.report import ResultsTable
+    from w2vvx.pipeline import _item_features, _pick_feature
+    from w2vvx.training.trainer import load_run
+
+    collection = _collection(ctx, collection_name)
+    features = collection.features(_pick_feature(collection, feature))
+    run = load_run(run_dir)
+    captions = collection.captions(split, variant)
+    items = collection.item_ids(split)
+    text = run.model.encode_text(run.featurizer.featurize_captions(captions))
+    visual = run.model.encode_visual(_item_features(features, items))
+    metrics = evaluate_retrieval(text, [c.item_id for c in captions], visual, items)
+    table = ResultsTable()
+    table.add(f"{split}{'_' + variant if variant else ''}", metrics)
+    click.echo(table.to_markdown())
+    if out:
+        table.write_markdown(out)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--collection", "collection_name", default=None, help="Collection (default: the embedded one).")
+@click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
+@click.option("--split", default=None, help="Encode only this split's items (default: every item of the feature file).")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output BigFile folder.")
+@click.option("--batch-size", default=1024, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.pass_context
+def encode(ctx, run_dir, collection_name, feature, split, out, batch_size, overwrite):
+    """Encode a collection's items into the run's retrieval space, as a BigFile (atomic)."""
+    from w2vvx.pipeline import _pick_feature
+    from w2vvx.search.encode import encode_items
+    from w2vvx.training.trainer import load_run
+
+    collection = _collection(ctx, collection_name)
+    features = collection.features(_pick_feature(collection, feature))
+    item_ids = collection.item_ids(split) if split else None
+    run = load_run(run_dir)
+    written = encode_items(run.model, features, out, item_ids=item_ids, batch_size=batch_size, overwrite=overwrite,
+                           progress=True)
+    click.echo(f"wrote {written}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("query", nargs=-1, required=True)
+@click.option("--collection", "collection_name", default=None, help="Collection (default: the embedded one).")
+@click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), default=None,
+              help="A BigFile of encoded items (w2vvx encode); default: encode the collection's items now.")
+@click.option("--split", default=None, help="Search only this split's items.")
+@click.option("--language", default=None, help="Query language (default: the run's language).")
+@click.option("-k", "--top-k", default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def search(ctx, run_dir, query, collection_name, feature, index_dir, split, language, top_k, as_json):
+    """Search items with a QUERY sentence (any language the run was trained on); top-k ids and scores."""
+    from w2vvx.io.bigfile import BigFile
+    from w2vvx.pipeline import _item_features, _pick_feature
+    from w2vvx.search.brute_force import search as brute_force_search
+    from w2vvx.training.trainer import load_run
+
+    sentence = " ".join(query)
+    run = load_run(run_dir)
+    featurizer = run.featurizer
+    inputs = featurizer.for_language(language or featurizer.default_language).batch([sentence])
+    query_emb = run.model.encode_text(inputs)
+    if index_dir:
+        gallery = BigFile(index_dir)
+        ids, matrix = gallery.names, gallery.matrix
+    else:
+        collection = _collection(ctx, collection_name)
+        features = collection.features(_pick_feature(collection, feature))
+        ids = collection.item_ids(split) if split else list(features.names)
+        matrix = run.model.encode_visual(_item_features(features, ids))
+    from w2vvx.evaluation.metrics import l2_normalize
+
+    gallery_matrix = matrix if index_dir else l2_normalize(matrix)
+    indices, scores = brute_force_search(query_emb, gallery_matrix, k=top_k, normalize_queries=True)
+    hits = [(str(ids[i]), float(s)) for i, s in zip(indices[0], scores[0])]
+    if as_json:
+        click.echo(json.dumps({"query": sentence, "results": [{"id": i, "score": s} for i, s in hits]},
+                              ensure_ascii=False))
+        return
+    click.echo(f"query: {sentence}")
+    for rank, (item, score) in enumerate(hits, 1):
+        click.echo(f"{rank:>3}  {score:7.4f}  {item}")
+
+
+@cli.command("do-all")
+@click.argument("config", default="w2vv_attention_ctl")
+@click.option("--collection", "collection_name", default=None, help="Collection (default: the embedded one).")
+@click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
+@click.option("--target", "targets", multiple=True, default=("zh",), show_default=True,
+              help="Target language (repeat for several, e.g. --target zh --target de).")
+@click.option("--size", type=click.Choice(["tiny", "small", "lineage"]), default="small", show_default=True,
+              help="small: CPU-sized model (minutes on 2 cores); lineage: the published sizes (GPU).")
+@click.option("--scale", type=click.Choice(["tiny", "default", "large"]), default="default", show_default=True,
+              help="Size of the generated default collection.")
+@click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE", help="Override a config field.")
+@click.option("--run-root", type=click.Path(file_okay=False), default=None, help="Pipeline folder.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="No Keras progress output.")
+@click.pass_context
+def do_all(ctx, config, collection_name, feature, targets, size, scale, overrides, run_root, seed, quiet):
+    """The lineage's pipeline: source model, target model (CM), CL, CLM fusion; prints the results table."""
+    import time
+
+    from w2vvx.pipeline import DoAllSettings, run_do_all
+
+    started = time.perf_counter()
+    settings = DoAllSettings(config=config, collection=collection_name, rootpath=ctx.obj.get("rootpath"),
+                             feature=feature, target_languages=tuple(targets), size=size,
+                             overrides=_parse_overrides(overrides), run_root=run_root, seed=seed,
+                             generate_scale=scale, verbose=0 if quiet else 2)
+    result = run_do_all(settings)
+    click.echo("")
+    click.echo(result.markdown_path.read_text(encoding="utf-8"))
+    click.echo(f"written: {result.markdown_path}, {result.csv_path}; plots: "
+               f"{', '.join(str(p) for p in sorted(result.run_root.glob('*/training.png')))}")
+    click.echo(f"wall time: {time.perf_counter() - started:.0f} s")
+
+
+def _mount_recipes():
+    try:
+        from recipes.cli import recipes as recipes_group
+    except ImportError:  # recipes are not installed (a wheel built without them)
+        return
+    cli.add_command(recipes_group, "recipe")
+
+
+_mount_recipes()
+
+
+def main(argv=None):
+    """Entry point of the ``w2vvx`` console script."""
+    try:
+        cli.main(args=argv, prog_name="w2vvx", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except W2VVXError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""Train a W2VV-family model the lineage's way, resumably.
+
+:class:`Trainer` prepares the text side (vocabularies, word vectors, featurizer; see
+:mod:`w2vvx.training.prepare`), builds and compiles the model from its :class:`ModelConfig`, and runs
+``model.fit`` over a :class:`~w2vvx.datasets.batching.CaptionBatchDataset` with, after every epoch:
+validation retrieval metrics, the best model kept as ``best.keras``, the W2VV learning-rate rule
+(halve when the validation metric does not improve, each rate used at least
+``config.lr_halving_patience`` epochs), early stopping after more than ``config.early_stop_patience``
+bad epochs, a resumable checkpoint, ``history.csv``, ``training.png`` and (TensorFlow backend)
+TensorBoard logs under ``logs/``.
+
+Run folder layout::
+
+    config.json  prepared/  checkpoints/epoch-NNNN/  best.keras  history.csv  training.png  logs/
+
+Example:
+    >>> from w2vvx.training import Trainer                                    # doctest: +SKIP
+    >>> result = Trainer("base_w2vv", "runs/coco", train, features, val).fit()  # doctest: +SKIP
+    >>> result = Trainer("base_w2vv", "runs/coco", train, features, val).fit(resume=True)  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import keras
+import numpy as np
+
+from w2vvx.datasets.batching import CaptionBatchDataset, EncodeDataset, caption_pairs, featurize_captions
+from w2vvx.errors import ConfigError, MissingFileError, ResumeError
+from w2vvx.training.callbacks import (EpochSync, LineageSchedule, RetrievalValidation, RunRecorder,
+                                      selection_key, set_learning_rate, tensorboard_callback)
+from w2vvx.training.checkpoint import (BEST_MODEL, CHECKPOINT_DIR, TrainerState, latest_checkpoint,
+                                       load_checkpoint, remove_stale_temporaries)
+from w2vvx.training.prepare import PREPARED_DIR, PreparedText, prepare_text
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+#: Config fields that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("max_epochs", "early_stop_patience")
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    """What :meth:`Trainer.fit` reports.
+
+    Attributes:
+        run_dir: the run folder (``best.keras`` holds the selected model).
+        monitor: the validation log key used for selection (e.g. ``"val_i2t_map"``).
+        best_metric, best_epoch: the best validation value and its 0-based epoch.
+        epochs_done: completed epochs.
+        stopped_early: the early-stopping rule ended the run.
+        interrupted: Ctrl-C stopped the run; resume it with ``fit(resume=True)``.
+        history: one dict per epoch (loss, lr, val_* metrics).
+    """
+
+    run_dir: Path
+    monitor: str
+    best_metric: Optional[float]
+    best_epoch: int
+    epochs_done: int
+    stopped_early: bool
+    interrupted: bool
+    history: List[Dict[str, float]]
+
+
+def _resolve_config(config):
+    from w2vvx.models.configs import ModelConfig, get_config
+
+    if isinstance(config, str):
+        return get_config(config)
+    if isinstance(config, ModelConfig):
+        return config
+    raise ConfigError(f"config must be a config name or a ModelConfig, got {type(config).__name__}")
+
+
+def build_compiled_model(config, prepared: PreparedText, visual_dim: int, frames: bool = False):
+    """Build the model of ``config`` for the prepared vocabularies, compiled with the config's optimizer."""
+    from w2vvx.models import build_model
+
+    return build_model(config, gru_vocab_size=len(prepared.gru_vocab), bow_vocab_size=len(prepared.bow_vocab),
+                       visual_dim=int(visual_dim), frames=frames,
+                       word_vectors={"tokens": prepared.gru_embedding, "bow_tokens": prepared.w2v_embedding})
+
+
+def config_for_word_vectors(config, prepared: PreparedText):
+    """Set ``embed_dim``/``w2v_dim`` to the word-vector dimension (as W2VV: embed size = word2vec size)."""
+    dim = int(prepared.gru_embedding.shape[1])
+    if config.embed_dim != dim or config.w2v_dim != dim:
+        logger.info("word vectors have %d dimensions: embed_dim and w2v_dim set to %d (config had %d/%d)",
+                    dim, dim, config.embed_dim, config.w2v_dim)
+        config = config.replace(embed_dim=dim, w2v_dim=dim)
+    return config
+
+
+def enable_determinism() -> None:
+    """Ask the backend for deterministic kernels (process-wide; slower on GPU)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _visual_shape(features, item_id: str):
+    """``(D, frames)``: the feature dimension and whether items are ``(T, D)`` frame sequences."""
+    if hasattr(features, "ndims"):
+        return int(features.ndims), False
+    sample = np.asarray(features([item_id]))
+    return int(sample.shape[-1]), sample.ndim == 3
+
+
+def _encode_in_batches(encoder, dataset) -> np.ndarray:
+    outputs = [np.asarray(keras.ops.convert_to_numpy(encoder.predict_on_batch(dataset[index][0])))
+               for index in range(len(dataset))]
+    return np.concatenate(outputs, axis=0)
+
+
+class Trainer:
+    """Train one model on a collection; see the module docstring for what happens each epoch.
+
+    Args:
+        config: a config name (``"base_w2vv"``, ``"w2vv_attention_ctl"``, ``"w2vvpp"`` ...) or a ``ModelConfig``.
+        run_dir: the run folder (created).
+        train_captions: training ``w2vvx.io.Caption`` list (or ``(item_id, text)`` pairs).
+        features: the visual features of the training items: a ``w2vvx.io.BigFile`` or a callable
+            ``item_ids -> array``.
+        val_captions: validation captions.
+        val_features: features of the validation items (default: ``features``).
+        val_items: validation item ids (default: the items of ``val_captions``, in first-seen order).
+        word_vectors: pretrained vectors (path or loaded) or ``None`` to train word2vec on the training captions.
+        trusted: allow pickle-based gensim word-vector files.
+        default_language: language of captions without a tag.
+        seed: seeds Keras (weights, dropout) and the batches.
+        verbose: Keras progress bar (0 silent, 1 bar, 2 one line per epoch).
+        tensorboard: write TensorBoard logs under ``run_dir/logs`` (TensorFlow backend only).
+        deterministic: request deterministic kernels (see :func:`enable_determinism`).
+        max_epochs: override ``config.max_epochs``.
+        steps_per_epoch: override ``ceil(#sentences / batch_size)`` (quick experiments).
+        eval_batch_size: batch size of validation encoding.
+        overwrite: start again in a ``run_dir`` that already holds a checkpoint (deletes it).
+    """
+
+    def __init__(self, config, run_dir, train_captions, features, val_captions, val_features=None,
+                 val_items: Optional[Sequence[str]] = None, word_vectors=None, trusted: bool = False,
+                 default_language: str = "en", seed: int = 0, verbose: int = 1, tensorboard: bool = True,
+                 deterministic: bool = False, max_epochs: Optional[int] = None,
+                 steps_per_epoch: Optional[int] = None, eval_batch_size: int = 500, overwrite: bool = False):
+        config = _resolve_config(config)
+        if max_epochs is not None:
+            config = config.replace(max_epochs=max_epochs)
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.train_captions = list(train_captions)
+        self.val_captions = list(val_captions)
+        if not self.train_captions:
+            raise ConfigError("no training captions given")
+        if not self.val_captions:
+            raise ConfigError("no validation captions given; the lineage selects the model on a validation split")
+        self.features = features
+        self.val_features = features if val_features is None else val_features
+        self.val_text_item_ids = [item for item, _ in caption_pairs(self.val_captions)]
+        self.val_items = list(dict.fromkeys(self.val_text_item_ids)) if val_items is None else list(val_items)
+        self.word_vectors = word_vectors
+        self.trusted = trusted
+        self.default_language = default_language
+        if not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        self.seed = seed
+        self.verbose = verbose
+        self.tensorboard = tensorboard
+        self.deterministic = deterministic
+        self.steps_per_epoch = steps_per_epoch
+        self.eval_batch_size = eval_batch_size
+        self.overwrite = overwrite
+        self.monitor = "val_" + selection_key(config.selection_metric)
+        self.model = None
+        self.prepared: Optional[PreparedText] = None
+        self.state: Optional[TrainerState] = None
+
+    # -- setup ---------------------------------------------------------------------------------------
+    def _check_run_dir(self, resume: bool) -> Optional[Path]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.run_dir)
+        checkpoint = latest_checkpoint(self.run_dir)
+        if checkpoint is None:
+            if resume:
+                logger.info("%s has no checkpoint yet; starting from epoch 1", self.run_dir)
+            return None
+        if resume:
+            return checkpoint
+        if not self.overwrite:
+            raise ResumeError(
+                f"{self.run_dir} already holds a training checkpoint ({checkpoint.name}); resume it with "
+                "Trainer.fit(resume=True) (CLI: --resume), pick another run folder, or pass overwrite=True "
+                "(CLI: --overwrite) to start again")
+        for name in (CHECKPOINT_DIR, PREPARED_DIR, "logs"):
+            shutil.rmtree(self.run_dir / name, ignore_errors=True)
+        for name in (BEST_MODEL, "history.csv", "training.png"):
+            (self.run_dir / name).unlink(missing_ok=True)
+        return None
+
+    def _check_same_config(self) -> None:
+        from w2vvx.models.configs import ModelConfig
+
+        config_path = self.run_dir / CONFIG_FILE
+        if not config_path.is_file():
+            raise ResumeError(f"{config_path} is missing, so the checkpoint cannot be matched to a config; "
+                              "start a new run folder")
+        stored = ModelConfig.load(config_path).to_dict()
+        current = self.config.to_dict()
+        changed = sorted(key for key in current
+                         if key not in RESUMABLE_CHANGES and stored.get(key) != current[key])
+        if changed:
+            details = ", ".join(f"{key}: {stored.get(key)!r} -> {current[key]!r}" for key in changed)
+            raise ResumeError(f"{self.run_dir} was trained with another config ({details}); resume with the "
+                              "same config or start a new run folder")
+
+    def _prepare(self, resume: bool) -> PreparedText:
+        if resume and (self.run_dir / PREPARED_DIR).is_dir():
+            return PreparedText.load(self.run_dir)
+        prepared = prepare_text(self.train_captions, word_vectors=self.word_vectors, dim=self.config.embed_dim,
+                                min_count=self.config.vocab_min_count, maxlen=self.config.maxlen,
+                                default_language=self.default_language, seed=self.seed, trusted=self.trusted)
+        prepared.save(self.run_dir, overwrite=True)
+        return prepared
+
+    def _validation_encoder(self, featurizer):
+        text_inputs = featurize_captions(featurizer, self.val_captions)
+        text_batches = EncodeDataset(text_inputs, batch_size=self.eval_batch_size)
+        item_batches = EncodeDataset.from_features(self.val_features, self.val_items, batch_size=self.eval_batch_size)
+
+        def encode(model):
+            return (_encode_in_batches(model.text_encoder, text_batches),
+                    _encode_in_batches(model.visual_encoder, item_batches))
+
+        return encode
+
+    def setup(self, resume: bool = False):
+        """Prepare the text side, build and compile the model, restore a checkpoint when resuming."""
+        checkpoint = self._check_run_dir(resume)
+        if self.deterministic:
+            enable_determinism()
+        keras.utils.set_random_seed(self.seed)
+        self.prepared = self._prepare(resume=checkpoint is not None)
+        self.config = config_for_word_vectors(self.config, self.prepared)
+        if checkpoint is not None:
+            self._check_same_config()
+        self.config.save(self.run_dir / CONFIG_FILE)
+        visual_dim, frames = _visual_shape(self.features, caption_pairs(self.train_captions[:1])[0][0])
+        self.model = build_compiled_model(self.config, self.prepared, visual_dim, frames=frames)
+        self.state = TrainerState(lr=float(self.config.learning_rate), config=self.config.to_dict(), seed=self.seed)
+        if checkpoint is not None:
+            self.state = load_checkpoint(checkpoint, self.model)
+            self.state.config = self.config.to_dict()
+            set_learning_rate(self.model, self.state.lr)
+            logger.info("resuming %s after epoch %d (best %s = %s at epoch %d, lr %.3g)", self.run_dir,
+                        self.state.epochs_done, self.monitor, self.state.best_metric, self.state.best_epoch + 1,
+                        self.state.lr)
+        return self.model
+
+    # -- training ------------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> TrainingResult:
+        """Train until ``max_epochs`` or early stop; ``resume=True`` continues from the last checkpoint."""
+        self.setup(resume=resume)
+        state, config = self.state, self.config
+        self.monitor = "val_" + selection_key(config.selection_metric)
+        interrupted = False
+        if state.stopped_early or state.epochs_done >= config.max_epochs:
+            logger.info("%s is already finished (%d epochs%s)", self.run_dir, state.epochs_done,
+                        ", early stop" if state.stopped_early else "")
+            return self._result(interrupted)
+        featurizer = self.prepared.featurizer
+        dataset = CaptionBatchDataset(self.train_captions, featurizer, self.features, batch_size=config.batch_size,
+                                      seed=self.seed, negatives=config.loss == "ctl",
+                                      steps_per_epoch=self.steps_per_epoch)
+        dataset.set_epoch(state.epochs_done)
+        callbacks = [
+            EpochSync(dataset),
+            RetrievalValidation(self._validation_encoder(featurizer), self.val_text_item_ids, self.val_items),
+            LineageSchedule(state, self.monitor, run_dir=self.run_dir, factor=0.5,
+                            min_epochs_per_lr=max(config.lr_halving_patience, 1),
+                            patience=config.early_stop_patience, decay_per_epoch=config.lr_decay),
+            RunRecorder(state, self.run_dir, self.monitor),
+        ]
+        if self.tensorboard:
+            board = tensorboard_callback(self.run_dir / "logs")
+            if board is not None:
+                callbacks.append(board)
+        try:
+            self.model.fit(dataset, epochs=config.max_epochs, initial_epoch=state.epochs_done,
+                           verbose=self.verbose, callbacks=callbacks)
+        except KeyboardInterrupt:
+            interrupted = True
+            logger.warning("interrupted after %d complete epochs; the checkpoint of epoch %d is intact. Resume "
+                           "with Trainer(...).fit(resume=True) or `w2vvx train ... --resume` on %s",
+                           state.epochs_done, state.epochs_done, self.run_dir)
+        return self._result(interrupted)
+
+    def _result(self, interrupted: bool) -> TrainingResult:
+        state = self.state
+        return TrainingResult(self.run_dir, self.monitor, state.best_metric, state.best_epoch, state.epochs_done,
+                              state.stopped_early, interrupted, list(state.history))
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A trained run: the selected model, its featurizer, config and prepared text."""
+
+    model: keras.Model
+    featurizer: object
+    config: object
+    prepared: PreparedText
+    run_dir: Path
+
+
+def load_run(run_dir, checkpoint: str = BEST_MODEL) -> LoadedRun:
+    """Load the best model of a run (``keras.saving.load_model`` with ``safe_mode=True``) and its text side.
+
+    Example:
+        >>> run = load_run("runs/coco")                                          # doctest: +SKIP
+        >>> emb = run.model.text_encoder.predict_on_batch(run.featurizer.featurize_captions(["a dog"]))  # doctest: +SKIP
+    """
+    import w2vvx.models  # noqa: F401  (registers the serializable layers, losses and models)
+    from w2vvx.models.configs import ModelConfig
+
+    run_dir = Path(run_dir)
+    model_path = run_dir / checkpoint
+    if not model_path.is_file():
+        raise MissingFileError("no trained model in this run folder; train it first (w2vvx train) or check the path",
+                               path=model_path)
+    config = ModelConfig.load(run_dir / CONFIG_FILE)
+    prepared = PreparedText.load(run_dir)
+    model = keras.saving.load_model(model_path, safe_mode=True)
+    return LoadedRun(model, prepared.featurizer, config, prepared, run_dir)
