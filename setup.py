@@ -18,6 +18,7 @@ setup(
     install_requires=[
         "keras>=3.15,<3.16",
         "tensorflow-cpu>=2.21,<2.22",
+        "tensorboard>=2.21,<2.22",
         "gensim>=4.4,<4.5",
         "jieba>=0.42,<0.43",
         "numpy>=1.26,<3",

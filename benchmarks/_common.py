@@ -57,12 +57,13 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def current_rss_mib() -> float:
+def process_peak_rss_mib() -> float:
+    """Peak RSS of this process image (``VmHWM``; unlike ``ru_maxrss`` it is not inherited across exec)."""
     with open("/proc/self/status") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024.0
-    return float("nan")
+    return peak_rss_mib()
 
 
 def traced_peak_mib(fn: Callable) -> Tuple[float, object]:

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_search.py [--quick] [--threads N] [--rows N] [--dim D] [--ann-rows N]
 
-Writes a synthetic clustered, L2-normalised float32 gallery (rows x dim) under --dir (deleted at the
+Writes a synthetic L2-normalised (32-d latent space plus noise) float32 gallery (rows x dim) under --dir (deleted at the
 end), then measures, each in a fresh subprocess (so that peak RSS is the search's own):
 brute-force search from the memmap (GFLOP/s as a fraction of a plain NumPy float32 matmul of the same
 queries against an in-RAM block of the gallery, measured in the same run; peak RSS), the same with a
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import machine_line, markdown_table, peak_rss_mib, set_threads, timed
+from _common import machine_line, markdown_table, process_peak_rss_mib, set_threads, timed
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,12 +27,13 @@ def write_gallery(path: Path, rows: int, dim: int, seed: int = 0, chunk: int = 3
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((1024, dim), dtype=np.float32)
+    # low intrinsic dimension (like learned embeddings): a 32-d latent space mapped to dim, plus noise
+    basis = rng.standard_normal((32, dim), dtype=np.float32)
     with open(path, "wb") as handle:
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
-            block = centres[rng.integers(0, len(centres), n)]
-            block += 0.7 * rng.standard_normal((n, dim), dtype=np.float32)
+            block = rng.standard_normal((n, 32), dtype=np.float32) @ basis
+            block += 0.5 * rng.standard_normal((n, dim), dtype=np.float32)
             block /= np.linalg.norm(block, axis=1, keepdims=True)
             block.tofile(handle)
 
@@ -43,7 +44,7 @@ def make_queries(gallery, n: int, seed: int = 1):
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(gallery.shape[0], n, replace=False))
     queries = np.asarray(gallery[picks], dtype=np.float32)
-    queries += 0.5 * rng.standard_normal(queries.shape, dtype=np.float32) / np.sqrt(gallery.shape[1]) * 10
+    queries += 0.05 * rng.standard_normal(queries.shape, dtype=np.float32)
     return queries / np.linalg.norm(queries, axis=1, keepdims=True)
 
 
@@ -53,11 +54,11 @@ def worker(args):
     from w2vvx.search.brute_force import BruteForceIndex
 
     queries = np.load(args.queries)
-    rss_before = peak_rss_mib()
+    rss_before = process_peak_rss_mib()
     index = BruteForceIndex.load(args.index)
     seconds, (indices, _) = timed(lambda: index.search(queries, k=10))
     np.save(args.out, np.asarray(indices, dtype=object).astype(np.int64))
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": process_peak_rss_mib(), "rss_before_mib": rss_before}))
 
 
 def run_worker(index_dir: Path, queries_path: Path, out_path: Path, threads: int):
@@ -80,6 +81,7 @@ def main():
     parser.add_argument("--queries-n", type=int, default=1000)
     parser.add_argument("--ann-rows", type=int, default=None)
     parser.add_argument("--ann-backend", default="faiss")
+    parser.add_argument("--ef-search", type=int, default=256)
     parser.add_argument("--dir", default="/tmp")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--index", help=argparse.SUPPRESS)
@@ -148,11 +150,11 @@ def main():
         ann_gallery = np.asarray(gallery[:ann_rows])
         bf_seconds, (ann_exact, _) = timed(lambda: search(queries, ann_gallery, k=10))
         index = ANNIndex(dim, metric="ip", backend=args.ann_backend, threads=args.threads,
-                         connectivity=16, expansion_add=64, expansion_search=64)
+                         connectivity=32, expansion_add=128, expansion_search=args.ef_search)
         build_seconds, _ = timed(lambda: index.build(ann_gallery))
         ann_seconds, (ann_ids, _) = timed(lambda: index.search(queries, k=10))
         ann_found = np.array([[int(x) if x is not None else -1 for x in row] for row in ann_ids])
-        print(f"\nANN ({args.ann_backend} HNSW M=16, efConstruction=64, efSearch=64) over the first {ann_rows} rows "
+        print(f"\nANN ({args.ann_backend} HNSW M=32, efConstruction=128, efSearch={args.ef_search}) over the first {ann_rows} rows "
               "(targets: recall@10 >= 0.95, queries/s >= 10x brute force)")
         print(markdown_table(["index", "build s", "search s", "queries/s", "ratio vs brute force", "recall@10"], [
             [f"brute force (in RAM, {ann_rows} rows)", 0.0, bf_seconds, len(queries) / bf_seconds, 1.0, 1.0],

@@ -8,8 +8,13 @@ subprocess with the same thread count: the reference (``../shared/bench/torch_re
 matmul (the roofline yardstick) and one process per backend (``KERAS_BACKEND`` set before keras is imported).
 
 Usage:
-    python benchmarks/bench_train.py [--threads 2] [--steps 10] [--warmup 3] [--quick]
+    python benchmarks/bench_train.py [--threads 2] [--steps 10] [--warmup 3] [--quick] [--clock cpu|wall]
                                      [--backends jax,tensorflow,torch] [--profile]
+
+On a shared machine use ``--threads 1 --clock cpu`` (the default with one thread): every process, the reference
+included (its ``time.perf_counter`` is swapped for ``time.process_time``), then times its steps in CPU seconds,
+which other processes competing for the cores barely change; wall-clock ratios taken minutes apart do not
+survive a changing load.
 Prints a Markdown table: backend, samples/s, ratio vs reference, useful GFLOP/s, fraction of NumPy matmul rate.
 "Useful" GFLOP counts the GRU only over real tokens (padding excluded), forward + backward = 3x forward.
 """
@@ -65,7 +70,7 @@ def random_batch(s=SHAPES, seed=1):
     return {"tokens": ids, "bow": bow, "w2v": w2v, "visual": visual}, lengths
 
 
-def build_w2vvpp(keras, s=SHAPES, dropout=0.2):
+def build_w2vvpp(keras, s=SHAPES, dropout=0.2, gru="masked"):
     """The W2VV++ text and visual encoders at benchmark sizes; output = [text ‖ visual] embeddings (B, 2*space).
 
     The library's builder (``w2vvx.models.builder``) is not there yet, so the model is assembled here
@@ -80,7 +85,11 @@ def build_w2vvpp(keras, s=SHAPES, dropout=0.2):
     w2v = keras.Input((s["w2v"],), name="w2v")
     visual = keras.Input((s["visual"],), name="visual")
     embedded = keras.layers.Embedding(s["vocab"], s["embed"], mask_zero=True)(tokens)
-    states = MaskedGRU(s["gru"], return_sequences=True, zero_output_for_mask=True)(embedded)
+    if gru == "keras":  # the straightforward model: Keras's own GRU (carried outputs; pooling masks them)
+        states = keras.layers.GRU(s["gru"], return_sequences=True, reset_after=True)(embedded)
+        states = states * ops.expand_dims(ops.cast(ops.not_equal(tokens, 0), states.dtype), -1)
+    else:
+        states = MaskedGRU(s["gru"], return_sequences=True, zero_output_for_mask=True)(embedded)
     lengths = ops.sum(ops.cast(ops.not_equal(tokens, 0), "float32"), axis=1, keepdims=True)
     gru_mean = ops.sum(states, axis=1) / ops.maximum(lengths, 1.0)
     text = keras.layers.Concatenate()([bow, w2v, gru_mean])
@@ -90,8 +99,11 @@ def build_w2vvpp(keras, s=SHAPES, dropout=0.2):
         x = keras.layers.Dropout(dropout)(x)
         return keras.layers.UnitNormalization()(x)
 
-    output = keras.layers.Concatenate()([embed(text), embed(visual)])
-    return keras.Model({"tokens": tokens, "bow": bow, "w2v": w2v, "visual": visual}, output)
+    text_embedding = embed(text)
+    output = keras.layers.Concatenate()([text_embedding, embed(visual)])
+    model = keras.Model({"tokens": tokens, "bow": bow, "w2v": w2v, "visual": visual}, output)
+    model.text_encoder = keras.Model({"tokens": tokens, "bow": bow, "w2v": w2v}, text_embedding)
+    return model
 
 
 def max_violation_loss(margin, space):
@@ -130,6 +142,10 @@ def set_backend_threads(backend, threads):
     return f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
 
 
+def clock(args):
+    return time.process_time if args.clock == "cpu" else time.perf_counter
+
+
 def run_keras_worker(args):
     backend = os.environ["KERAS_BACKEND"]
     import keras
@@ -137,7 +153,7 @@ def run_keras_worker(args):
 
     thread_info = set_backend_threads(backend, args.threads)
     keras.utils.set_random_seed(0)
-    model = build_w2vvpp(keras)
+    model = build_w2vvpp(keras, gru=args.gru)
     model.compile(optimizer=keras.optimizers.RMSprop(1e-4, rho=0.99, global_clipnorm=2.0),
                   loss=max_violation_loss(0.2, SHAPES["space"]))
     x, lengths = random_batch()
@@ -150,10 +166,11 @@ def run_keras_worker(args):
 
         profiler = cProfile.Profile()
         profiler.enable()
-    start = time.perf_counter()
+    now = clock(args)
+    start = now()
     for _ in range(args.steps):
         loss = model.train_on_batch(x, y)
-    elapsed = time.perf_counter() - start
+    elapsed = now() - start
     if profiler is not None:
         import pstats
 
@@ -161,7 +178,7 @@ def run_keras_worker(args):
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
     gflop = useful_gflop_per_sample(float(lengths.mean()))
     rate = args.steps * SHAPES["batch"] / elapsed
-    print(json.dumps({"impl": backend, "samples_per_s": rate, "gflop_per_sample": gflop, "gflops": rate * gflop,
+    print(json.dumps({"impl": f"{backend} ({args.gru} GRU)", "samples_per_s": rate, "gflop_per_sample": gflop, "gflops": rate * gflop,
                       "threads": thread_info, "loss": float(np.asarray(loss))}))
 
 
@@ -174,10 +191,11 @@ def run_numpy_worker(args):
     b = rng.random((n, n), dtype="float32")
     a @ b
     repeats = 5
-    start = time.perf_counter()
+    now = clock(args)
+    start = now()
     for _ in range(repeats):
         a @ b
-    elapsed = time.perf_counter() - start
+    elapsed = now() - start
     print(json.dumps({"impl": "numpy_matmul", "gflops": repeats * 2 * n ** 3 / elapsed / 1e9}))
 
 
@@ -200,7 +218,12 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per backend")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation)")
     parser.add_argument("--quick", action="store_true", help="3 timed steps after 2 warm-up steps")
+    parser.add_argument("--clock", choices=["cpu", "wall"], default=None,
+                        help="time steps in process CPU seconds or wall seconds (default: cpu with 1 thread)")
     parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--compare-keras-gru", action="store_true",
+                        help="also time each backend with keras.layers.GRU instead of MaskedGRU")
+    parser.add_argument("--gru", choices=["masked", "keras"], default="masked", help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary of each backend's steps")
     parser.add_argument("--worker", choices=["keras", "numpy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -209,6 +232,8 @@ def main():
     if args.threads < 1 or args.steps < 1 or args.warmup < 0:
         parser.error(f"--threads and --steps must be >= 1 and --warmup >= 0, got "
                      f"{args.threads}, {args.steps}, {args.warmup}")
+    if args.clock is None:
+        args.clock = "cpu" if args.threads == 1 else "wall"
     if args.worker == "keras":
         return run_keras_worker(args)
     if args.worker == "numpy":
@@ -220,15 +245,22 @@ def main():
     if not REFERENCE.is_file():
         parser.error(f"the reference script {REFERENCE} is missing (it sits in ../shared/bench beside the checkout)")
     me = [sys.executable, str(Path(__file__).resolve()), "--threads", str(args.threads),
-          "--steps", str(args.steps), "--warmup", str(args.warmup)] + (["--profile"] if args.profile else [])
-    print(f"threads per process: {args.threads}; steps: {args.steps} timed after {args.warmup} warm-up; "
-          f"batch {SHAPES['batch']}; cpu count {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}")
+          "--steps", str(args.steps), "--warmup", str(args.warmup), "--clock", args.clock]
+    me += ["--profile"] if args.profile else []
+    print(f"threads per process: {args.threads}; clock: {args.clock}; "
+          f"steps: {args.steps} timed after {args.warmup} warm-up; batch {SHAPES['batch']}; cpu count {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}")
     numpy_rate = run_child(me + ["--worker", "numpy"], args.threads)["gflops"]
-    reference = run_child([sys.executable, str(REFERENCE), "--steps", str(args.steps), "--warmup",
+    swap_clock = "time.perf_counter = time.process_time; " if args.clock == "cpu" else ""
+    reference_launcher = (f"import runpy, sys, time; {swap_clock}sys.argv = sys.argv[1:]; "
+                          "runpy.run_path(sys.argv[0], run_name='__main__')")
+    reference = run_child([sys.executable, "-c", reference_launcher, str(REFERENCE), "--steps", str(args.steps), "--warmup",
                            str(args.warmup), "--threads", str(args.threads), "--json"], args.threads)
     rows = [("torch_reference", reference)]
     for backend in backends:
-        rows.append((backend, run_child(me + ["--worker", "keras"], args.threads, backend)))
+        rows.append((f"{backend} (MaskedGRU)", run_child(me + ["--worker", "keras"], args.threads, backend)))
+        if args.compare_keras_gru:
+            rows.append((f"{backend} (keras.layers.GRU)",
+                         run_child(me + ["--worker", "keras", "--gru", "keras"], args.threads, backend)))
     gflop = reference["gflop_per_sample"]
     print(f"\nuseful work: {gflop:.3f} GFLOP/sample (padding excluded); "
           f"NumPy float32 matmul: {numpy_rate:.1f} GFLOP/s\n")

@@ -308,8 +308,8 @@ def nrccr_style_config(small_scale: bool = False, **overrides):
     if "nrccr" in config_names():
         return model_config("nrccr", small_scale, **overrides), "config nrccr"
     overrides = {"selection_metric": "sum_recall", **overrides}
-    note = ("config w2vvpp trained on English + MT + back-translation captions (the library has no 'nrccr' "
-            "config yet), selected on target-language validation SumR")
+    note = ("config w2vvpp (the library has no 'nrccr' config yet), selected on target-language validation "
+            "SumR (not on the NRCCR fused SumR)")
     return model_config("w2vvpp", small_scale, **overrides), note
 
 

@@ -33,6 +33,8 @@ from w2vvx.io.bigfile import BigFile
 from w2vvx.io.captions import Caption, read_captions, read_sentences
 from w2vvx.io.imagesets import read_imageset
 
+from w2vvx.evaluation.metrics import evaluate_from_scores
+
 from recipes.common import (InputFile, check_inputs, encode_captions, encode_items, model_config, score_matrix,
                             train, write_report)
 
@@ -57,7 +59,7 @@ FLOOR_NOTE = {
 }
 
 #: CPU defaults: W2VV++ with the common space at the pivot size and a smaller GRU (about 1-3 min per dataset).
-CPU_OVERRIDES = {"common_space_dim": 384, "gru_units": 256, "embed_dim": 100, "w2v_dim": 100, "max_epochs": 6,
+CPU_OVERRIDES = {"common_space_dim": 384, "gru_units": 128, "embed_dim": 100, "w2v_dim": 100, "max_epochs": 4,
                  "batch_size": 128, "early_stop_patience": 3}
 
 
@@ -72,7 +74,6 @@ class PivotTask:
     test: List[Caption]
     test_items: List[str]
     features: BigFile
-    description: str
 
 
 def _limit_items(captions: Sequence[Caption], items: Sequence[str], n: Optional[int]):
@@ -133,7 +134,6 @@ def load_task(shared_data, dataset: str, max_items: Optional[int] = None) -> Piv
         val, val_items = _limit_items([c for c in human if c.item_id in set(splits["val"])], splits["val"], max_items)
         test, test_items = _limit_items([c for c in human if c.item_id in set(splits["test"])], splits["test"],
                                         max_items)
-        description = "train zhb+zhg (MT), select/test zhc (human)"
     elif dataset == "multi30k":
         base = root / "multi30k"
 
@@ -155,7 +155,6 @@ def load_task(shared_data, dataset: str, max_items: Optional[int] = None) -> Piv
             train_caps, _ = _limit_items(train_caps, train_ids, max_items)
         val, val_items = _limit_items(val, val_items, max_items)
         test, test_items = _limit_items(test, test_items, max_items)
-        description = "train Task 1 de (translations), select Task 1 val de, test Task 2 de (human, 5/image)"
     elif dataset == "vatex":
         base = root / "vatex"
         videos = list(features.names)
@@ -166,12 +165,10 @@ def load_task(shared_data, dataset: str, max_items: Optional[int] = None) -> Piv
         train_caps = [c for c in mt if c.item_id in train_set]
         val, val_items = _limit_items([c for c in human if c.item_id in set(val_v)], val_v, max_items)
         test, test_items = _limit_items([c for c in human if c.item_id in set(test_v)], test_v, max_items)
-        description = ("val videos split 1000/250/250 in pivot order; train enc2zh (MT), select/test zh #0-#4 "
-                       "(human, leak-free)")
     else:
         pivot_inputs(shared_data, dataset)  # raises the unknown-dataset error
         raise AssertionError("unreachable")
-    return PivotTask(dataset, train_caps, val, val_items, test, test_items, features, description)
+    return PivotTask(dataset, train_caps, val, val_items, test, test_items, features)
 
 
 def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: str = "w2vvpp",
@@ -186,7 +183,7 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
         config: the library config to train (``w2vvpp`` by default).
         small_scale: tiny model and 2 epochs (see ``recipes.common.SMALL_SCALE_OVERRIDES``).
         max_items: cap on items per split (smoke runs).
-        overrides: config field overrides on top of :data:`CPU_OVERRIDES` (ignored keys none).
+        overrides: config field overrides applied on top of :data:`CPU_OVERRIDES` (or of the small-scale config).
     """
     out_dir = Path(out_dir)
     for dataset in datasets:
@@ -197,34 +194,39 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
         settings = model_config(config, **{**CPU_OVERRIDES, **(overrides or {})})
     results: Dict[str, dict] = {}
     timings: Dict[str, float] = {}
+    text = ""
     for dataset in datasets:
         start = time.time()
         task = load_task(shared_data, dataset, max_items=max_items)
         logger.info("%s: %d train, %d val, %d test captions", dataset, len(task.train), len(task.val), len(task.test))
         run = train(settings, out_dir / dataset, task.train, task.features, task.val, val_items=task.val_items,
                     default_language="en", seed=seed, verbose=verbose)
-        from w2vvx.evaluation.metrics import evaluate_from_scores
-
         scores = score_matrix(encode_captions(run, task.test), encode_items(run, task.features, task.test_items))
         metrics = evaluate_from_scores(scores, [c.item_id for c in task.test], task.test_items)
         metrics.update(train_captions=len(task.train), test_queries=len(task.test), gallery=len(task.test_items))
         results[dataset] = metrics
         timings[dataset] = time.time() - start
+        text = _write_table(out_dir, settings, results, timings, compare_floor=max_items is None)
+    print(text)
+    return results
+
+
+def _write_table(out_dir: Path, settings, results: Dict[str, dict], timings: Dict[str, float],
+                 compare_floor: bool) -> str:
+    """Write ``pivot_results.md`` for the datasets done so far (rewritten after each dataset)."""
     header = [f"# Pivot benchmark ({datetime.date.today().isoformat()})", "",
               f"config {settings.name}: " + ", ".join(f"{k}={getattr(settings, k)}" for k in
                                                       ("common_space_dim", "gru_units", "embed_dim", "max_epochs",
                                                        "batch_size", "loss")), ""]
-    for dataset in datasets:
-        metrics = results[dataset]
+    for dataset, metrics in results.items():
         header.append(f"- {dataset}: {load_task_description(dataset)}; {metrics['train_captions']} train captions, "
                       f"{metrics['test_queries']} queries vs {metrics['gallery']} items; {timings[dataset]:.0f} s")
     for dataset, reason in SKIPPED.items():
         header.append(f"- {dataset}: {reason}")
-    rows = {f"{d} (ours)": results[d] for d in datasets}
-    rows.update({f"{d} floor (data README; {FLOOR_NOTE[d]})": FLOOR[d] for d in datasets if not max_items})
-    text = write_report(out_dir / "pivot_results.md", rows, header)
-    print(text)
-    return results
+    rows = {f"{d} (ours)": m for d, m in results.items()}
+    if compare_floor:
+        rows.update({f"{d} floor (data README; {FLOOR_NOTE[d]})": FLOOR[d] for d in results})
+    return write_report(Path(out_dir) / "pivot_results.md", rows, header)
 
 
 def load_task_description(dataset: str) -> str:

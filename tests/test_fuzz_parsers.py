@@ -97,8 +97,15 @@ def test_bigfile_open(workdir, shape, ids, n_floats):
     assert bigfile.read_rows(np.arange(len(bigfile))).shape == bigfile.shape
 
 
+_VECTOR_LINES = st.lists(
+    st.tuples(st.sampled_from([b"a", b"b", b"caf\xe9", b"\xc2\x85", b"2", b"#"]),
+              st.lists(st.sampled_from([b"1", b"-2.5", b"nan", b"inf", b"1e39", b"x", b"0x1", b"3", b"1e-50"]),
+                       max_size=4)),
+    max_size=8).map(lambda lines: b"".join(name + b" " + b" ".join(values) + b"\n" for name, values in lines))
+
+
 @FUZZ
-@given(data=FUZZ_BYTES)
+@given(data=FUZZ_BYTES | _VECTOR_LINES)
 def test_txt2bin(workdir, data):
     path = _write(workdir, data)
     try:

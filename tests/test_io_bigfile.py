@@ -195,12 +195,12 @@ def test_write_refuses_existing_without_overwrite(small):
 
 def test_txt2bin_skips_duplicates_and_nan_and_header(tmp_path, caplog):
     txt = tmp_path / "vec.txt"
-    txt.write_text("4 2\nw1 0.5 1\nw2 nan 1\n\nw1 9 9\nw3 -1e-3 2.5\n")
+    txt.write_text("5 2\nw1 0.5 1\nw2 nan 1\n\nw1 9 9\nw3 -1e-3 2.5\nw4 1e39 0\n")
     with caplog.at_level(logging.WARNING, logger="w2vvx.io.bigfile"):
         bf = txt2bin(txt, tmp_path / "out")
     assert bf.names == ["w1", "w3"]
     np.testing.assert_allclose(bf.read_rows([0, 1]), [[0.5, 1], [-1e-3, 2.5]])
-    assert "skipped 1 duplicate id(s) and 1 row(s) with NaN/Inf" in caplog.text
+    assert "skipped 1 duplicate id(s) and 2 row(s) with NaN/Inf" in caplog.text  # 1e39 overflows float32
 
 
 def test_txt2bin_ragged_dims_names_line(tmp_path):

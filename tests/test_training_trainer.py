@@ -12,13 +12,13 @@ from w2vvx.training import Trainer, latest_checkpoint, load_run
 
 ATTRIBUTES = ["red", "blue", "green", "small", "large", "dog", "cat", "bird", "ball", "tree"]
 FILLERS = ["a", "the", "near", "with", "photo", "of", "one"]
-DIM = 12
+DIM = len(ATTRIBUTES)
 
 
 def _make_collection(root, seed=0):
     """Items are pairs of attribute words; an item's feature is the sum of its attributes' vectors."""
     rng = np.random.default_rng(seed)
-    attribute_vectors = {word: rng.normal(size=DIM) for word in ATTRIBUTES}
+    attribute_vectors = {word: np.eye(DIM)[index] + 0.1 * rng.random(DIM) for index, word in enumerate(ATTRIBUTES)}
     pairs = [(a, b) for i, a in enumerate(ATTRIBUTES) for b in ATTRIBUTES[i + 1:]]
     rng.shuffle(pairs)
     train_pairs, val_pairs = pairs[:30], pairs[30:40]
@@ -27,7 +27,7 @@ def _make_collection(root, seed=0):
         for number, (a, b) in enumerate(split_pairs):
             item = f"{split}{number:02d}.jpg"
             names.append(item)
-            vectors.append(np.abs(attribute_vectors[a] + attribute_vectors[b]))
+            vectors.append(attribute_vectors[a] + attribute_vectors[b])
             for index in range(3):
                 words = [a, b, *rng.choice(FILLERS, size=2)]
                 rng.shuffle(words)

@@ -54,6 +54,8 @@ def cli(ctx, backend, rootpath, verbose):
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if verbose == 0:
         logging.getLogger("w2vvx").setLevel(logging.INFO)
+    for noisy in ("jieba", "tensorflow", "absl", "h5py", "gensim", "smart_open"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING if noisy == "jieba" else logging.ERROR))
     ctx.ensure_object(dict)
     ctx.obj["rootpath"] = rootpath
 

@@ -69,3 +69,21 @@ class UntrustedFileError(W2VVXError):
 
 class ResumeError(W2VVXError):
     """A run folder cannot be resumed (its checkpoint is missing, foreign or from another config)."""
+
+
+class StorageError(W2VVXError, OSError):
+    """Writing failed because of the storage: the disk is full, over quota, read-only or not permitted.
+
+    Nothing half-written is left behind (see :mod:`w2vvx.io.atomic`); the message names the path.
+    """
+
+    def __init__(self, message: str, path=None):
+        self.path = None if path is None else os.fspath(path)
+        self.message = message
+        super().__init__(_location(path, None) + message)
+
+    def __str__(self):
+        return _location(self.path, None) + self.message
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.path))

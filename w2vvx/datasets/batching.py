@@ -131,7 +131,7 @@ class CaptionBatchDataset(keras.utils.PyDataset):
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
 
     Each batch is ``(x,)`` with ``x = {"tokens", "bow_tokens", ..., "visual"[, "negative_visual"]}``.
-    The epoch advances in ``on_epoch_end`` (only after an ``on_epoch_begin``) and can be set with
+    The epoch advances in ``on_epoch_end`` once all its batches were served, and can be set with
     :meth:`set_epoch` (the trainer does so when resuming).
 
     Example:
@@ -195,7 +195,7 @@ class CaptionBatchDataset(keras.utils.PyDataset):
             raise ConfigError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
         self._steps = int(steps_per_epoch)
         self._epoch = 0
-        self._epoch_begun = False
+        self._served = set()
         self._plans: Dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -212,14 +212,14 @@ class CaptionBatchDataset(keras.utils.PyDataset):
         self._epoch = int(epoch)
 
     def on_epoch_begin(self):
-        self._epoch_begun = True
+        self._served = set()
 
     def on_epoch_end(self):
-        # Keras also calls on_epoch_end once before the first epoch (EpochIterator.reset); only an end
-        # that follows a begin moves to the next epoch.
-        if self._epoch_begun:
+        # Keras also calls on_epoch_end before the first epoch and after probing a batch to build the
+        # model; only an epoch whose batches were all served moves on to the next epoch.
+        if len(self._served) >= self._steps:
             self._epoch += 1
-            self._epoch_begun = False
+            self._served = set()
 
     def __len__(self) -> int:
         return self._steps
@@ -302,7 +302,9 @@ class CaptionBatchDataset(keras.utils.PyDataset):
         return (batch,)
 
     def __getitem__(self, index: int):
-        return self.get_batch(index)
+        batch = self.get_batch(index)
+        self._served.add(index)
+        return batch
 
 
 class EncodeDataset(keras.utils.PyDataset):

@@ -2,11 +2,92 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
+
+from w2vvx.errors import StorageError
+
+#: OSError numbers that mean "the storage cannot take this write" (reported as StorageError).
+_STORAGE_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                   errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                   errno.EPERM: "operation not permitted", errno.EFBIG: "the file is too large for this file system"}
+
+
+def storage_error(error: BaseException, path) -> Optional[StorageError]:
+    """A :class:`~w2vvx.errors.StorageError` for an ``OSError`` caused by the storage, else ``None``.
+
+    Example:
+        >>> import errno
+        >>> str(storage_error(OSError(errno.ENOSPC, "No space left on device"), "/data/feat"))[:37]
+        '/data/feat: the disk is full while wr'
+    """
+    if isinstance(error, StorageError) or not isinstance(error, OSError):
+        return None
+    reason = _STORAGE_ERRNOS.get(error.errno)
+    if reason is None:
+        return None
+    filename = getattr(error, "filename", None)
+    if filename is not None and not os.fspath(filename).startswith(os.fspath(Path(path).parent)):
+        return None  # the failure concerns another file (e.g. one being read), not this write
+    return StorageError(f"{reason} while writing here ({error.strerror or error}); nothing was written (the "
+                        "partial output was removed). Free space or choose a writable location, then run again",
+                        path=path)
+
+
+def _temp_prefix(final: Path) -> str:
+    # host and pid in the name let a later writer remove temporaries of processes that died (kill -9)
+    return f".{final.name}.{_HOST}-{os.getpid()}-"
+
+
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(final_path) -> int:
+    """Delete temporaries of ``final_path`` left by writers of this host that died; return how many.
+
+    A writer killed with ``SIGKILL`` cannot clean up; its ``.<name>.<host>-<pid>-*.tmp*`` file or
+    folder stays next to the target. Temporaries of live processes and of other hosts are kept.
+    """
+    final_path = Path(final_path)
+    parent = final_path.parent
+    if not parent.is_dir():
+        return 0
+    pattern = re.compile(r"^\." + re.escape(final_path.name) + r"\.(?:" + re.escape(_HOST) + r")-([0-9]+)-.*\.tmp")
+    old_pattern = re.compile(r"^\." + re.escape(final_path.name) + r"\.old-([0-9]+)$")
+    removed = 0
+    for child in parent.iterdir():
+        match = pattern.match(child.name) or old_pattern.match(child.name)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        if old_pattern.match(child.name) and not final_path.exists():
+            # killed between the two renames of an overwrite: the old version is the only complete one
+            with contextlib.suppress(OSError):
+                os.replace(child, final_path)
+                removed += 1
+                continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                child.unlink()
+        removed += 1
+    return removed
 
 
 @contextlib.contextmanager
@@ -30,9 +111,16 @@ def atomic_path(final_path, mode_suffix: str = "") -> Iterator[Path]:
         'hello'
     """
     final_path = Path(final_path)
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final_path.name}.", suffix=".tmp" + mode_suffix,
-                                    dir=final_path.parent)
+    try:
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(final_path)
+        fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(final_path), suffix=".tmp" + mode_suffix,
+                                        dir=final_path.parent)
+    except OSError as error:
+        converted = storage_error(error, final_path)
+        if converted is None:
+            raise
+        raise converted from error
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -40,10 +128,13 @@ def atomic_path(final_path, mode_suffix: str = "") -> Iterator[Path]:
         _fsync_file(tmp)
         os.replace(tmp, final_path)
         _fsync_dir(final_path.parent)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        raise
+        converted = storage_error(error, final_path)
+        if converted is None:
+            raise
+        raise converted from error
 
 
 @contextlib.contextmanager
@@ -63,10 +154,23 @@ def atomic_dir(final_dir, overwrite: bool = False) -> Iterator[Path]:
         ['shape.txt']
     """
     final_dir = Path(final_dir)
+    try:
+        final_dir.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(final_dir)
+    except OSError as error:
+        converted = storage_error(error, final_dir)
+        if converted is None:
+            raise
+        raise converted from error
     if final_dir.exists() and not overwrite:
         raise FileExistsError(f"{final_dir} exists; pass overwrite=True (CLI: --overwrite) to replace it")
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.", suffix=".tmp", dir=final_dir.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final_dir), suffix=".tmp", dir=final_dir.parent))
+    except OSError as error:
+        converted = storage_error(error, final_dir)
+        if converted is None:
+            raise
+        raise converted from error
     try:
         yield tmp
         for child in tmp.iterdir():
@@ -80,9 +184,12 @@ def atomic_dir(final_dir, overwrite: bool = False) -> Iterator[Path]:
         else:
             os.replace(tmp, final_dir)
         _fsync_dir(final_dir.parent)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        converted = storage_error(error, final_dir)
+        if converted is None:
+            raise
+        raise converted from error
 
 
 def _fsync_file(path: Path) -> None:

@@ -12,7 +12,6 @@ The reader memory-maps ``feature.bin`` read-only and never loads the whole matri
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
-from w2vvx.io.atomic import atomic_dir
+from w2vvx.io.atomic import atomic_dir, storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +293,8 @@ def _check_vectors(vectors, n_names: int, dim: Optional[int], offset: int = 0,
         raise DataFormatError(f"vectors have {array.shape[1]} dimensions, expected {dim}")
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise DataFormatError(f"vectors must be real numbers, got dtype {array.dtype}")
-    array = np.ascontiguousarray(array, dtype=_DTYPE)
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = np.ascontiguousarray(array, dtype=_DTYPE)
     finite = np.isfinite(array).all(axis=1)
     if not finite.all():
         row = int(np.argmin(finite))
@@ -381,7 +381,14 @@ class BigFileWriter:
         # Check names against a copy so that a rejected batch leaves the writer unchanged.
         seen = set(self._seen)
         _check_names(names, seen, offset=len(self._names))
-        array.tofile(self._features)
+        try:
+            self._features.write(memoryview(array).cast("B"))  # (ndarray.tofile drops errno on a full disk)
+        except OSError as error:
+            converted = storage_error(error, self.path)
+            if converted is None:
+                raise
+            self.abort()
+            raise converted from error
         self._seen = seen
         self._names.extend(names)
 
@@ -494,7 +501,8 @@ def txt2bin(txt_path, out_dir, overwrite: bool = False, header="auto", chunk_row
                     raise DataFormatError(
                         f"a value of id {name!r} is not a number: {b' '.join(tokens[1:])[:60]!r}",
                         path=txt_path, line=number) from None
-                vector = vector.astype(np.float32)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    vector = vector.astype(np.float32)  # beyond float32 range -> inf -> skipped below
                 if not np.isfinite(vector).all():
                     n_nonfinite += 1
                     continue

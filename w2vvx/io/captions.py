@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
@@ -100,6 +101,11 @@ def _open_binary(path: Path):
     return open(path, "rb")
 
 
+def _damaged_gzip(path: Path, error: BaseException) -> DataFormatError:
+    return DataFormatError(f"the gzip file is damaged or truncated ({error}); re-download it or "
+                           "decompress what is left with `zcat` and check the last lines", path=path)
+
+
 def _check_file(path: Path, what: str) -> None:
     if not path.is_file():
         raise MissingFileError(f"{what} not found", path=path)
@@ -115,6 +121,13 @@ def iter_captions(path, encoding: str = "utf-8") -> Iterator[Caption]:
     """
     path = Path(path)
     _check_file(path, "caption file")
+    try:
+        yield from _iter_caption_lines(path, encoding)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise _damaged_gzip(path, error) from None
+
+
+def _iter_caption_lines(path: Path, encoding: str) -> Iterator[Caption]:
     offset = 0
     with _open_binary(path) as handle:
         for number, raw in enumerate(handle, start=1):
@@ -205,10 +218,13 @@ def read_sentences(path, encoding: str = "utf-8") -> List[str]:
     _check_file(path, "sentence file")
     sentences = []
     offset = 0
-    with _open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            sentences.append(_decode_line(raw, encoding, path, number, offset).rstrip("\r\n"))
-            offset += len(raw)
+    try:
+        with _open_binary(path) as handle:
+            for number, raw in enumerate(handle, start=1):
+                sentences.append(_decode_line(raw, encoding, path, number, offset).rstrip("\r\n"))
+                offset += len(raw)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise _damaged_gzip(path, error) from None
     return sentences
 
 

@@ -22,7 +22,7 @@ class AttentionPooling(keras.layers.Layer):
     Example:
         >>> import numpy as np
         >>> states = np.random.rand(2, 5, 4).astype("float32")
-        >>> AttentionPooling()(states, mask=np.array([[1, 1, 0, 0, 0]] * 2, bool)).shape
+        >>> tuple(AttentionPooling()(states, mask=np.array([[1, 1, 0, 0, 0]] * 2, bool)).shape)
         (2, 4)
     """
 

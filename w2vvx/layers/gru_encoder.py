@@ -39,7 +39,7 @@ class GRUTextEncoder(keras.layers.Layer):
     Example:
         >>> import numpy as np
         >>> encoder = GRUTextEncoder(vocab_size=20, embed_dim=8, units=6, pooling="mean")
-        >>> encoder(np.array([[4, 5, 6, 0, 0]], dtype="int32")).shape
+        >>> tuple(encoder(np.array([[4, 5, 6, 0, 0]], dtype="int32")).shape)
         (1, 6)
     """
 

@@ -34,7 +34,7 @@ class TextToVisualMapping(keras.layers.Layer):
 
     Example:
         >>> import numpy as np
-        >>> TextToVisualMapping((8,), 4)(np.ones((2, 6), "float32")).shape
+        >>> tuple(TextToVisualMapping((8,), 4)(np.ones((2, 6), "float32")).shape)
         (2, 4)
     """
 

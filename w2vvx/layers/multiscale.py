@@ -40,7 +40,7 @@ class MultiScaleTextEncoder(keras.layers.Layer):
         >>> encoder = MultiScaleTextEncoder(gru_vocab_size=10, bow_vocab_size=7, embed_dim=4,
         ...                                 units=3, w2v_dim=4)
         >>> ids = np.array([[2, 3, 0]], dtype="int32")
-        >>> encoder({"tokens": ids, "bow_tokens": ids}).shape
+        >>> tuple(encoder({"tokens": ids, "bow_tokens": ids}).shape)
         (1, 14)
     """
 

@@ -20,8 +20,9 @@ class L2Normalize(keras.layers.Layer):
 
     Example:
         >>> import numpy as np
-        >>> keras.ops.convert_to_numpy(L2Normalize()(np.array([[3.0, 4.0]]))).round(2).tolist()
-        [[0.6, 0.8]]
+        >>> out = keras.ops.convert_to_numpy(L2Normalize()(np.array([[3.0, 4.0]])))
+        >>> [round(float(v), 2) for v in out[0]]
+        [0.6, 0.8]
     """
 
     def __init__(self, epsilon: float = 1e-12, **kwargs):

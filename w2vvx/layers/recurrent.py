@@ -39,9 +39,6 @@ class MaskedGRU(keras.layers.Layer):
             (False, Keras's default) at padded steps.
         use_fast_path: use the backend-specific recurrence when one exists (torch); False forces
             the portable ``keras.ops.scan`` path (same results up to float rounding).
-        length_groups: on the scan path (jax, tensorflow) with a known batch size, rows are sorted by
-            length and cut into this many blocks; each block skips (``ops.cond``) the steps after its
-            longest row, saving most of the padding work under ``jit``/XLA. 1 scans every step.
         kernel_initializer, recurrent_initializer, bias_initializer: Keras initializers, defaults
             as in ``keras.layers.GRU``.
         **kwargs: base ``keras.layers.Layer`` arguments (name, dtype, trainable).
@@ -51,7 +48,7 @@ class MaskedGRU(keras.layers.Layer):
         >>> tokens = np.array([[4, 2, 0], [1, 5, 7]])
         >>> embedded = keras.layers.Embedding(10, 8, mask_zero=True)
         >>> gru = MaskedGRU(16)
-        >>> gru(embedded(tokens)).shape
+        >>> tuple(gru(embedded(tokens)).shape)  # the padded id 0 is masked out
         (2, 16)
     """
 
@@ -61,7 +58,6 @@ class MaskedGRU(keras.layers.Layer):
         return_sequences=False,
         zero_output_for_mask=False,
         use_fast_path=True,
-        length_groups=4,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
@@ -79,9 +75,6 @@ class MaskedGRU(keras.layers.Layer):
         self.return_sequences = return_sequences
         self.zero_output_for_mask = zero_output_for_mask
         self.use_fast_path = use_fast_path
-        if isinstance(length_groups, bool) or not isinstance(length_groups, int) or length_groups < 1:
-            raise ValueError(f"MaskedGRU: `length_groups` must be an int >= 1, got {length_groups!r}")
-        self.length_groups = length_groups
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -129,10 +122,6 @@ class MaskedGRU(keras.layers.Layer):
     def _call_scan(self, inputs, mask):
         projected = ops.matmul(inputs, self.kernel) + self.bias[0]  # all steps at once: (B, T, 3u)
         recurrent_kernel, recurrent_bias = self.recurrent_kernel, self.bias[1]
-        batch = inputs.shape[0]
-        groups = self.length_groups if _BACKEND != "torch" else 1  # data-dependent branches only pay under jit
-        if isinstance(batch, int) and groups > 1 and batch >= 2 * groups:
-            return self._call_grouped_scan(projected, mask, groups)
         step_mask = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)  # (T, B, 1)
 
         def step(state, step_inputs):
@@ -141,43 +130,6 @@ class MaskedGRU(keras.layers.Layer):
         initial = ops.zeros((ops.shape(inputs)[0], self.units), dtype=projected.dtype)
         last, outputs = ops.scan(step, initial, (ops.transpose(projected, (1, 0, 2)), step_mask))
         return ops.transpose(outputs, (1, 0, 2)) if self.return_sequences else last
-
-    def _call_grouped_scan(self, projected, mask, groups):
-        """Rows sorted by length and cut into ``groups`` blocks; a block skips the steps past its longest row."""
-        batch, steps = projected.shape[0], projected.shape[1]
-        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
-        order = ops.argsort(-lengths)
-        restore = ops.argsort(order)
-        sorted_lengths = ops.take(lengths, order, axis=0)
-        projected = ops.transpose(ops.take(projected, order, axis=0), (1, 0, 2))  # (T, B, 3u)
-        step_mask = ops.expand_dims(ops.transpose(ops.take(mask, order, axis=0), (1, 0)), -1)
-        bounds = [round(i * batch / groups) for i in range(groups + 1)]
-        blocks = list(zip(bounds[:-1], bounds[1:]))
-        block_steps = [sorted_lengths[start] for start, _ in blocks]  # longest row of each block
-        recurrent_kernel, recurrent_bias = self.recurrent_kernel, self.bias[1]
-        zero_output = self.zero_output_for_mask
-
-        def step(states, step_inputs):
-            x_t, m_t, t = step_inputs
-            new_states, outputs = [], []
-            for (start, stop), state, limit in zip(blocks, states, block_steps):
-                def run(state=state, start=start, stop=stop):
-                    return self._gru_step(state, x_t[start:stop], m_t[start:stop], recurrent_kernel, recurrent_bias)
-
-                def skip(state=state):
-                    return state, ops.zeros_like(state) if zero_output else state
-
-                new_state, output = ops.cond(t < limit, run, skip)
-                new_states.append(new_state)
-                outputs.append(output)
-            return new_states, ops.concatenate(outputs, axis=0)
-
-        initial = [ops.zeros((stop - start, self.units), dtype=projected.dtype) for start, stop in blocks]
-        time_index = ops.arange(steps, dtype="int32")
-        last, outputs = ops.scan(step, initial, (projected, step_mask, time_index))
-        if self.return_sequences:
-            return ops.take(ops.transpose(outputs, (1, 0, 2)), restore, axis=0)
-        return ops.take(ops.concatenate(last, axis=0), restore, axis=0)
 
     # -- torch fast path -----------------------------------------------------------------------
     def _call_torch(self, inputs, mask):
@@ -198,7 +150,6 @@ class MaskedGRU(keras.layers.Layer):
             "return_sequences": self.return_sequences,
             "zero_output_for_mask": self.zero_output_for_mask,
             "use_fast_path": self.use_fast_path,
-            "length_groups": self.length_groups,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),

@@ -25,7 +25,7 @@ class VisualEncoder(keras.layers.Layer):
 
     Example:
         >>> import numpy as np
-        >>> VisualEncoder(4)(np.ones((2, 3, 6), "float32")).shape
+        >>> tuple(VisualEncoder(4)(np.ones((2, 3, 6), "float32")).shape)
         (2, 4)
     """
 

@@ -32,7 +32,7 @@ class PairwiseContrastiveLoss(keras.losses.Loss):
 
     Example:
         >>> import numpy as np
-        >>> visual = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [0.0, 1.0]])
+        >>> visual = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [-5.0, 5.0]])
         >>> text = np.array([[0.0, 0.0], [1.0, 0.0]])
         >>> float(PairwiseContrastiveLoss(margin=2.0)(visual, text))  # negatives are far away
         0.0

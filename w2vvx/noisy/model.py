@@ -136,6 +136,12 @@ class NoisyCrossModalModel(keras.Model):
             self.image_targets = EarlyLearningTargets(num_samples, num_classes, beta=elr_beta, name="image_targets")
             self.text_targets = EarlyLearningTargets(num_samples, num_classes, beta=elr_beta, name="text_targets")
 
+    def build(self, input_shape=None):
+        # The towers are functional (already built) and the ELR state is created in __init__.
+        if not self.classifier.built:
+            self.classifier.build((None, self.embedding_dim))
+        self.built = True
+
     def call(self, inputs, training=False):
         missing = [view for view in VIEWS if view not in inputs]
         if missing:

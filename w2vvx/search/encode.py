@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from w2vvx.errors import ConfigError
+from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.io.bigfile import BigFileWriter
 
 
@@ -35,6 +35,12 @@ def encode_items(model, features, out, item_ids: Optional[Sequence[str]] = None,
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    expected_dim = _visual_input_dim(model)
+    if expected_dim is not None and int(features.ndims) != expected_dim:
+        raise DataFormatError(
+            f"the features have {features.ndims} dimensions but the model was trained on {expected_dim}-dimensional "
+            "visual features; use the feature folder the run was trained with (same extractor)",
+            path=getattr(features, "path", None))
     if item_ids is None:
         rows = np.arange(len(features), dtype=np.int64)
         names = list(features.names)
@@ -70,3 +76,12 @@ def encode_items(model, features, out, item_ids: Optional[Sequence[str]] = None,
         raise ConfigError("no items to encode")
     writer.close()
     return Path(out)
+
+
+def _visual_input_dim(model) -> Optional[int]:
+    """The feature dimension the model's visual encoder takes, if it can be read."""
+    try:
+        dim = model.visual_encoder.inputs[0].shape[-1]
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return None if dim is None else int(dim)

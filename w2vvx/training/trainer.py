@@ -339,5 +339,8 @@ def load_run(run_dir, checkpoint: str = BEST_MODEL) -> LoadedRun:
                                path=model_path)
     config = ModelConfig.load(run_dir / CONFIG_FILE)
     prepared = PreparedText.load(run_dir)
-    model = keras.saving.load_model(model_path, safe_mode=True)
+    from w2vvx.io.archives import load_keras_model
+    from w2vvx.models import W2VVModel
+
+    model = load_keras_model(model_path, expected_class=W2VVModel)  # safe_mode=True, clear errors
     return LoadedRun(model, prepared.featurizer, config, prepared, run_dir)

@@ -1,0 +1,241 @@
+"""``w2vvx recipe ...``: prepare and run the dataset recipes (a click group mounted by ``w2vvx.cli``).
+
+Every dataset has ``prepare`` (check the authors' files, write the VisualSearch layout; ``--dry-run``
+only checks and prints the plan) and ``run`` (the paper's protocol; ``--small-scale`` for a CPU smoke
+run). ``pivot`` runs the real-text pivot benchmark on the shared data. Run it standalone with
+``python -m recipes.cli``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from w2vvx.errors import W2VVXError
+
+_DIR = click.Path(file_okay=False, path_type=Path)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _rootpath(ctx, rootpath: Optional[Path], create: bool = False) -> Path:
+    from w2vvx.config import load_settings
+
+    if rootpath is None:
+        parent = (ctx.obj or {}).get("rootpath") if ctx.obj is not None else None
+        rootpath = load_settings(rootpath=parent).rootpath
+    rootpath = Path(rootpath)
+    if create:
+        rootpath.mkdir(parents=True, exist_ok=True)
+    return rootpath
+
+
+def _run_dir(run_dir: Optional[Path], rootpath: Path, name: str) -> Path:
+    return run_dir if run_dir is not None else rootpath / "recipe_runs" / name
+
+
+def _common_prepare(function):
+    function = click.option("--force", is_flag=True, help="Redo every step, even those already done.")(function)
+    function = click.option("--dry-run", is_flag=True,
+                            help="Only check every input and print the plan; write nothing.")(function)
+    return click.option("--rootpath", type=_DIR, default=None,
+                         help="VisualSearch root to write into (default: w2vvx's rootpath).")(function)
+
+
+def _common_run(function):
+    options = [
+        click.option("--rootpath", type=_DIR, default=None, help="VisualSearch root holding the prepared data."),
+        click.option("--run-dir", type=_DIR, default=None,
+                     help="Where models and results go (default <rootpath>/recipe_runs/<dataset>)."),
+        click.option("--small-scale", is_flag=True, help="CPU smoke run: tiny model, 2 epochs."),
+        click.option("--max-items", type=click.IntRange(min=2), default=None,
+                     help="Use only the first N items of each split."),
+        click.option("--word-vectors", type=click.Path(path_type=Path), default=None,
+                     help="Pretrained word vectors (BigFile, word2vec text/binary); default: train word2vec."),
+        click.option("--trusted", is_flag=True, help="Allow pickle-based gensim word-vector files."),
+        click.option("--seed", type=int, default=0, show_default=True),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@click.group("recipes", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def recipes():
+    """Reproduce COCO-CN, VATEX, MSR-VTT-CN and Multi30K from their original distributions."""
+
+
+# ---- VATEX and MSR-VTT-CN --------------------------------------------------------------------------
+def _video_group(module, command_name: str, dataset: str):
+    @recipes.group(command_name, help=module.__doc__.splitlines()[0])
+    def group():
+        pass
+
+    @group.command("prepare")
+    @click.option("--source-dir", type=_DIR, required=True,
+                  help=f"Folder holding the release's {module.NAME}/ (TextData/, FeatureData/).")
+    @_common_prepare
+    @click.pass_context
+    def prepare(ctx, source_dir, rootpath, dry_run, force):
+        """Check the release and put it under rootpath."""
+        click.echo(module.prepare(source_dir, _rootpath(ctx, rootpath, create=not dry_run), dry_run=dry_run,
+                                  force=force))
+
+    @group.command("run")
+    @_common_run
+    @click.pass_context
+    def run(ctx, rootpath, run_dir, small_scale, max_items, word_vectors, trusted, seed):
+        """Train and test with the NRCCR protocol."""
+        root = _rootpath(ctx, rootpath)
+        module.run(root, _run_dir(run_dir, root, dataset), small_scale=small_scale, max_items=max_items,
+                   word_vectors=word_vectors, trusted=trusted, seed=seed)
+
+    return group
+
+
+def _mount_video():
+    from recipes import msrvtt_cn, vatex
+
+    _video_group(vatex, "vatex", "vatex")
+    _video_group(msrvtt_cn, "msrvtt-cn", "msrvtt-cn")
+
+
+_mount_video()
+
+
+# ---- Multi30K ----------------------------------------------------------------------------------------
+@recipes.group("multi30k")
+def multi30k_group():
+    """Multi30K en -> de/fr/cs (Task 1) and en -> de (Task 2), NRCCR protocol."""
+
+
+_TASK = click.option("--task", type=click.Choice(["1", "2"]), default="1", show_default=True)
+_LANG = click.option("--lang", type=click.Choice(["de", "fr", "cs"]), default="de", show_default=True)
+
+
+@multi30k_group.command("prepare")
+@click.option("--source-dir", type=_DIR, required=True,
+              help="The multi30k/dataset 'data' folder (task1/, task2/ with raw/ and image_splits/).")
+@_TASK
+@_LANG
+@click.option("--features-dir", type=_DIR, default=None, help="Folder with the *-resnet_152-avgpool.npy files.")
+@click.option("--features-bigfile", type=_DIR, default=None, help="A BigFile keyed by Flickr30K file name (CLIP...).")
+@click.option("--mt-dir", type=_DIR, default=None, help="Folder with machine-translation caption files (optional).")
+@_common_prepare
+@click.pass_context
+def multi30k_prepare(ctx, source_dir, task, lang, features_dir, features_bigfile, mt_dir, rootpath, dry_run, force):
+    """Check the raw release and convert it into the multi30k collection."""
+    from recipes import multi30k
+
+    click.echo(multi30k.prepare(source_dir, _rootpath(ctx, rootpath, create=not dry_run), task=int(task), lang=lang,
+                                features_dir=features_dir, features_bigfile=features_bigfile, mt_dir=mt_dir,
+                                dry_run=dry_run, force=force))
+
+
+@multi30k_group.command("run")
+@_TASK
+@_LANG
+@click.option("--feature", default="resnet152_avgpool", show_default=True,
+              help="Prepared feature folder (the BigFile's folder name when --features-bigfile was used).")
+@_common_run
+@click.pass_context
+def multi30k_run(ctx, task, lang, feature, rootpath, run_dir, small_scale, max_items, word_vectors, trusted, seed):
+    """Train and test with the NRCCR protocol."""
+    from recipes import multi30k
+
+    root = _rootpath(ctx, rootpath)
+    multi30k.run(root, _run_dir(run_dir, root, f"multi30k-task{task}-{lang}"), task=int(task), lang=lang,
+                 feature=feature, small_scale=small_scale, max_items=max_items, word_vectors=word_vectors,
+                 trusted=trusted, seed=seed)
+
+
+# ---- COCO-CN ---------------------------------------------------------------------------------------
+@recipes.group("coco-cn")
+def coco_cn_group():
+    """COCO-CN cross-lingual image retrieval: CL, CM and CLM (mIR)."""
+
+
+@coco_cn_group.command("prepare")
+@click.option("--release-dir", type=_DIR, required=True, help="The COCO-CN release folder.")
+@click.option("--test-json", type=_FILE, default=None,
+              help="COCO-caption-style JSON with the test sentences (e.g. merged_captions_coco-cn_test.json).")
+@click.option("--mt-file", type=_FILE, default=None, help="Baidu MT sentences (TSV '<image>#<n>\\t<sentence>').")
+@click.option("--coco-captions-dir", type=_DIR, required=True,
+              help="Folder with MS-COCO captions_train2014.json and captions_val2014.json.")
+@click.option("--features-bigfile", type=_DIR, default=None, help="Image features as a BigFile keyed by COCO id.")
+@click.option("--features-npy", type=_FILE, default=None, help="Image features as .npy (with --features-ids).")
+@click.option("--features-ids", type=_FILE, default=None, help="Row ids of --features-npy, one per line.")
+@_common_prepare
+@click.pass_context
+def coco_cn_prepare(ctx, release_dir, test_json, mt_file, coco_captions_dir, features_bigfile, features_npy,
+                    features_ids, rootpath, dry_run, force):
+    """Check the inputs and write the mscoco2014dev* and cococn* collections."""
+    from recipes import coco_cn
+
+    click.echo(coco_cn.prepare(_rootpath(ctx, rootpath, create=not dry_run), dry_run=dry_run, force=force,
+                               release_dir=release_dir, test_json=test_json, mt_file=mt_file,
+                               coco_captions_dir=coco_captions_dir, features_bigfile=features_bigfile,
+                               features_npy=features_npy, features_ids=features_ids))
+
+
+@coco_cn_group.command("run")
+@click.option("--feature", required=True, help="Prepared feature folder under mscoco2014dev/FeatureData.")
+@click.option("--config", type=click.Choice(["base_w2vv", "w2vv_attention_ctl"]), default="w2vv_attention_ctl",
+              show_default=True)
+@click.option("--zh-word-vectors", type=click.Path(path_type=Path), default=None,
+              help="Chinese word vectors (e.g. zh_jieba.model, needs --trusted).")
+@click.option("--all-queries", is_flag=True, help="Use every test sentence as a query (default: first per image).")
+@_common_run
+@click.pass_context
+def coco_cn_run(ctx, feature, config, zh_word_vectors, all_queries, rootpath, run_dir, small_scale, max_items,
+                word_vectors, trusted, seed):
+    """Train the English and Chinese models, report CL / CM / CLM on cococntest."""
+    from recipes import coco_cn
+
+    root = _rootpath(ctx, rootpath)
+    coco_cn.run(root, _run_dir(run_dir, root, f"coco-cn-{config}"), feature=feature, config=config,
+                small_scale=small_scale, max_items=max_items, en_word_vectors=word_vectors,
+                zh_word_vectors=zh_word_vectors, trusted=trusted, all_queries=all_queries, seed=seed)
+
+
+# ---- pivot ------------------------------------------------------------------------------------------
+@recipes.command("pivot")
+@click.option("--shared-data", type=_DIR, default=Path("../shared/data"), show_default=True,
+              help="The shared data folder (pivot/ and the caption files).")
+@click.option("--out", "out_dir", type=_DIR, default=Path("runs/pivot"), show_default=True)
+@click.option("--dataset", "datasets", multiple=True, type=click.Choice(["flickr8k-cn", "multi30k", "vatex"]),
+              help="Datasets to run (default: all three).")
+@click.option("--config", default="w2vvpp", show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the number of epochs.")
+@click.option("--gru-units", type=click.IntRange(min=1), default=None, help="Override the GRU size.")
+@click.option("--small-scale", is_flag=True)
+@click.option("--max-items", type=click.IntRange(min=2), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale, max_items, seed):
+    """Real-text pivot benchmark on CPU: MT-trained target-language encoders, human-written queries."""
+    from recipes.pivot import DATASETS, run_pivot
+
+    overrides = {}
+    if epochs is not None:
+        overrides["max_epochs"] = epochs
+    if gru_units is not None:
+        overrides["gru_units"] = gru_units
+    run_pivot(shared_data, out_dir, datasets=datasets or DATASETS, config=config, small_scale=small_scale,
+              max_items=max_items, seed=seed, overrides=overrides)
+
+
+def main(argv=None):
+    """Standalone entry point (``python -m recipes.cli``); library errors print one line and exit 2."""
+    try:
+        recipes.main(args=argv, prog_name="recipes", standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except W2VVXError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

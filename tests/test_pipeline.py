@@ -1,0 +1,95 @@
+"""End to end: the do-all pipeline on a tiny generated collection, then the CLI on its runs."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from w2vvx.cli import cli
+from w2vvx.pipeline import DoAllSettings, run_do_all
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("visualsearch")
+    settings = DoAllSettings(config="w2vv_attention_ctl", rootpath=str(root), size="tiny", generate_scale="tiny",
+                             target_languages=("zh",), verbose=0)
+    return root, run_do_all(settings)
+
+
+@pytest.mark.slow
+def test_do_all_writes_results_and_beats_chance(pipeline):
+    root, result = pipeline
+    assert result.markdown_path.is_file() and result.csv_path.is_file()
+    markdown = result.markdown_path.read_text(encoding="utf-8")
+    for setting in ("source (en)", "CL (zh)", "CM (zh)", "CLM (zh"):
+        assert setting in markdown
+    assert sorted(p.parent.name for p in result.run_root.glob("*/training.png")) == ["source_en", "target_zh"]
+    # 40 test items, 5 captions each: chance t2i R@10 is 25%, i2t R@10 about 23%.
+    assert result.metrics["CL (zh)"]["t2i_r10"] > 50.0
+    assert result.metrics["source (en)"]["i2t_r10"] > 50.0
+    assert result.metrics["CM (zh)"]["i2t_r10"] > 45.0
+    weight = result.fusion_weights["zh"]
+    assert 0.0 <= weight < 1.0
+    clm = next(v for k, v in result.metrics.items() if k.startswith("CLM"))
+    assert clm["t2i_mir"] >= min(result.metrics["CL (zh)"]["t2i_mir"], result.metrics["CM (zh)"]["t2i_mir"]) - 0.05
+    saved = json.loads((result.run_root / "metrics.json").read_text())
+    assert saved["CM (zh)"]["t2i_r1"] == pytest.approx(result.metrics["CM (zh)"]["t2i_r1"])
+
+
+@pytest.mark.slow
+def test_do_all_is_resumable_without_retraining(pipeline, caplog):
+    root, result = pipeline
+    settings = DoAllSettings(config="w2vv_attention_ctl", rootpath=str(root), size="tiny", generate_scale="tiny",
+                             target_languages=("zh",), verbose=0)
+    again = run_do_all(settings)
+    assert again.metrics["CM (zh)"]["t2i_r10"] == pytest.approx(result.metrics["CM (zh)"]["t2i_r10"])
+
+
+@pytest.mark.slow
+def test_cli_evaluate_encode_search(pipeline, tmp_path):
+    root, result = pipeline
+    runner = CliRunner()
+    target = str(result.run_root / "target_zh")
+    out = runner.invoke(cli, ["--rootpath", str(root), "evaluate", target, "--variant", "zh"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    assert "| test_zh |" in out.output
+    encoded = tmp_path / "encoded"
+    out = runner.invoke(cli, ["--rootpath", str(root), "encode", target, "--split", "test", "--out", str(encoded)],
+                        catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    from w2vvx.io.bigfile import BigFile
+
+    bigfile = BigFile(encoded)
+    assert len(bigfile) == 40
+    assert np.allclose(np.linalg.norm(bigfile.matrix, axis=1), 1.0, atol=1e-4)
+    query = "一辆白色的单车和一条鱼在公园"
+    out = runner.invoke(cli, ["--rootpath", str(root), "search", target, query, "--index", str(encoded), "-k", "3",
+                              "--json"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    hits = json.loads(out.output.strip().splitlines()[-1])["results"]
+    assert len(hits) == 3 and all(hit["id"] in bigfile for hit in hits)
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    direct = runner.invoke(cli, ["--rootpath", str(root), "search", target, query, "--split", "test", "-k", "3",
+                                 "--json"], catch_exceptions=False)
+    assert [h["id"] for h in json.loads(direct.output.strip().splitlines()[-1])["results"]] == [h["id"] for h in hits]
+
+
+def test_cli_help_and_env():
+    runner = CliRunner()
+    for command in ([], ["generate"], ["vocab"], ["train"], ["evaluate"], ["encode"], ["search"], ["do-all"], ["env"]):
+        out = runner.invoke(cli, command + ["--help"])
+        assert out.exit_code == 0, (command, out.output)
+        assert "Usage" in out.output
+    out = runner.invoke(cli, ["env"])
+    assert out.exit_code == 0 and "keras backend" in out.output
+
+
+def test_cli_unknown_config_is_a_clear_error(tmp_path, capsys):
+    from w2vvx.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--rootpath", str(tmp_path), "train", "w2vv_atention_ctl"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown model config" in err and "w2vv_attention_ctl" in err and "Traceback" not in err

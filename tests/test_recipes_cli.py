@@ -1,0 +1,40 @@
+"""The ``recipes`` click group (mounted as ``w2vvx recipe``)."""
+import pytest
+from click.testing import CliRunner
+
+from recipes.cli import main, recipes
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(fixtures_dir, tmp_path):
+    root = tmp_path / "root"
+    result = CliRunner().invoke(recipes, ["vatex", "prepare", "--source-dir", str(fixtures_dir / "recipes" /
+                                                                                   "vatex_release"),
+                                          "--rootpath", str(root), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Prepare steps" in result.output and "[to do] captions" in result.output
+    assert not root.exists()
+
+
+def test_multi30k_prepare_via_cli(fixtures_dir, tmp_path):
+    root = tmp_path / "root"
+    result = CliRunner().invoke(recipes, ["multi30k", "prepare", "--source-dir",
+                                          str(fixtures_dir / "recipes" / "multi30k_release"), "--task", "2",
+                                          "--features-dir", str(fixtures_dir / "recipes" / "multi30k_features"),
+                                          "--rootpath", str(root)])
+    assert result.exit_code == 0, result.output
+    assert (root / "multi30k" / "TextData" / "multi30ktask2train_de.caption.txt").is_file()
+
+
+def test_library_error_exits_2_with_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["msrvtt-cn", "prepare", "--source-dir", str(tmp_path), "--rootpath", str(tmp_path / "r"), "--dry-run"])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "msrvtt10kyutrain.caption.txt" in error and "nrccr" in error
+
+
+def test_mounted_in_the_main_cli():
+    from w2vvx.cli import cli
+
+    result = CliRunner().invoke(cli, ["recipe", "--help"])
+    assert result.exit_code == 0 and "coco-cn" in result.output and "pivot" in result.output

@@ -1,0 +1,48 @@
+"""Pivot benchmark: leak-free query sets from the shared data, and a tiny end-to-end run."""
+import pytest
+
+from recipes import pivot
+from w2vvx.errors import ConfigError, MissingFileError
+
+
+def test_flickr8k_trains_on_mt_and_tests_on_human_chinese(shared_data):
+    task = pivot.load_task(shared_data, "flickr8k-cn", max_items=20)
+    assert {c.tag for c in task.train} == {"zhb", "zhg"}
+    assert {c.tag for c in task.test} == {"zhc"} and {c.tag for c in task.val} == {"zhc"}
+    train_items = {c.item_id for c in task.train}
+    assert not train_items & set(task.test_items) and not train_items & set(task.val_items)
+    assert all(item in task.features for item in task.test_items)
+
+
+def test_multi30k_tests_on_task2_german_only(shared_data):
+    task = pivot.load_task(shared_data, "multi30k", max_items=10)
+    assert {c.tag for c in task.train} == {"de"} and {c.tag for c in task.test} == {"dec"}
+    assert len(task.test) == 50 and len(task.test_items) == 10
+
+
+def test_vatex_uses_only_leak_free_human_queries_and_disjoint_videos(shared_data):
+    task = pivot.load_task(shared_data, "vatex")
+    assert all(c.index < 5 and c.tag == "zh" for c in task.test + task.val)
+    assert {c.tag for c in task.train} == {"enc2zh"}
+    train_items = {c.item_id for c in task.train}
+    assert len(train_items) == 1000 and len(task.val_items) == 250 and len(task.test_items) == 250
+    assert not train_items & set(task.test_items)
+
+
+def test_unknown_or_skipped_dataset_says_why(shared_data):
+    with pytest.raises(ConfigError, match="leaky"):
+        pivot.pivot_inputs(shared_data, "msrvtt-cn")
+
+
+def test_missing_shared_data_is_named(tmp_path):
+    with pytest.raises(MissingFileError, match="shared data"):
+        pivot.load_task(tmp_path, "vatex")
+
+
+@pytest.mark.slow
+def test_small_scale_end_to_end(shared_data, tmp_path):
+    results = pivot.run_pivot(shared_data, tmp_path, datasets=("multi30k",), small_scale=True, max_items=30,
+                              verbose=0)
+    assert results["multi30k"]["t2i_queries"] == 150
+    table = (tmp_path / "pivot_results.md").read_text(encoding="utf-8")
+    assert "| multi30k (ours) |" in table and "floor" not in table  # no floor comparison for capped runs
