@@ -178,7 +178,8 @@ def run_keras_worker(args):
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
     gflop = useful_gflop_per_sample(float(lengths.mean()))
     rate = args.steps * SHAPES["batch"] / elapsed
-    print(json.dumps({"impl": f"{backend} ({args.gru} GRU)", "samples_per_s": rate, "gflop_per_sample": gflop, "gflops": rate * gflop,
+    print(json.dumps({"impl": f"{backend} ({args.gru} GRU)", "samples_per_s": rate, "gflop_per_sample": gflop,
+                      "gflops": rate * gflop,
                       "threads": thread_info, "loss": float(np.asarray(loss))}))
 
 
@@ -248,13 +249,14 @@ def main():
           "--steps", str(args.steps), "--warmup", str(args.warmup), "--clock", args.clock]
     me += ["--profile"] if args.profile else []
     print(f"threads per process: {args.threads}; clock: {args.clock}; "
-          f"steps: {args.steps} timed after {args.warmup} warm-up; batch {SHAPES['batch']}; cpu count {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}")
+          f"steps: {args.steps} timed after {args.warmup} warm-up; batch {SHAPES['batch']}; "
+          f"cpu count {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}")
     numpy_rate = run_child(me + ["--worker", "numpy"], args.threads)["gflops"]
     swap_clock = "time.perf_counter = time.process_time; " if args.clock == "cpu" else ""
     reference_launcher = (f"import runpy, sys, time; {swap_clock}sys.argv = sys.argv[1:]; "
                           "runpy.run_path(sys.argv[0], run_name='__main__')")
-    reference = run_child([sys.executable, "-c", reference_launcher, str(REFERENCE), "--steps", str(args.steps), "--warmup",
-                           str(args.warmup), "--threads", str(args.threads), "--json"], args.threads)
+    reference = run_child([sys.executable, "-c", reference_launcher, str(REFERENCE), "--steps", str(args.steps),
+                           "--warmup", str(args.warmup), "--threads", str(args.threads), "--json"], args.threads)
     rows = [("torch_reference", reference)]
     for backend in backends:
         rows.append((f"{backend} (MaskedGRU)", run_child(me + ["--worker", "keras"], args.threads, backend)))

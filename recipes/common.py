@@ -20,13 +20,12 @@ import dataclasses
 import gzip
 import json
 import logging
-import math
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from w2vvx.errors import ConfigError, DataFormatError, MissingFileError, W2VVXError
+from w2vvx.errors import DataFormatError, MissingFileError, W2VVXError
 from w2vvx.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -426,19 +425,8 @@ def first_n_items(captions, n: Optional[int]) -> list:
     return [c for c in captions if c.item_id in keep]
 
 
-def ensure_nonempty(values, what: str, path=None):
-    if not values:
-        raise DataFormatError(f"{what} is empty", path=path)
-    return values
-
-
-def finite_or_nan(value) -> float:
-    value = float(value)
-    return value if math.isfinite(value) else float("nan")
-
-
 __all__ = ["InputFile", "Step", "StepRunner", "check_input", "check_inputs", "render_plan", "count_text_lines",
            "read_lines", "sentence_file_validator", "id_list_validator", "caption_file_validator",
            "bigfile_validator", "npy_validator", "model_config", "nrccr_style_config", "train", "encode_captions",
            "encode_items", "score_matrix", "align_translations", "translation_fusion_results", "write_report",
-           "first_n_items", "SMALL_SCALE_OVERRIDES", "ConfigError"]
+           "first_n_items", "SMALL_SCALE_OVERRIDES"]

@@ -4,10 +4,13 @@ import pytest
 
 from w2vvx.errors import ConfigError
 from w2vvx.search import ann
-from w2vvx.search.ann import ANNIndex, available_backends
+from w2vvx.errors import DataFormatError
+from w2vvx.io.bigfile import write_bigfile
+from w2vvx.search.ann import ANNIndex, available_backends, build_feature_index, default_nlist, load_feature_index
 from w2vvx.search.brute_force import search
 
 BACKENDS = available_backends()
+needs_faiss = pytest.mark.skipif("faiss" not in BACKENDS, reason="faiss-cpu not installed")
 
 
 def clustered(rng, n, dim, n_clusters=20):
@@ -45,6 +48,61 @@ def test_save_load_round_trip(tmp_path, backend):
         index.save(tmp_path / "ann")
 
 
+def recall_at_10(ids, exact, prefix="x"):
+    return np.mean([len({f"{prefix}{j}" for j in e} & set(a)) / 10 for a, e in zip(ids, exact)])
+
+
+@needs_faiss
+@pytest.mark.parametrize("encoding", ["flat", "fp16"])
+def test_ivf_recall_at_10_vs_brute_force(encoding):
+    rng = np.random.default_rng(2)
+    points = clustered(rng, 4060, 32, n_clusters=40)
+    vectors, queries = points[:4000], points[4000:]  # queries from the gallery's distribution, not its rows
+    index = ANNIndex(32, kind="ivf", encoding=encoding, nprobe=8, threads=1)
+    index.build(vectors[:2500], [f"x{i}" for i in range(2500)], chunk_rows=700)
+    index.build(vectors[2500:], [f"x{i}" for i in range(2500, 4000)])  # incremental add, trained once
+    assert index.kind == "ivf" and index.params["nlist"] == default_nlist(2500) and len(index) == 4000
+    ids, scores = index.search(queries, k=10)
+    exact, exact_scores = search(queries, vectors, k=10)
+    assert recall_at_10(ids, exact) >= 0.95
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)
+    np.testing.assert_allclose(scores[:, 0], exact_scores[:, 0], atol=1e-2 if encoding == "fp16" else 1e-4)
+    index.nprobe = 1  # fewer lists scanned: recall cannot improve
+    assert recall_at_10(index.search(queries, k=10)[0], exact) <= recall_at_10(ids, exact)
+
+
+@needs_faiss
+def test_feature_index_round_trip_and_stale_detection(tmp_path):
+    rng = np.random.default_rng(3)
+    vectors = clustered(rng, 800, 16)
+    folder = tmp_path / "FeatureData" / "feat"
+    names = [f"img{i}" for i in range(800)]
+    write_bigfile(folder, names, vectors)
+    built = build_feature_index(folder, metric="ip", nprobe=4, threads=1)
+    assert (folder / "ann" / "meta.json").is_file()
+    loaded = load_feature_index(folder, threads=1)
+    assert loaded.kind == "ivf" and loaded.nprobe == 4 and loaded.params["nlist"] == built.params["nlist"]
+    assert loaded.search(vectors[:5], k=4)[0].tolist() == built.search(vectors[:5], k=4)[0].tolist()
+    assert loaded.search(vectors[:3], k=1)[0][:, 0].tolist() == names[:3]
+    with pytest.raises(ConfigError, match="exists"):
+        build_feature_index(folder)
+    # the features are rewritten with other ids: the saved index no longer matches
+    (folder / "id.txt").write_text(" ".join(reversed(names)) + "\n")
+    with pytest.raises(DataFormatError, match="stale ANN index"):
+        load_feature_index(folder)
+    build_feature_index(folder, overwrite=True, threads=1)
+    assert load_feature_index(folder).search(vectors[:1], k=1)[0][0, 0] == "img799"
+
+
+@needs_faiss
+def test_index_without_source_is_refused_for_features(tmp_path):
+    vectors = clustered(np.random.default_rng(4), 100, 8)
+    write_bigfile(tmp_path / "feat", [f"v{i}" for i in range(100)], vectors)
+    ANNIndex(8, kind="hnsw").build(vectors).save(tmp_path / "plain")
+    with pytest.raises(DataFormatError, match="not built from a BigFile"):
+        ANNIndex.load(tmp_path / "plain", features=tmp_path / "feat")
+
+
 def test_missing_library_says_how_to_install(monkeypatch):
     monkeypatch.setattr(ann.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=r"pip install w2vvx\[ann\]"):
@@ -60,6 +118,15 @@ def test_bad_arguments():
         ANNIndex(4, metric="hamming")
     with pytest.raises(ConfigError, match="backend"):
         ANNIndex(4, backend="annoy")
+    with pytest.raises(ConfigError, match="kind"):
+        ANNIndex(4, kind="lsh")
+    with pytest.raises(ConfigError, match="encoding"):
+        ANNIndex(4, encoding="pq")
+    with pytest.raises(ConfigError, match="nprobe"):
+        ANNIndex(4, nprobe=0)
+    if "usearch" in BACKENDS:
+        with pytest.raises(ConfigError, match="faiss"):
+            ANNIndex(4, backend="usearch", kind="ivf")
     index = ANNIndex(4)
     with pytest.raises(ConfigError, match="empty"):
         index.search(np.ones((1, 4)))

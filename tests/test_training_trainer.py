@@ -1,6 +1,7 @@
 """End-to-end training on a tiny in-test collection: learning, selection, files, resume, load_run."""
 import csv
 
+import keras
 import numpy as np
 import pytest
 
@@ -84,6 +85,8 @@ def test_training_learns_and_writes_run_files(tmp_path, collection):
     assert {"loss", "lr", "val_i2t_map", "val_sumr"} <= set(rows[0])
     assert (run_dir / "training.png").read_bytes()[:4] == b"\x89PNG"
     assert latest_checkpoint(run_dir).name == "epoch-0008"
+    tensorboard_events = list((run_dir / "logs").rglob("events.out.tfevents*"))
+    assert bool(tensorboard_events) == (keras.backend.backend() == "tensorflow")
 
     run = load_run(run_dir)
     features, _, val = collection
@@ -138,3 +141,26 @@ def test_finished_run_is_not_trained_again(tmp_path, collection):
     _trainer(run_dir, collection, max_epochs=1).fit()
     result = _trainer(run_dir, collection, max_epochs=1).fit(resume=True)
     assert result.epochs_done == 1 and len(result.history) == 1
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Presses Ctrl-C when epoch ``epoch`` (0-based) starts."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_keeps_the_last_complete_epoch_and_resumes_exactly(tmp_path, collection, caplog):
+    straight = _trainer(tmp_path / "straight", collection, max_epochs=2).fit()
+    stopped = _trainer(tmp_path / "run", collection, max_epochs=2, callbacks=[InterruptAt(1)]).fit()
+    assert stopped.interrupted and stopped.epochs_done == 1
+    assert "resume" in caplog.text
+    assert latest_checkpoint(tmp_path / "run").name == "epoch-0001"
+    resumed = _trainer(tmp_path / "run", collection, max_epochs=2).fit(resume=True)
+    assert [entry["loss"] for entry in resumed.history] == pytest.approx(
+        [entry["loss"] for entry in straight.history], rel=1e-4)

@@ -399,6 +399,11 @@ def main(argv=None):
     except W2VVXError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+    except OSError as error:  # disk full, permission denied, a folder that vanished: the OS names the file
+        where = f"{error.filename}: " if getattr(error, "filename", None) else ""
+        click.echo(f"error: {where}{error.strerror or error}; check the path, its permissions and free disk space",
+                   err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -25,6 +25,10 @@ For a collection in the single-folder layout (see :class:`w2vvx.io.Collection`) 
    with their ``training.png`` plots) and returns the table. When two or more languages are
    evaluated, the mean rank variance (MRV, CCRK) across languages is added.
 
+With ``config="nrccr"`` one cross-lingual NRCCR model per target language replaces the source and
+target models (:mod:`w2vvx.training.nrccr`); its rows are the source-language reference, ``CM`` (native
+query) and ``fused`` (0.8 native + 0.2 its machine translation into English, NRCCR's protocol).
+
 Every step is resumable: a finished model is not trained again, an interrupted one resumes from its
 last complete epoch.
 
@@ -268,43 +272,52 @@ def run_do_all(settings: DoAllSettings) -> DoAllResult:
         {**dataclasses.asdict(settings), "feature": feature, "collection": collection.name,
          "model_config": config.to_dict()}, indent=1, default=str), encoding="utf-8")
 
-    source_dir = run_root / f"source_{settings.source_language}"
-    _train(config, source_dir, collection, features, None, None, settings.source_language, settings)
-    target_dirs = {}
-    for language in settings.target_languages:
-        target_dirs[language] = run_root / f"target_{language}"
-        _train(config, target_dirs[language], collection, features, f"google_{_source_tag(settings)}2{language}",
-               language, language, settings)
+    if settings.config == "nrccr":
+        # NRCCR: one cross-lingual model per target language (shared text encoder), no separate source model
+        from w2vvx.training.nrccr import nrccr_do_all_metrics
 
-    source_run = load_run(source_dir)
-    evaluator = _Evaluator(collection, features, source_run, visual_space=config.common_space_dim is None,
-                           source_tag=_source_tag(settings))
-    table = ResultsTable()
-    metrics: Dict[str, dict] = {}
-    weights: Dict[str, float] = {}
-    ranks_by_language: Dict[str, Dict[str, np.ndarray]] = {}
+        table = ResultsTable()
+        weights: Dict[str, float] = {}
+        metrics, ranks_by_language = nrccr_do_all_metrics(settings, collection, features, config, run_root,
+                                                          source_tag=_source_tag(settings))
+    else:
+        source_dir = run_root / f"source_{settings.source_language}"
+        _train(config, source_dir, collection, features, None, None, settings.source_language, settings)
+        target_dirs = {}
+        for language in settings.target_languages:
+            target_dirs[language] = run_root / f"target_{language}"
+            _train(config, target_dirs[language], collection, features, f"google_{_source_tag(settings)}2{language}",
+                   language, language, settings)
 
-    source = evaluator.source_metrics("test")
-    metrics[f"source ({settings.source_language})"] = source
-    ranks_by_language[settings.source_language] = _ranks_by_caption(collection.captions("test"), source)
-    test_items = evaluator.items("test")
-    val_items = evaluator.items("val")
-    for language in settings.target_languages:
-        target_run = load_run(target_dirs[language])
-        queries, cm_test = evaluator.cm_scores(target_run, "test", language)
-        query_items = [c.item_id for c in queries]
-        cm = evaluate_from_scores(cm_test, query_items, test_items, return_ranks=True)
-        ranks_by_language[language] = _ranks_by_caption(queries, cm)
-        cl_test = evaluator.cl_scores(target_run, "test", language)
-        val_queries, cm_val = evaluator.cm_scores(target_run, "val", language)
-        cl_val = evaluator.cl_scores(target_run, "val", language)
-        weight, _, _ = search_fusion_weight(cl_val, cm_val, [c.item_id for c in val_queries], val_items,
-                                            metric=settings.fusion_metric)
-        weights[language] = weight
-        clm_test = fuse_scores([cl_test, cm_test], [weight, 1.0 - weight])
-        metrics[f"CL ({language})"] = evaluate_from_scores(cl_test, query_items, test_items)
-        metrics[f"CM ({language})"] = cm
-        metrics[f"CLM ({language}, w={weight:.2f})"] = evaluate_from_scores(clm_test, query_items, test_items)
+        source_run = load_run(source_dir)
+        evaluator = _Evaluator(collection, features, source_run, visual_space=config.common_space_dim is None,
+                               source_tag=_source_tag(settings))
+        table = ResultsTable()
+        metrics: Dict[str, dict] = {}
+        weights: Dict[str, float] = {}
+        ranks_by_language: Dict[str, Dict[str, np.ndarray]] = {}
+
+        source = evaluator.source_metrics("test")
+        metrics[f"source ({settings.source_language})"] = source
+        ranks_by_language[settings.source_language] = _ranks_by_caption(collection.captions("test"), source)
+        test_items = evaluator.items("test")
+        val_items = evaluator.items("val")
+        for language in settings.target_languages:
+            target_run = load_run(target_dirs[language])
+            queries, cm_test = evaluator.cm_scores(target_run, "test", language)
+            query_items = [c.item_id for c in queries]
+            cm = evaluate_from_scores(cm_test, query_items, test_items, return_ranks=True)
+            ranks_by_language[language] = _ranks_by_caption(queries, cm)
+            cl_test = evaluator.cl_scores(target_run, "test", language)
+            val_queries, cm_val = evaluator.cm_scores(target_run, "val", language)
+            cl_val = evaluator.cl_scores(target_run, "val", language)
+            weight, _, _ = search_fusion_weight(cl_val, cm_val, [c.item_id for c in val_queries], val_items,
+                                                metric=settings.fusion_metric)
+            weights[language] = weight
+            clm_test = fuse_scores([cl_test, cm_test], [weight, 1.0 - weight])
+            metrics[f"CL ({language})"] = evaluate_from_scores(cl_test, query_items, test_items)
+            metrics[f"CM ({language})"] = cm
+            metrics[f"CLM ({language}, w={weight:.2f})"] = evaluate_from_scores(clm_test, query_items, test_items)
     for setting, values in metrics.items():
         table.add(setting, values)
 

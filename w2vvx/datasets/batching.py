@@ -130,6 +130,9 @@ class CaptionBatchDataset(keras.utils.PyDataset):
         steps_per_epoch: override ``ceil(#sentences / batch_size)``.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
 
+    Pass ``shuffle=False`` to ``model.fit``: the batches are already random, and Keras's own shuffling
+    of batch order uses Python's global random state (not reproducible on resume).
+
     Each batch is ``(x,)`` with ``x = {"tokens", "bow_tokens", ..., "visual"[, "negative_visual"]}``.
     The epoch advances in ``on_epoch_end`` once all its batches were served, and can be set with
     :meth:`set_epoch` (the trainer does so when resuming).

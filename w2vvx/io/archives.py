@@ -13,7 +13,6 @@ Keras's errors on a damaged or foreign file into messages that say which file an
 """
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import tarfile

@@ -5,8 +5,8 @@ import contextlib
 import errno
 import os
 import re
+import platform
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
@@ -45,7 +45,7 @@ def _temp_prefix(final: Path) -> str:
     return f".{final.name}.{_HOST}-{os.getpid()}-"
 
 
-_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+_HOST = re.sub(r"[^A-Za-z0-9]", "", platform.node())[:32] or "host"
 
 
 def _pid_alive(pid: int) -> bool:

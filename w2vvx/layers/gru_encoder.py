@@ -8,6 +8,7 @@ from w2vvx.layers._validation import one_of, positive_int, probability
 from w2vvx.layers.attention_pooling import AttentionPooling
 from w2vvx.layers.masking import masked_mean, padding_mask
 from w2vvx.layers.mean_word2vec import check_embedding_matrix
+from w2vvx.layers.recurrent import MaskedGRU
 
 POOLINGS = ("last", "mean", "attention")
 
@@ -72,12 +73,16 @@ class GRUTextEncoder(keras.layers.Layer):
         return self.units * (2 if self.bidirectional else 1)
 
     def _make_recurrent(self):
-        """The recurrent core (the one place to swap in another GRU implementation)."""
-        gru = keras.layers.GRU(self.units, reset_after=True, return_sequences=self.pooling != "last",
-                               name="gru")
+        """The recurrent core: the fast masked GRU, or Keras's GRU for the bidirectional encoder.
+
+        Both compute the same ``reset_after`` (PyTorch-compatible) GRU; :class:`MaskedGRU` projects
+        the inputs of all steps at once and, on torch, skips padded steps (see ``recurrent.py``).
+        """
+        return_sequences = self.pooling != "last"
         if self.bidirectional:
+            gru = keras.layers.GRU(self.units, reset_after=True, return_sequences=return_sequences, name="gru")
             return keras.layers.Bidirectional(gru, merge_mode="concat", name="bigru")
-        return gru
+        return MaskedGRU(self.units, return_sequences=return_sequences, name="gru")
 
     def build(self, input_shape):
         batch, length = input_shape[0], input_shape[1]

@@ -80,11 +80,16 @@ def build_visual_encoder(config: ModelConfig, visual_dim: int, frames: bool = Fa
 
 
 def build_optimizer(config: ModelConfig) -> keras.optimizers.Optimizer:
-    """RMSprop (rho 0.9, eps 1e-6 as W2VV) or Adam with the config's learning rate and clipnorm."""
+    """RMSprop (rho 0.9, eps 1e-6 as W2VV) or Adam with the config's learning rate.
+
+    ``config.clipnorm`` clips the global norm of all gradients together, as Keras 2's ``clipnorm``
+    (W2VV, COCO-CN) and PyTorch's ``clip_grad_norm_`` (W2VV++, NRCCR) did; Keras 3's ``clipnorm``
+    would clip each variable separately.
+    """
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=config.learning_rate, rho=0.9, epsilon=1e-6,
-                                        clipnorm=config.clipnorm)
-    return keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm)
+                                        global_clipnorm=config.clipnorm)
+    return keras.optimizers.Adam(learning_rate=config.learning_rate, global_clipnorm=config.clipnorm)
 
 
 def build_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=None, visual_dim: int = 2048,

@@ -11,6 +11,11 @@ Named configs (``get_config(name)``):
   both sides), max-violation triplet loss margin 0.2 text→video, RMSprop 1e-4, clip 2, batch 128.
 - ``w2vv_infonce``: the W2VV++ architecture with a symmetric InfoNCE loss and a learnable temperature.
 - ``w2vv_1tok``: the W2VV++ architecture with CCRK's 1-to-K contrastive loss (K = 2 languages).
+- ``nrccr``: NRCCR's settings on the W2VV++ encoders: GRU mean pooling (its token states feed the
+  cross-attention), common space 1536 (Linear → BatchNorm → dropout → L2 norm), VSE++ max-violation
+  triplet margin 0.2 both directions, Adam 1e-4, clip 2, batch 128, LR ×0.99 per epoch, selection by
+  text→video SumR. Build it with ``w2vvx.models.nrccr.build_nrccr_model`` for the cross-lingual loss;
+  ``build_model`` gives the same encoders trained with the triplet loss alone (the MT-only baseline).
 """
 from __future__ import annotations
 
@@ -229,6 +234,12 @@ NAMED_CONFIGS = {
     "w2vv_1tok": _W2VVPP.replace(name="w2vv_1tok", loss="one_to_k",
                                  loss_kwargs={"num_captions": 2, "temperature": 0.07},
                                  learnable_temperature=True, selection_metric="sum_recall"),
+    "nrccr": _W2VVPP.replace(name="nrccr", common_space_dim=1536, space_activation=None, batch_norm=True,
+                             loss_kwargs={"margin": 0.2, "max_violation": True, "direction": "both",
+                                          "reduction": "sum"},
+                             optimizer="adam", learning_rate=1e-4, clipnorm=2.0, batch_size=128, max_epochs=50,
+                             selection_metric="t2v_sum_recall", lr_decay=0.99, lr_halving_patience=3,
+                             early_stop_patience=10),
 }
 
 

@@ -1,4 +1,4 @@
-"""Approximate nearest-neighbour index (HNSW) through faiss-cpu (default) or usearch.
+"""Approximate nearest-neighbour index: IVF (inverted file, faiss) or HNSW graph (faiss or usearch).
 
 Both libraries are optional (``pip install w2vvx[ann]``). The index stores its own copy of the
 vectors; ids are kept by w2vvx (``id.txt``) so that any string id works. ``metric="ip"`` ranks by
@@ -6,13 +6,28 @@ inner product (cosine on L2-normalised vectors); ``"cos"`` normalises for you; `
 Euclidean distance. Scores returned are similarities (higher is better) for ``ip``/``cos`` and
 negative squared distances for ``l2``.
 
+Two index kinds:
+
+* ``"ivf"`` (faiss only, the default with faiss): k-means on a sample of the rows gives ``nlist``
+  lists; each vector is stored in the list of its nearest centroid; a query scans the ``nprobe``
+  nearest lists. Building costs one k-means on the sample plus one ``N x nlist`` assignment pass, so
+  it scales to millions of high-dimensional rows (an HNSW build over 1,000,000 x 2048 vectors takes
+  hours on two cores). ``encoding`` stores the vectors as ``"flat"`` float32, ``"fp16"`` (half the
+  memory) or ``"sq8"`` (a quarter; lower recall).
+* ``"hnsw"``: a navigable small-world graph; very fast queries, slow to build at high dimension.
+
 Folder written by :meth:`ANNIndex.save` (atomically): ``index.bin`` (the library's own file),
-``id.txt`` (ids, space-separated), ``meta.json`` (backend, metric, dim, parameters).
+``id.txt`` (ids, space-separated), ``meta.json`` (backend, kind, metric, dim, size, parameters and,
+when built from a BigFile, the SHA-256 of its ``id.txt`` and its shape, so that an index that no longer
+matches its features is refused on load). :func:`build_feature_index` / :func:`load_feature_index`
+keep the index with the collection, in ``<collection>/FeatureData/<feat>/ann/``.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import math
 import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -25,15 +40,35 @@ from w2vvx.io.atomic import atomic_dir
 # faiss first: on 50,000 x 512 clustered vectors, 2 threads, M=16, ef=64 it built in 48 s vs 104 s and
 # answered 1,000 queries in 0.56 s vs 1.67 s for usearch, both at recall@10 >= 0.999 (benchmarks/README.md).
 BACKENDS = ("faiss", "usearch")
+KINDS = ("ivf", "hnsw")
 METRICS = ("ip", "cos", "l2")
+ENCODINGS = ("flat", "fp16", "sq8")
 INDEX_FILE = "index.bin"
 ID_FILE = "id.txt"
 META_FILE = "meta.json"
+FEATURE_INDEX_DIR = "ann"
+_MIN_POINTS_PER_LIST = 39  # faiss warns (and k-means is poor) below 39 training points per centroid
+_MAX_NLIST = 4096
 
 
 def available_backends() -> List[str]:
     """The ANN libraries importable here, in order of preference."""
     return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
+
+
+def default_nlist(n_rows: int) -> int:
+    """IVF list count for ``n_rows`` vectors: about ``sqrt(N)``, at most 4096 and at least 39 rows per list.
+
+    ``sqrt(N)`` (1,000 lists for 1,000,000 rows) balances the ``N x nlist`` assignment pass of the build
+    against the rows scanned per query; ``4 * sqrt(N)`` would quadruple the build at 2048-d.
+
+    Example:
+        >>> default_nlist(1_000_000), default_nlist(2_000), default_nlist(10)
+        (1000, 45, 1)
+    """
+    if n_rows < 1:
+        raise ConfigError(f"n_rows must be positive, got {n_rows}")
+    return int(max(1, min(round(math.sqrt(n_rows)), _MAX_NLIST, n_rows // _MIN_POINTS_PER_LIST)))
 
 
 def _require(backend: str):
@@ -56,17 +91,57 @@ def _normalized(vectors: np.ndarray) -> np.ndarray:
     return vectors / norms
 
 
+def _positive_int(name: str, value, allow_none: bool = False) -> Optional[int]:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _feature_folder(features) -> Path:
+    """A BigFile folder from a BigFile object or a path."""
+    folder = Path(getattr(features, "path", features))
+    if not (folder / ID_FILE).is_file():
+        raise MissingFileError("expected a BigFile folder (feature.bin, id.txt, shape.txt), e.g. "
+                               "Collection(...).feature_dir / feat", path=folder / ID_FILE)
+    return folder
+
+
+def _source_fingerprint(folder: Path) -> Dict:
+    from w2vvx.io.bigfile import parse_shape_text
+
+    shape = parse_shape_text((folder / "shape.txt").read_bytes(), path=folder / "shape.txt")
+    return {"path": os.fspath(folder), "id_sha256": _file_sha256(folder / ID_FILE), "shape": list(shape)}
+
+
 class ANNIndex:
-    """HNSW index for approximate top-k search.
+    """Approximate top-k index (IVF or HNSW).
 
     Args:
         dim: vector dimension.
         metric: ``"ip"`` (inner product), ``"cos"`` (cosine) or ``"l2"``.
         backend: ``"faiss"`` or ``"usearch"``; default: the first installed, in that order.
+        kind: ``"ivf"`` (faiss only) or ``"hnsw"``; default ``"ivf"`` with faiss, ``"hnsw"`` with usearch.
+        nlist: IVF lists; default :func:`default_nlist` of the rows given to the first :meth:`build`.
+        nprobe: IVF lists scanned per query; raise it for recall (search time grows about linearly).
+        encoding: IVF vector storage: ``"flat"`` (float32), ``"fp16"`` or ``"sq8"``.
+        train_size: rows sampled (evenly, from the rows of the first :meth:`build`) for the IVF k-means;
+            default ``min(N, 40 * nlist)``.
+        train_iterations: k-means iterations for the IVF centroids.
         connectivity: HNSW graph degree (``M``).
-        expansion_add: candidate list size while building (``efConstruction``).
-        expansion_search: candidate list size while searching (``efSearch``); raise it for recall.
+        expansion_add: HNSW candidate list size while building (``efConstruction``).
+        expansion_search: HNSW candidate list size while searching (``efSearch``); raise it for recall.
         threads: worker threads for build/search (0 = the library's default).
+        seed: seed of the IVF training sample and k-means.
 
     Example:
         >>> vectors = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
@@ -76,41 +151,118 @@ class ANNIndex:
         ['v0', 'v1']
     """
 
-    def __init__(self, dim: int, metric: str = "ip", backend: Optional[str] = None, connectivity: int = 32,
-                 expansion_add: int = 128, expansion_search: int = 128, threads: int = 0):
+    def __init__(self, dim: int, metric: str = "ip", backend: Optional[str] = None, kind: Optional[str] = None,
+                 nlist: Optional[int] = None, nprobe: int = 16, encoding: str = "flat",
+                 train_size: Optional[int] = None, train_iterations: int = 10, connectivity: int = 32,
+                 expansion_add: int = 128, expansion_search: int = 128, threads: int = 0, seed: int = 0):
         if backend is None:
             found = available_backends()
             if not found:
-                _require("usearch")
+                _require("faiss")
             backend = found[0]
         self._lib = _require(backend)
         if metric not in METRICS:
             raise ConfigError(f"metric must be one of {METRICS}, got {metric!r}")
-        if not isinstance(dim, (int, np.integer)) or dim < 1:
-            raise ConfigError(f"dim must be a positive integer, got {dim!r}")
-        for name, value in (("connectivity", connectivity), ("expansion_add", expansion_add),
+        if kind is None:
+            kind = "ivf" if backend == "faiss" else "hnsw"
+        if kind not in KINDS:
+            raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
+        if kind == "ivf" and backend != "faiss":
+            raise ConfigError(f"kind='ivf' needs backend='faiss' (got {backend!r}); use kind='hnsw' with usearch")
+        if encoding not in ENCODINGS:
+            raise ConfigError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+        _positive_int("dim", dim)
+        for name, value in (("nprobe", nprobe), ("train_iterations", train_iterations),
+                            ("connectivity", connectivity), ("expansion_add", expansion_add),
                             ("expansion_search", expansion_search)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        self.dim, self.metric, self.backend = int(dim), metric, backend
-        self.params = {"connectivity": int(connectivity), "expansion_add": int(expansion_add),
-                       "expansion_search": int(expansion_search)}
+            _positive_int(name, value)
+        _positive_int("nlist", nlist, allow_none=True)
+        _positive_int("train_size", train_size, allow_none=True)
+        self.dim, self.metric, self.backend, self.kind = int(dim), metric, backend, kind
+        if kind == "ivf":
+            self.params = {"nlist": None if nlist is None else int(nlist), "nprobe": int(nprobe),
+                           "encoding": encoding, "train_size": None if train_size is None else int(train_size),
+                           "train_iterations": int(train_iterations), "seed": int(seed)}
+        else:
+            self.params = {"connectivity": int(connectivity), "expansion_add": int(expansion_add),
+                           "expansion_search": int(expansion_search)}
         self.threads = int(threads)
         self.ids: List[str] = []
-        self._index = self._new_index()
+        self.source: Optional[Dict] = None
+        self._index = None if kind == "ivf" else self._new_hnsw()
 
-    def _new_index(self):
+    @property
+    def nprobe(self) -> int:
+        """IVF lists scanned per query (settable)."""
+        return self.params["nprobe"]
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        self.params["nprobe"] = _positive_int("nprobe", value)
+
+    def _new_hnsw(self):
         if self.backend == "usearch":
             return self._lib.Index(ndim=self.dim, metric="l2sq" if self.metric == "l2" else "ip", dtype="f32",
                                    connectivity=self.params["connectivity"],
                                    expansion_add=self.params["expansion_add"],
                                    expansion_search=self.params["expansion_search"])
         faiss = self._lib
-        faiss_metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
-        index = faiss.IndexHNSWFlat(self.dim, self.params["connectivity"], faiss_metric)
+        index = faiss.IndexHNSWFlat(self.dim, self.params["connectivity"], self._faiss_metric())
         index.hnsw.efConstruction = self.params["expansion_add"]
         index.hnsw.efSearch = self.params["expansion_search"]
         return index
+
+    def _faiss_metric(self):
+        return self._lib.METRIC_L2 if self.metric == "l2" else self._lib.METRIC_INNER_PRODUCT
+
+    def _new_ivf(self, nlist: int):
+        faiss = self._lib
+        quantizer = faiss.IndexFlatL2(self.dim) if self.metric == "l2" else faiss.IndexFlatIP(self.dim)
+        encoding = self.params["encoding"]
+        if encoding == "flat":
+            index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, self._faiss_metric())
+        else:
+            qtype = faiss.ScalarQuantizer.QT_fp16 if encoding == "fp16" else faiss.ScalarQuantizer.QT_8bit
+            index = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, nlist, qtype, self._faiss_metric())
+        index.own_fields = True
+        quantizer.this.disown()  # the IVF index owns (and frees) its quantizer
+        index.cp.niter = self.params["train_iterations"]
+        index.cp.seed = self.params["seed"]
+        return index
+
+    def train(self, vectors) -> "ANNIndex":
+        """Train the IVF centroids on a sample of ``vectors`` (array or memmap); returns ``self``.
+
+        :meth:`build` calls it on its first rows when the index is untrained; call it yourself to
+        train on other rows or to time the two phases apart. HNSW indexes need no training.
+        """
+        if self.kind != "ivf":
+            raise ConfigError("only kind='ivf' indexes are trained; HNSW indexes are built by build()")
+        if self._index is not None:
+            raise ConfigError("the IVF index is already trained; create a new ANNIndex to retrain")
+        if getattr(vectors, "ndim", 0) != 2 or vectors.shape[1] != self.dim or len(vectors) == 0:
+            raise ConfigError(f"vectors must have shape (n >= 1, {self.dim}), got {np.shape(vectors)}")
+        self._train_ivf(vectors)
+        return self
+
+    def _train_ivf(self, vectors) -> None:
+        n_rows = len(vectors)
+        nlist = self.params["nlist"] or default_nlist(n_rows)
+        if nlist > n_rows:
+            raise ConfigError(f"nlist={nlist} is larger than the {n_rows} rows to train on; lower nlist")
+        size = min(n_rows, self.params["train_size"] or _MIN_POINTS_PER_LIST * nlist + nlist)
+        rng = np.random.default_rng(self.params["seed"])
+        rows = np.sort(rng.choice(n_rows, size, replace=False))
+        sample = self._prepare(vectors[rows], "vectors")  # sorted fancy indexing: one pass over a memmap
+        index = self._new_ivf(nlist)
+        self._set_threads()
+        index.train(sample)
+        self.params["nlist"] = nlist
+        self._index = index
+
+    def _set_threads(self) -> None:
+        if self.backend == "faiss" and self.threads:
+            self._lib.omp_set_num_threads(self.threads)
 
     def _prepare(self, vectors, what: str) -> np.ndarray:
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -126,8 +278,13 @@ class ANNIndex:
         return len(self.ids)
 
     def build(self, vectors, ids: Optional[Sequence[str]] = None, chunk_rows: int = 65536) -> "ANNIndex":
-        """Add ``vectors`` (an array or memmap, read ``chunk_rows`` at a time) with their ids; returns ``self``."""
+        """Add ``vectors`` (an array or memmap, read ``chunk_rows`` at a time) with their ids; returns ``self``.
+
+        The first call of an IVF index also trains its centroids on a sample of these rows.
+        """
         n_rows = len(vectors)
+        if n_rows == 0:
+            raise ConfigError("no vectors to add; give an (N, dim) array with N >= 1")
         if ids is None:
             ids = [str(len(self.ids) + i) for i in range(n_rows)]
         ids = [str(i) for i in ids]
@@ -136,17 +293,21 @@ class ANNIndex:
         bad = next((i for i in ids if not i or len(i.split()) != 1), None)
         if bad is not None:
             raise ConfigError(f"id {bad!r} is empty or contains whitespace; ids are stored space-separated")
+        if getattr(vectors, "ndim", 2) != 2 or vectors.shape[1] != self.dim:
+            raise ConfigError(f"vectors must have shape (n, {self.dim}), got {np.shape(vectors)}")
+        if self._index is None:
+            self._train_ivf(vectors)
+        self._set_threads()
         for start in range(0, n_rows, chunk_rows):
             block = self._prepare(vectors[start:start + chunk_rows], "vectors")
-            first = len(self.ids) + start
             if self.backend == "usearch":
+                first = len(self.ids) + start
                 keys = np.arange(first, first + len(block), dtype=np.uint64)
                 self._index.add(keys, block, threads=self.threads)
             else:
-                if self.threads:
-                    self._lib.omp_set_num_threads(self.threads)
                 self._index.add(block)
         self.ids.extend(ids)
+        self.source = None
         return self
 
     def search(self, queries, k: int = 10) -> Tuple[np.ndarray, np.ndarray]:
@@ -154,8 +315,7 @@ class ANNIndex:
 
         Missing results (fewer than ``k`` found) have id ``None`` and score ``-inf``.
         """
-        if not isinstance(k, (int, np.integer)) or k < 1:
-            raise ConfigError(f"k must be a positive integer, got {k!r}")
+        _positive_int("k", k)
         if not self.ids:
             raise ConfigError("the index is empty; call build(vectors, ids) first")
         queries = self._prepare(queries, "queries")
@@ -168,9 +328,11 @@ class ANNIndex:
             found = np.arange(keys.shape[1])[None, :] < counts[:, None]
             scores = -distances if self.metric == "l2" else 1.0 - distances
         else:
-            if self.threads:
-                self._lib.omp_set_num_threads(self.threads)
-            self._index.hnsw.efSearch = max(self.params["expansion_search"], int(k))
+            self._set_threads()
+            if self.kind == "ivf":
+                self._index.nprobe = min(self.params["nprobe"], self.params["nlist"])
+            else:
+                self._index.hnsw.efSearch = max(self.params["expansion_search"], int(k))
             distances, keys = self._index.search(queries, int(k))
             found = keys >= 0
             scores = -distances if self.metric == "l2" else distances
@@ -178,8 +340,13 @@ class ANNIndex:
         names = np.asarray(self.ids + [None], dtype=object)
         return names[np.where(found, keys, len(self.ids))], scores
 
+    def _stored_count(self) -> int:
+        return len(self._index) if self.backend == "usearch" else int(self._index.ntotal)
+
     def save(self, path, overwrite: bool = False) -> None:
         """Write the index folder atomically (``index.bin``, ``id.txt``, ``meta.json``)."""
+        if not self.ids:
+            raise ConfigError("the index is empty; call build(vectors, ids) before save")
         if Path(path).exists() and not overwrite:
             raise ConfigError(f"{path} exists; pass overwrite=True to replace it")
         with atomic_dir(path, overwrite=overwrite) as tmp:
@@ -188,34 +355,116 @@ class ANNIndex:
             else:
                 self._lib.write_index(self._index, os.fspath(tmp / INDEX_FILE))
             (tmp / ID_FILE).write_text(" ".join(self.ids) + "\n", encoding="utf-8")
-            meta = {"format": "w2vvx-ann", "version": 1, "backend": self.backend, "metric": self.metric,
-                    "dim": self.dim, "size": len(self.ids), **self.params}
+            meta = {"format": "w2vvx-ann", "version": 2, "backend": self.backend, "kind": self.kind,
+                    "metric": self.metric, "dim": self.dim, "size": len(self.ids), "params": self.params,
+                    "source": self.source}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path, threads: int = 0) -> "ANNIndex":
-        """Open a folder written by :meth:`save`."""
+    def load(cls, path, threads: int = 0, features=None) -> "ANNIndex":
+        """Open a folder written by :meth:`save`.
+
+        Args:
+            path: the index folder.
+            threads: worker threads for search.
+            features: the BigFile (object or folder) the index must have been built from; when given, an
+                index built from another ``id.txt`` or shape is refused (``DataFormatError``: rebuild it).
+        """
         path = Path(path)
         for name in (INDEX_FILE, ID_FILE, META_FILE):
             if not (path / name).is_file():
                 raise MissingFileError(f"ANN index folder lacks {name}; expected a folder written by "
-                                       "ANNIndex.save", path=path / name)
+                                       "ANNIndex.save (build one with build_feature_index)", path=path / name)
+        meta_path = path / META_FILE
         try:
-            meta: Dict = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+            meta: Dict = json.loads(meta_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
-            raise DataFormatError(f"not valid JSON ({error.msg})", path=path / META_FILE, line=error.lineno) from None
-        if meta.get("format") != "w2vvx-ann":
-            raise DataFormatError("not a w2vvx ANN index description (format != 'w2vvx-ann')", path=path / META_FILE)
-        index = cls(meta["dim"], metric=meta["metric"], backend=meta["backend"], connectivity=meta["connectivity"],
-                    expansion_add=meta["expansion_add"], expansion_search=meta["expansion_search"], threads=threads)
+            raise DataFormatError(f"not valid JSON ({error.msg})", path=meta_path, line=error.lineno) from None
+        if not isinstance(meta, dict) or meta.get("format") != "w2vvx-ann":
+            raise DataFormatError("not a w2vvx ANN index description (format != 'w2vvx-ann')", path=meta_path)
+        try:
+            if meta.get("version", 1) == 1:  # HNSW-only layout: parameters at the top level
+                kind = "hnsw"
+                params = {name: meta[name] for name in ("connectivity", "expansion_add", "expansion_search")}
+            else:
+                kind, params = meta["kind"], dict(meta["params"])
+            index = cls(meta["dim"], metric=meta["metric"], backend=meta["backend"], kind=kind, threads=threads,
+                        **params)
+            size = int(meta["size"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise DataFormatError(f"incomplete or invalid index description ({error!r}); re-create the index",
+                                  path=meta_path) from None
+        index.source = meta.get("source")
+        if features is not None:
+            _check_source(index.source, _feature_folder(features), meta_path)
         if index.backend == "usearch":
             index._index.load(os.fspath(path / INDEX_FILE))
         else:
             index._index = index._lib.read_index(os.fspath(path / INDEX_FILE))
         index.ids = (path / ID_FILE).read_text(encoding="utf-8").split()
-        stored = len(index._index) if index.backend == "usearch" else index._index.ntotal
-        if len(index.ids) != meta["size"] or len(index.ids) != stored:
+        stored = index._stored_count()
+        if len(index.ids) != size or len(index.ids) != stored:
             raise DataFormatError(f"id.txt has {len(index.ids)} ids but the index holds {stored} "
-                                  f"vectors (meta.json says {meta['size']}); the folder is inconsistent",
+                                  f"vectors (meta.json says {size}); the folder is inconsistent",
                                   path=path / ID_FILE)
         return index
+
+
+def _check_source(source: Optional[Dict], folder: Path, meta_path: Path) -> None:
+    current = _source_fingerprint(folder)
+    if not source:
+        raise DataFormatError(f"this index was not built from a BigFile, so it cannot be checked against {folder}; "
+                              "rebuild it with build_feature_index", path=meta_path)
+    if source.get("id_sha256") != current["id_sha256"] or list(source.get("shape", [])) != current["shape"]:
+        raise DataFormatError(
+            f"stale ANN index: it was built for {source.get('shape')} features with id.txt sha256 "
+            f"{str(source.get('id_sha256'))[:12]}..., but {folder} now has shape {current['shape']} and id.txt "
+            f"sha256 {current['id_sha256'][:12]}...; rebuild it with build_feature_index(..., overwrite=True)",
+            path=meta_path)
+
+
+def feature_index_path(features) -> Path:
+    """Where the index of a BigFile is kept: ``<BigFile folder>/ann``."""
+    return _feature_folder(features) / FEATURE_INDEX_DIR
+
+
+def build_feature_index(features, overwrite: bool = False, chunk_rows: int = 65536, **index_args) -> ANNIndex:
+    """Build an :class:`ANNIndex` over a BigFile (memory-mapped, read in chunks) and save it beside it.
+
+    Args:
+        features: a :class:`~w2vvx.io.bigfile.BigFile` or its folder, e.g.
+            ``Collection(root, name).feature_dir / feat``.
+        overwrite: replace an existing index.
+        chunk_rows: rows read and added at a time.
+        **index_args: :class:`ANNIndex` arguments (``metric``, ``kind``, ``nlist``, ``nprobe``, ...).
+
+    Returns:
+        The built index, also saved atomically in ``<BigFile folder>/ann``.
+
+    Example:
+        >>> import tempfile, os
+        >>> from w2vvx.io.bigfile import write_bigfile
+        >>> folder = os.path.join(tempfile.mkdtemp(), "feat")
+        >>> vectors = np.random.default_rng(0).normal(size=(100, 8)).astype(np.float32)
+        >>> write_bigfile(folder, [f"v{i}" for i in range(100)], vectors)
+        >>> _ = build_feature_index(folder, metric="cos")
+        >>> load_feature_index(folder).search(vectors[:1], k=1)[0].tolist()
+        [['v0']]
+    """
+    from w2vvx.io.bigfile import BigFile
+
+    bigfile = features if isinstance(features, BigFile) else BigFile(_feature_folder(features))
+    target = feature_index_path(bigfile)
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{target} exists; pass overwrite=True to rebuild it")
+    fingerprint = _source_fingerprint(bigfile.path)
+    index = ANNIndex(bigfile.ndims, **index_args).build(bigfile.matrix, bigfile.names, chunk_rows=chunk_rows)
+    index.source = fingerprint
+    index.save(target, overwrite=overwrite)
+    return index
+
+
+def load_feature_index(features, threads: int = 0) -> ANNIndex:
+    """Load the index saved by :func:`build_feature_index`, refusing one that no longer matches the BigFile."""
+    return ANNIndex.load(feature_index_path(features), threads=threads, features=features)
+

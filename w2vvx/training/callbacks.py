@@ -68,15 +68,35 @@ def set_learning_rate(model, value: float) -> None:
         model.optimizer.learning_rate = value
 
 
-class EpochSync(keras.callbacks.Callback):
-    """Point a :class:`~w2vvx.datasets.batching.CaptionBatchDataset` at the epoch Keras is starting."""
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The global RNG seed of ``epoch`` of a run seeded with ``seed`` (a 32-bit value).
 
-    def __init__(self, dataset):
+    Example:
+        >>> epoch_seed(0, 0) != epoch_seed(0, 1)
+        True
+    """
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+class EpochSync(keras.callbacks.Callback):
+    """At the start of every epoch: point the batch dataset at it and reseed the global RNGs.
+
+    Batches are a function of ``(seed, epoch, index)`` (see
+    :class:`~w2vvx.datasets.batching.CaptionBatchDataset`). Layer seed states are model variables and
+    are checkpointed, but some backends draw dropout masks from a global generator (PyTorch for layers
+    without an explicit seed); reseeding Python, NumPy and the backend from ``(seed, epoch)`` makes every
+    epoch reproducible, so a resumed run continues exactly as an uninterrupted one.
+    """
+
+    def __init__(self, dataset, seed: Optional[int] = None):
         super().__init__()
         self.dataset = dataset
+        self.seed = seed
 
     def on_epoch_begin(self, epoch, logs=None):
         self.dataset.set_epoch(epoch)
+        if self.seed is not None:
+            keras.utils.set_random_seed(epoch_seed(self.seed, epoch))
 
 
 class RetrievalValidation(keras.callbacks.Callback):

@@ -163,12 +163,19 @@ def latest_checkpoint(run_dir) -> Optional[Path]:
 
 
 def remove_stale_temporaries(run_dir) -> None:
-    """Delete temp folders left by a run killed while writing a checkpoint."""
+    """Delete temporaries left by a run killed while writing a checkpoint or a run file (kill -9)."""
+    from w2vvx.io.atomic import remove_stale_temporaries as remove_dead_writers_temporaries
+
     root = Path(run_dir) / CHECKPOINT_DIR
     if root.is_dir():
         for child in root.iterdir():
             if child.name.startswith(".") and child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
+    for name in (BEST_MODEL, "history.csv", "training.png", "config.json", "prepared"):
+        remove_dead_writers_temporaries(Path(run_dir) / name)
+    # a run killed between a checkpoint's commit and the removal of the older one keeps both
+    for older in list_checkpoints(run_dir)[:-1]:
+        shutil.rmtree(older, ignore_errors=True)
 
 
 def read_state(checkpoint: Path) -> TrainerState:

@@ -147,13 +147,15 @@ class Trainer:
         steps_per_epoch: override ``ceil(#sentences / batch_size)`` (quick experiments).
         eval_batch_size: batch size of validation encoding.
         overwrite: start again in a ``run_dir`` that already holds a checkpoint (deletes it).
+        callbacks: extra Keras callbacks, run after the trainer's own (they see the ``val_*`` logs).
     """
 
     def __init__(self, config, run_dir, train_captions, features, val_captions, val_features=None,
                  val_items: Optional[Sequence[str]] = None, word_vectors=None, trusted: bool = False,
                  default_language: str = "en", seed: int = 0, verbose: int = 1, tensorboard: bool = True,
                  deterministic: bool = False, max_epochs: Optional[int] = None,
-                 steps_per_epoch: Optional[int] = None, eval_batch_size: int = 500, overwrite: bool = False):
+                 steps_per_epoch: Optional[int] = None, eval_batch_size: int = 500, overwrite: bool = False,
+                 callbacks: Sequence[keras.callbacks.Callback] = ()):
         config = _resolve_config(config)
         if max_epochs is not None:
             config = config.replace(max_epochs=max_epochs)
@@ -181,6 +183,7 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch
         self.eval_batch_size = eval_batch_size
         self.overwrite = overwrite
+        self.extra_callbacks = list(callbacks)
         self.monitor = "val_" + selection_key(config.selection_metric)
         self.model = None
         self.prepared: Optional[PreparedText] = None
@@ -262,10 +265,20 @@ class Trainer:
             self.state = load_checkpoint(checkpoint, self.model)
             self.state.config = self.config.to_dict()
             set_learning_rate(self.model, self.state.lr)
+            self._rewrite_history_files()
             logger.info("resuming %s after epoch %d (best %s = %s at epoch %d, lr %.3g)", self.run_dir,
                         self.state.epochs_done, self.monitor, self.state.best_metric, self.state.best_epoch + 1,
                         self.state.lr)
         return self.model
+
+    def _rewrite_history_files(self) -> None:
+        """Make history.csv and training.png agree with the restored checkpoint (a kill may have left older ones)."""
+        from w2vvx.training.callbacks import write_history_csv
+        from w2vvx.training.plots import plot_history
+
+        if self.state.history:
+            write_history_csv(self.run_dir / "history.csv", self.state.history)
+            plot_history(self.state.history, self.run_dir / "training.png", metric=self.monitor)
 
     # -- training ------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainingResult:
@@ -284,7 +297,7 @@ class Trainer:
                                       steps_per_epoch=self.steps_per_epoch)
         dataset.set_epoch(state.epochs_done)
         callbacks = [
-            EpochSync(dataset),
+            EpochSync(dataset, seed=self.seed),
             RetrievalValidation(self._validation_encoder(featurizer), self.val_text_item_ids, self.val_items),
             LineageSchedule(state, self.monitor, run_dir=self.run_dir, factor=0.5,
                             min_epochs_per_lr=max(config.lr_halving_patience, 1),
@@ -295,8 +308,11 @@ class Trainer:
             board = tensorboard_callback(self.run_dir / "logs")
             if board is not None:
                 callbacks.append(board)
+        callbacks.extend(self.extra_callbacks)
         try:
-            self.model.fit(dataset, epochs=config.max_epochs, initial_epoch=state.epochs_done,
+            # shuffle=False: the dataset samples its own batches; Keras's shuffle would reorder them with
+            # Python's global random state, which a resumed run cannot reproduce.
+            self.model.fit(dataset, epochs=config.max_epochs, initial_epoch=state.epochs_done, shuffle=False,
                            verbose=self.verbose, callbacks=callbacks)
         except KeyboardInterrupt:
             interrupted = True

@@ -1,0 +1,384 @@
+"""Data, training and evaluation of the cross-lingual NRCCR model (:mod:`w2vvx.models.nrccr`).
+
+* :func:`align_translations` pairs each source caption with its machine translation and its
+  back-translation (same item, same caption index: ``<item>#enc#<n>``, ``<item>#enc2zh#<n>``,
+  ``<item>#enc2zh2enc#<n>``).
+* :class:`AlignedTripletDataset` serves W2VV-style batches (distinct items, one random caption each)
+  of aligned ``(source, MT, back-translation)`` token arrays plus the visual rows.
+* :class:`NRCCRTrainer` is the lineage :class:`~w2vvx.training.trainer.Trainer` (same run folder,
+  checkpoints, LR rule, early stop, ``best.keras``) with the NRCCR model, one joint vocabulary built
+  from source + MT + back-translated captions, and validation by text→video SumR on the fused scores
+  ``0.8·minmax(native target-language query) + 0.2·minmax(its MT into the source language)``, both
+  encoded by the same shared text encoder (NRCCR ``validate.py``).
+* :func:`evaluate_nrccr` gives the test rows: native query (CM), fused query, and the source-language
+  reference.
+
+Example:
+    >>> trainer = NRCCRTrainer("nrccr", "runs/nrccr_zh", train_en, features, val_zh,   # doctest: +SKIP
+    ...                        train_translations=train_mt, train_back_translations=train_bt,
+    ...                        val_translations=val_zh2en)
+    >>> result = trainer.fit()                                                         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+from typing import Dict, List, Optional, Sequence
+
+import keras
+import numpy as np
+
+from w2vvx.datasets.batching import CaptionBatchDataset, EncodeDataset, featurize_captions
+from w2vvx.errors import ConfigError, DataFormatError
+from w2vvx.training.callbacks import (EpochSync, LineageSchedule, RetrievalValidation, RunRecorder,
+                                      selection_key, set_learning_rate, tensorboard_callback)
+from w2vvx.training.checkpoint import TrainerState, load_checkpoint
+from w2vvx.training.trainer import (CONFIG_FILE, Trainer, _encode_in_batches, _visual_shape,
+                                    config_for_word_vectors, enable_determinism)
+
+logger = logging.getLogger(__name__)
+
+NATIVE_WEIGHT = 0.8
+
+
+def _key(caption):
+    return (str(caption.item_id), int(caption.index))
+
+
+def align_translations(source, *translations, name: str = "translation") -> List[list]:
+    """Align caption lists on ``(item_id, caption index)``, in the order of ``source``.
+
+    Args:
+        source: Captions (``w2vvx.io.Caption``) of the source language.
+        *translations: Caption lists (or None) holding one caption per source caption.
+        name: what the translations are, for error messages.
+
+    Returns:
+        ``[source, translation_1, ...]`` with the translations reordered to match ``source``
+        (a ``None`` translation stays ``None``).
+
+    Raises:
+        DataFormatError: a source caption has no translation with the same item and index.
+
+    Example:
+        >>> from w2vvx.io.captions import Caption
+        >>> en = [Caption("a#enc#0", "a", "enc", 0, "a dog")]
+        >>> zh = [Caption("a#enc2zh#0", "a", "enc2zh", 0, "一只狗")]
+        >>> [c.text for c in align_translations(en, zh)[1]]
+        ['一只狗']
+    """
+    source = list(source)
+    for position, caption in enumerate(source):
+        if not hasattr(caption, "item_id") or not hasattr(caption, "index"):
+            raise ConfigError(f"caption #{position} is {caption!r}; NRCCR aligns w2vvx.io.Caption objects "
+                              "(read them with w2vvx.io.read_captions / Collection.captions)")
+    aligned = [source]
+    for translation in translations:
+        if translation is None:
+            aligned.append(None)
+            continue
+        lookup = {_key(caption): caption for caption in translation}
+        missing = [caption.sent_id for caption in source if _key(caption) not in lookup]
+        if missing:
+            raise DataFormatError(
+                f"{len(missing)} of {len(source)} source captions have no {name} with the same item and caption "
+                f"index (e.g. {', '.join(missing[:3])}); the {name} file must hold one sentence "
+                "<item>#<tag>#<n> per source sentence <item>#<tag>#<n>")
+        aligned.append([lookup[_key(caption)] for caption in source])
+    return aligned
+
+
+class AlignedTripletDataset(CaptionBatchDataset):
+    """Training batches of aligned (source, MT, back-translation) captions with the items' visual rows.
+
+    Sampling is that of :class:`CaptionBatchDataset` over the source captions (distinct items, one
+    random caption per item, a pure function of ``(seed, epoch, index)``); the MT and back-translated
+    sentences of the drawn source caption come along.
+
+    Args:
+        source: source-language Captions.
+        translations: their machine translations (aligned by :func:`align_translations`), or None.
+        back_translations: their back-translations, or None.
+        featurizer, features, batch_size, seed, shuffle, steps_per_epoch, **kwargs: as
+            :class:`CaptionBatchDataset`.
+
+    Each batch is ``(x,)`` with ``x = {"src_tokens", "src_bow_tokens"[, "mt_tokens", "mt_bow_tokens"]
+    [, "bt_tokens", "bt_bow_tokens"], "visual"}``.
+    """
+
+    def __init__(self, source, translations, back_translations, featurizer, features, batch_size: int = 128,
+                 seed: int = 0, shuffle: bool = True, steps_per_epoch: Optional[int] = None, **kwargs):
+        source, translations, back_translations = align_translations(
+            source, translations, back_translations, name="translation")
+        super().__init__(source, featurizer, features, batch_size=batch_size, seed=seed, shuffle=shuffle,
+                         steps_per_epoch=steps_per_epoch, **kwargs)
+        kept = set(self.item_ids)
+        keep = [position for position, caption in enumerate(source) if caption.item_id in kept]
+        self.text_arrays = {f"src_{key}": value for key, value in self.text_arrays.items()}
+        for view, captions in (("mt", translations), ("bt", back_translations)):
+            if captions is not None:
+                arrays = featurize_captions(featurizer, [captions[position] for position in keep])
+                self.text_arrays.update({f"{view}_{key}": value for key, value in arrays.items()})
+
+
+def _split_items(captions) -> List[str]:
+    return [str(caption.item_id) for caption in captions]
+
+
+def fused_scores(model, featurizer, native, translated, item_emb, native_weight: float = NATIVE_WEIGHT,
+                 batch_size: int = 500):
+    """NRCCR's query-translation fusion of one split; returns ``(fused, native_scores)``.
+
+    ``translated`` (aligned with ``native``) may be None: the fused scores are then the native ones.
+    """
+    from w2vvx.evaluation.fusion import query_translation_fusion
+    from w2vvx.evaluation.metrics import l2_normalize
+
+    items = l2_normalize(item_emb)
+    native_scores = l2_normalize(_encode(model, featurizer, native, batch_size)) @ items.T
+    if translated is None:
+        return native_scores, native_scores
+    translated_scores = l2_normalize(_encode(model, featurizer, translated, batch_size)) @ items.T
+    return query_translation_fusion(native_scores, translated_scores, native_weight=native_weight), native_scores
+
+
+def _encode(model, featurizer, captions, batch_size: int) -> np.ndarray:
+    inputs = featurize_captions(featurizer, captions)
+    return _encode_in_batches(model.text_encoder, EncodeDataset(inputs, batch_size=batch_size))
+
+
+class NRCCRTrainer(Trainer):
+    """The lineage trainer for the cross-lingual NRCCR model.
+
+    Args:
+        config: a config name (``"nrccr"``) or a ``ModelConfig`` with a common space and GRU mean pooling.
+        run_dir: the run folder.
+        train_captions: source-language training Captions (e.g. English ``<item>#enc#<n>``).
+        features: visual features of the training items (BigFile or callable).
+        val_captions: human target-language validation Captions (the native queries).
+        train_translations: machine translations of ``train_captions`` (``train_google_enc2zh``).
+        train_back_translations: their back-translations (``train_google_enc2zh2enc``); needed when
+            ``weights.backtranslation > 0``.
+        val_translations: machine translations of ``val_captions`` into the source language
+            (``val_google_zh2enc``) for the fused validation; None = native queries only.
+        weights: :class:`~w2vvx.models.nrccr.NRCCRWeights` (or a dict of its fields).
+        native_weight: weight of the native query in the fused validation scores (0.8).
+        **kwargs: the other :class:`Trainer` arguments (``val_features``, ``word_vectors``, ``seed``,
+            ``verbose``, ``max_epochs``, ``steps_per_epoch``, ``default_language`` ...).
+    """
+
+    def __init__(self, config, run_dir, train_captions, features, val_captions, train_translations=None,
+                 train_back_translations=None, val_translations=None, weights=None,
+                 native_weight: float = NATIVE_WEIGHT, **kwargs):
+        from w2vvx.models.nrccr import NRCCRWeights
+
+        self.weights = NRCCRWeights.from_dict(weights)
+        if self.weights.needs_translation and train_translations is None:
+            raise ConfigError("NRCCR needs the machine translations of the training captions "
+                              "(train_translations, e.g. <coll>train_google_enc2zh.caption.txt) for its active "
+                              f"terms {self.weights.active_terms()}")
+        if self.weights.backtranslation and train_back_translations is None:
+            raise ConfigError("the back-translation term needs train_back_translations (e.g. "
+                              "<coll>train_google_enc2zh2enc.caption.txt); or set weights backtranslation=0")
+        aligned = align_translations(train_captions, train_translations if self.weights.needs_translation else None,
+                                     train_back_translations if self.weights.backtranslation else None)
+        self.source_captions, self.translations, self.back_translations = aligned
+        vocabulary_captions = [caption for group in aligned if group is not None for caption in group]
+        super().__init__(config, run_dir, vocabulary_captions, features, val_captions, **kwargs)
+        if not 0.0 <= native_weight <= 1.0:
+            raise ConfigError(f"native_weight must be in [0, 1], got {native_weight!r}")
+        self.native_weight = float(native_weight)
+        self.val_translations = None
+        if val_translations is not None:
+            self.val_translations = align_translations(self.val_captions, val_translations,
+                                                       name="validation translation")[1]
+
+    def setup(self, resume: bool = False):
+        """Prepare the joint vocabulary, build and compile the NRCCR model, restore a checkpoint."""
+        from w2vvx.models.nrccr import build_nrccr_model
+
+        checkpoint = self._check_run_dir(resume)
+        if self.deterministic:
+            enable_determinism()
+        keras.utils.set_random_seed(self.seed)
+        self.prepared = self._prepare(resume=checkpoint is not None)
+        self.config = config_for_word_vectors(self.config, self.prepared)
+        if checkpoint is not None:
+            self._check_same_config()
+        self.config.save(self.run_dir / CONFIG_FILE)
+        visual_dim, frames = _visual_shape(self.features, str(self.source_captions[0].item_id))
+        prepared = self.prepared
+        self.model = build_nrccr_model(
+            self.config, gru_vocab_size=len(prepared.gru_vocab), bow_vocab_size=len(prepared.bow_vocab),
+            visual_dim=visual_dim, frames=frames, weights=self.weights,
+            word_vectors={"tokens": prepared.gru_embedding, "bow_tokens": prepared.w2v_embedding})
+        self.state = TrainerState(lr=float(self.config.learning_rate), config=self.config.to_dict(), seed=self.seed)
+        if checkpoint is not None:
+            self.state = load_checkpoint(checkpoint, self.model)
+            self.state.config = self.config.to_dict()
+            set_learning_rate(self.model, self.state.lr)
+        return self.model
+
+    def _fused_validation(self, featurizer) -> RetrievalValidation:
+        from w2vvx.evaluation.metrics import evaluate_from_scores
+
+        item_batches = EncodeDataset.from_features(self.val_features, self.val_items, batch_size=self.eval_batch_size)
+
+        def encode(model):
+            return model, _encode_in_batches(model.visual_encoder, item_batches)
+
+        def evaluate(model, text_item_ids, item_emb, item_ids):
+            fused, _ = fused_scores(model, featurizer, self.val_captions, self.val_translations, item_emb,
+                                    self.native_weight, self.eval_batch_size)
+            return evaluate_from_scores(fused, text_item_ids, item_ids)
+
+        return RetrievalValidation(encode, self.val_text_item_ids, self.val_items, evaluate=evaluate)
+
+    def fit(self, resume: bool = False):
+        """Train until ``max_epochs`` or early stop; ``resume=True`` continues from the last checkpoint."""
+        self.setup(resume=resume)
+        state, config = self.state, self.config
+        self.monitor = "val_" + selection_key(config.selection_metric)
+        if state.stopped_early or state.epochs_done >= config.max_epochs:
+            return self._result(False)
+        featurizer = self.prepared.featurizer
+        dataset = AlignedTripletDataset(self.source_captions, self.translations, self.back_translations, featurizer,
+                                        self.features, batch_size=config.batch_size, seed=self.seed,
+                                        steps_per_epoch=self.steps_per_epoch)
+        dataset.set_epoch(state.epochs_done)
+        callbacks = [
+            EpochSync(dataset),
+            self._fused_validation(featurizer),
+            LineageSchedule(state, self.monitor, run_dir=self.run_dir, factor=0.5,
+                            min_epochs_per_lr=max(config.lr_halving_patience, 1),
+                            patience=config.early_stop_patience, decay_per_epoch=config.lr_decay),
+            RunRecorder(state, self.run_dir, self.monitor),
+        ]
+        if self.tensorboard:
+            board = tensorboard_callback(self.run_dir / "logs")
+            if board is not None:
+                callbacks.append(board)
+        interrupted = False
+        try:
+            self.model.fit(dataset, epochs=config.max_epochs, initial_epoch=state.epochs_done, shuffle=False,
+                           verbose=self.verbose, callbacks=callbacks)
+        except KeyboardInterrupt:
+            interrupted = True
+            logger.warning("interrupted after %d complete epochs; resume with NRCCRTrainer(...).fit(resume=True)",
+                           state.epochs_done)
+        return self._result(interrupted)
+
+
+def nrccr_trainer_for_collection(collection, config, run_dir, features, language: str = "zh",
+                                 source_tag: str = "enc", weights=None, train_on_human: bool = False,
+                                 **kwargs) -> NRCCRTrainer:
+    """An :class:`NRCCRTrainer` reading the NRCCR file layout of ``collection`` (a ``w2vvx.io.Collection``).
+
+    Train: ``train`` (source), ``train_google_<src>2<lang>`` (MT), ``train_google_<src>2<lang>2<src>``
+    (back-translation); validation: ``val_<lang>`` (human) and ``val_google_<lang>2<src>`` (its MT).
+    ``train_on_human=True`` replaces the MT training text by human target-language captions
+    ``train_<lang>`` (the upper bound; only the target term is used).
+    """
+    weights = _weights(weights)
+    train = collection.captions("train")
+    if train_on_human:
+        from w2vvx.models.nrccr import NRCCRWeights
+
+        train, translations, back = collection.captions("train", language), None, None
+        weights = NRCCRWeights(source=1.0, target=0.0, similarity=0.0, feature=0.0, backtranslation=0.0,
+                               num_heads=weights.num_heads, key_dim=weights.key_dim, margin=weights.margin)
+    else:
+        translations = collection.captions("train", f"google_{source_tag}2{language}") \
+            if weights.needs_translation else None
+        back = collection.captions("train", f"google_{source_tag}2{language}2{source_tag}") \
+            if weights.backtranslation else None
+    val = collection.captions("val", language)
+    val_mt_path = collection.caption_path("val", f"google_{language}2{source_tag}")
+    # the fused validation needs a model that learnt the source language
+    learns_source = not train_on_human and (weights.source > 0 or weights.backtranslation > 0)
+    val_mt = collection.captions("val", f"google_{language}2{source_tag}") \
+        if learns_source and val_mt_path.is_file() else None
+    return NRCCRTrainer(config, run_dir, train, features, val, train_translations=translations,
+                        train_back_translations=back, val_translations=val_mt, weights=weights,
+                        default_language=language, **kwargs)
+
+
+def _weights(weights):
+    from w2vvx.models.nrccr import NRCCRWeights
+
+    return NRCCRWeights.from_dict(weights)
+
+
+def evaluate_nrccr(run, collection, features, split: str = "test", language: str = "zh", source_tag: str = "enc",
+                   source_language: str = "en", native_weight: float = NATIVE_WEIGHT,
+                   return_ranks: bool = False) -> Dict[str, dict]:
+    """Test rows of a trained NRCCR run (``w2vvx.training.load_run``) on ``split`` of ``collection``.
+
+    Returns an ordered dict: ``"source (<src>)"`` (source-language queries, reference), ``"CM (<lang>)"``
+    (human target-language queries), ``"fused (<lang>, 0.8/0.2)"`` (NRCCR query-translation fusion
+    with the MT of the queries into the source language, when that file exists).
+    """
+    from w2vvx.evaluation.metrics import evaluate_from_scores, evaluate_retrieval
+
+    item_ids = collection.item_ids(split)
+    item_emb = run.model.encode_visual(_item_rows(features, item_ids))
+    rows: Dict[str, dict] = {}
+    # a model trained on target-language text only (the upper bound) has no source-language vocabulary
+    knows_source = source_language in getattr(run.featurizer, "languages", [source_language])
+    if knows_source:
+        source = collection.captions(split)
+        rows[f"source ({source_language})"] = evaluate_retrieval(
+            _encode(run.model, run.featurizer, source, 500), _split_items(source), item_emb, item_ids,
+            return_ranks=return_ranks)
+    native = collection.captions(split, language)
+    mt_path = collection.caption_path(split, f"google_{language}2{source_tag}")
+    translated = None
+    if knows_source and mt_path.is_file():
+        translated = align_translations(native, collection.captions(split, f"google_{language}2{source_tag}"),
+                                        name="query translation")[1]
+    fused, native_scores = fused_scores(run.model, run.featurizer, native, translated, item_emb, native_weight)
+    query_items = _split_items(native)
+    rows[f"CM ({language})"] = evaluate_from_scores(native_scores, query_items, item_ids, return_ranks=return_ranks)
+    if translated is not None:
+        share = f"{native_weight:.1f}/{1 - native_weight:.1f}"
+        rows[f"fused ({language}, {share})"] = evaluate_from_scores(fused, query_items, item_ids)
+    return rows
+
+
+def _item_rows(features, item_ids: Sequence[str]) -> np.ndarray:
+    dataset = EncodeDataset.from_features(features, item_ids, batch_size=max(len(item_ids), 1))
+    return np.concatenate([dataset[index][0] for index in range(len(dataset))], axis=0)
+
+
+def nrccr_do_all_metrics(settings, collection, features, config, run_root, source_tag: str = "enc"):
+    """The ``nrccr`` branch of :func:`w2vvx.pipeline.run_do_all`: one cross-lingual model per target language.
+
+    Trains (resumably) ``<run_root>/nrccr_<lang>`` for each target language and returns
+    ``(metrics, ranks_by_language)``: rows ``source (<src>)`` (source-language queries through the
+    first language's model, reference), ``CM (<lang>)`` (native queries) and ``fused (<lang>, 0.8/0.2)``
+    per language; ranks of the source and CM rows keyed by ``<item>#<caption index>`` (for MRV).
+    """
+    from pathlib import Path
+
+    from w2vvx.training.trainer import load_run
+
+    metrics: Dict[str, dict] = {}
+    ranks: Dict[str, Dict[str, np.ndarray]] = {}
+    for position, language in enumerate(settings.target_languages):
+        run_dir = Path(run_root) / f"nrccr_{language}"
+        trainer = nrccr_trainer_for_collection(collection, config, run_dir, features, language=language,
+                                               source_tag=source_tag, seed=settings.seed, verbose=settings.verbose)
+        trainer.fit(resume=True)
+        rows = evaluate_nrccr(load_run(run_dir), collection, features, "test", language, source_tag,
+                              settings.source_language, return_ranks=True)
+        source_key = f"source ({settings.source_language})"
+        if position == 0:
+            metrics[source_key] = rows[source_key]
+            ranks[settings.source_language] = _ranks_by_caption(collection.captions("test"), rows[source_key])
+        native = collection.captions("test", language)
+        ranks[language] = _ranks_by_caption(native, rows[f"CM ({language})"])
+        metrics.update({key: value for key, value in rows.items() if key != source_key})
+    return metrics, ranks
+
+
+def _ranks_by_caption(captions, result) -> Dict[str, np.ndarray]:
+    return {f"{c.item_id}#{c.index}": rank for c, rank in zip(captions, np.asarray(result["t2i_ranks"]))}
