@@ -166,14 +166,15 @@ def _split_list(text: str):
 @click.pass_context
 def vocab(ctx, collection_name, split, variant, language, min_count, out):
     """Build the GRU and stopword-filtered BoW vocabularies from a split's captions."""
-    from w2vvx.training.prepare import tokenize_captions
+    from w2vvx.training.prepare import tokenize_captions_both
     from w2vvx.text.vocabulary import Vocabulary
 
     collection = _collection(ctx, collection_name)
     captions = collection.captions(split, variant)
     out = Path(out) if out else collection.text_dir / "vocabulary" / (split + (f"_{variant}" if variant else ""))
-    gru = Vocabulary.build(tokenize_captions(captions, language), min_count=min_count)
-    bow = Vocabulary.build(tokenize_captions(captions, language, remove_stopwords=True), min_count=min_count)
+    tokens, filtered = tokenize_captions_both(captions, language)
+    gru = Vocabulary.build(tokens, min_count=min_count)
+    bow = Vocabulary.build(filtered, min_count=min_count)
     gru.save(out / f"word_vocab_{min_count}.txt")
     bow.save(out / f"word_vocab_filterstop_{min_count}.txt")
     click.echo(f"{len(captions)} captions -> GRU vocabulary {len(gru)} words, BoW vocabulary {len(bow)} words in {out}")
@@ -185,6 +186,11 @@ def vocab(ctx, collection_name, split, variant, language, min_count, out):
 @click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
 @click.option("--train-variant", default=None, help="Training caption variant (e.g. google_enc2zh).")
 @click.option("--val-variant", default=None, help="Validation caption variant (e.g. zh).")
+@click.option("--train-variants", default=None, metavar="V1,V2,...",
+              help="Training caption variants, one per language, for the 1-to-K loss (w2vv_1tok), e.g. "
+                   "',google_enc2zh,google_enc2de' (an empty entry = the source captions).")
+@click.option("--val-variants", default=None, metavar="V1,V2,...",
+              help="Validate in several languages, e.g. ',zh,de': metrics averaged over them, MRV reported.")
 @click.option("--language", default="en", show_default=True, help="Language of untagged captions.")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
               help="Run folder (default: <collection>/runs/<config>[_<train-variant>]).")
@@ -199,9 +205,9 @@ def vocab(ctx, collection_name, split, variant, language, min_count, out):
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last complete epoch.")
 @click.option("--overwrite", is_flag=True, help="Start again in a run folder that holds a checkpoint.")
 @click.pass_context
-def train(ctx, config, collection_name, feature, train_variant, val_variant, language, run_dir, size, overrides,
-          word_vectors, trusted, seed, resume, overwrite):
-    """Train a named CONFIG (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, ...)."""
+def train(ctx, config, collection_name, feature, train_variant, val_variant, train_variants, val_variants, language,
+          run_dir, size, overrides, word_vectors, trusted, seed, resume, overwrite):
+    """Train a named CONFIG (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, w2vv_1tok, ...)."""
     from w2vvx.pipeline import SIZE_OVERRIDES, _pick_feature
     from w2vvx.models.configs import get_config
     from w2vvx.training.trainer import Trainer
@@ -211,10 +217,16 @@ def train(ctx, config, collection_name, feature, train_variant, val_variant, lan
     fields.update(_parse_overrides(overrides))
     model_config = get_config(config, **fields)
     feature = _pick_feature(collection, feature)
-    run_dir = Path(run_dir) if run_dir else collection.path / "runs" / (
-        config + (f"_{train_variant}" if train_variant else ""))
-    trainer = Trainer(model_config, run_dir, collection.captions("train", train_variant),
-                      collection.features(feature), collection.captions("val", val_variant),
+    for single, several, name in ((train_variant, train_variants, "train"), (val_variant, val_variants, "val")):
+        if single is not None and several is not None:
+            raise click.UsageError(f"give either --{name}-variant or --{name}-variants, not both")
+    suffix = train_variant or (train_variants.strip(",").replace(",", "+") if train_variants else "")
+    run_dir = Path(run_dir) if run_dir else collection.path / "runs" / (config + (f"_{suffix}" if suffix else ""))
+    train_captions = (_captions_by_language(collection, "train", train_variants, language) if train_variants is not None
+                      else collection.captions("train", train_variant))
+    val_captions = (_captions_by_language(collection, "val", val_variants, language) if val_variants is not None
+                    else collection.captions("val", val_variant))
+    trainer = Trainer(model_config, run_dir, train_captions, collection.features(feature), val_captions,
                       word_vectors=word_vectors, trusted=trusted, default_language=language, seed=seed,
                       verbose=1, overwrite=overwrite)
     result = trainer.fit(resume=resume)
@@ -223,6 +235,24 @@ def train(ctx, config, collection_name, feature, train_variant, val_variant, lan
         sys.exit(130)
     click.echo(f"best {result.monitor} = {result.best_metric} at epoch {result.best_epoch + 1}; "
                f"{result.epochs_done} epochs; model in {run_dir / 'best.keras'}")
+
+
+def _captions_by_language(collection, split: str, variants: str, language: str) -> dict:
+    """``{language: captions}`` of comma-separated caption variants ('' = the source captions)."""
+    from w2vvx.errors import ConfigError
+    from w2vvx.text.tokenizers import language_of_tag
+
+    out = {}
+    for variant in (part.strip() for part in variants.split(",")):
+        if variant == language and not collection.caption_path(split, variant).is_file():
+            variant = ""  # "en,google_enc2zh" names the source captions by their language
+        key = language_of_tag(variant) if variant else language
+        if key in out:
+            key = variant or language
+        if key in out:
+            raise ConfigError(f"caption variant {variant!r} is listed twice in {variants!r}")
+        out[key] = collection.captions(split, variant or None)
+    return out
 
 
 def _parse_overrides(pairs):

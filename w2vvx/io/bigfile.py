@@ -29,6 +29,7 @@ ID_FILE = "id.txt"
 SHAPE_FILE = "shape.txt"
 _DTYPE = np.dtype("<f4")
 _INT_RE = re.compile(rb"^[0-9]+$")
+_PREFETCH_MIN_ROWS = 64
 _FINITE_CHUNK_ROWS = 65536
 
 
@@ -238,9 +239,32 @@ class BigFile:
             bad = low if low < 0 else high
             raise IndexError(f"row index {bad} is out of range for {self.path} with {self._n_rows} rows")
         order = np.argsort(indices, kind="stable")
+        sorted_rows = indices[order]
+        self._prefetch(sorted_rows)
         out = np.empty((indices.size, self._n_dims), dtype=np.float32)
-        out[order] = self._matrix[indices[order]]
+        out[order] = self._matrix[sorted_rows]
         return out
+
+    def _prefetch(self, sorted_rows: np.ndarray) -> None:
+        """Ask the kernel to read the wanted rows ahead (one hint per row, Linux ``posix_fadvise``).
+
+        Without the hints a cold read through the memory map faults in one page at a time, which is
+        slower than the lineage's seek-and-read per row; with them the reads are issued together.
+        """
+        if sorted_rows.size < _PREFETCH_MIN_ROWS or not hasattr(os, "posix_fadvise"):
+            return
+        row_bytes = self._n_dims * 4
+        try:
+            fd = os.open(self.path / FEATURE_FILE, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            for row in np.unique(sorted_rows).tolist():
+                os.posix_fadvise(fd, row * row_bytes, row_bytes, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def iter_chunks(self, chunk_rows: int = _FINITE_CHUNK_ROWS) -> Iterator[Tuple[int, np.ndarray]]:
         """Yield ``(start_row, float32 block)`` over the whole file, ``chunk_rows`` rows at a time."""

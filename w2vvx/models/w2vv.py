@@ -65,15 +65,40 @@ class W2VVModel(keras.Model):
                     for key, value in text.items()}
         return text
 
+    @property
+    def visual_input_shape(self) -> tuple:
+        """``(D,)`` or ``(T, D)`` (``T`` None): the per-item shape the visual encoder takes."""
+        return tuple(self.visual_encoder.inputs[0].shape[1:])
+
+    def _check_visual(self, shape, name: str = "visual") -> None:
+        """Raise a ConfigError when features of ``shape`` (batch first) do not fit the visual encoder."""
+        expected = self.visual_input_shape
+        dim = shape[-1] if len(shape) else None
+        frames = "(N, T, D) frame" if len(expected) == 2 else "(N, D)"
+        if len(shape) != len(expected) + 1:
+            if len(expected) == 2:
+                hint = "pass a (T, D) frame sequence per item"
+            elif len(shape) == 3:
+                hint = "pass one feature row per item (frame-level features need a model built with frames=True)"
+            else:
+                hint = "pass one feature row per item"
+            raise ConfigError(f"{name} features have shape {tuple(shape)}, but this model takes {frames} features "
+                              f"with D = {expected[-1]}; {hint}")
+        if isinstance(dim, (int, np.integer)) and expected[-1] is not None and int(dim) != int(expected[-1]):
+            raise ConfigError(f"{name} features have {int(dim)} dimensions, but this model was trained on "
+                              f"{int(expected[-1])}-dimensional features; use the features of the extractor the "
+                              "model was trained with (CLI: --feature <the run's feature folder>) or train a "
+                              f"model on these {int(dim)}-dimensional features")
+
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict):
             raise ConfigError(f"W2VVModel expects a dict of inputs (tokens, bow_tokens, visual), "
                               f"got {type(inputs).__name__}")
         outputs = {"text": self.text_encoder(self._text_inputs(inputs), training=training)}
-        if "visual" in inputs:
-            outputs["visual"] = self.visual_encoder(inputs["visual"], training=training)
-        if "negative_visual" in inputs:
-            outputs["negative_visual"] = self.visual_encoder(inputs["negative_visual"], training=training)
+        for key in ("visual", "negative_visual"):
+            if key in inputs:
+                self._check_visual(tuple(inputs[key].shape), key)
+                outputs[key] = self.visual_encoder(inputs[key], training=training)
         return outputs
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -94,13 +119,26 @@ class W2VVModel(keras.Model):
         return loss
 
     def encode_text(self, inputs, batch_size: int = 256) -> np.ndarray:
-        """Text embeddings (numpy, float32) of ``{"tokens", "bow_tokens"}`` arrays."""
+        """Text embeddings (numpy, float32) of ``{"tokens", "bow_tokens"}`` ``(N, L)`` arrays."""
+        if not hasattr(inputs, "keys") or any(key not in inputs for key in TEXT_INPUTS):
+            raise ConfigError(f"encode_text expects a dict with {list(TEXT_INPUTS)} (featurized captions, e.g. "
+                              "run.featurizer.featurize_captions(captions)), got "
+                              f"{sorted(inputs) if hasattr(inputs, 'keys') else type(inputs).__name__}")
         text = {key: np.asarray(inputs[key], dtype="int32") for key in TEXT_INPUTS}
+        for key, value in text.items():
+            if value.ndim != 2:
+                raise ConfigError(f"encode_text: {key!r} has shape {value.shape}; expected (N, L) token ids, "
+                                  "one padded row per caption")
         return np.asarray(self.text_encoder.predict(text, batch_size=batch_size, verbose=0), dtype="float32")
 
     def encode_visual(self, features, batch_size: int = 256) -> np.ndarray:
-        """Visual embeddings (numpy, float32) of ``(N, D)`` (or ``(N, T, D)``) features."""
+        """Visual embeddings (numpy, float32) of ``(N, D)`` (or ``(N, T, D)``) features.
+
+        Raises:
+            ConfigError: the features' shape or dimension D differs from the model's visual input.
+        """
         features = np.asarray(features, dtype="float32")
+        self._check_visual(features.shape)
         return np.asarray(self.visual_encoder.predict(features, batch_size=batch_size, verbose=0), dtype="float32")
 
     def get_config(self):

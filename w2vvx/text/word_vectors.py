@@ -138,7 +138,7 @@ def load_word_vectors(path, format: str = "auto", trusted: bool = False):
         if not trusted:
             raise UntrustedFileError(
                 f"{path} is a gensim {fmt} file, i.e. a Python pickle, which can run code when loaded; pass "
-                "trusted=True (CLI: --trust-pickle) only if you trust its source, or convert it once to the "
+                "trusted=True (CLI: --trusted) only if you trust its source, or convert it once to the "
                 "word2vec binary format (KeyedVectors.save_word2vec_format(..., binary=True))")
         return _load_pickle(path, fmt)
     if fmt == "bigfile":

@@ -3,7 +3,8 @@
 Order matters and :class:`w2vvx.training.trainer.Trainer` installs them in this order:
 
 1. :class:`EpochSync` tells the batch dataset which epoch runs (batches depend on ``(seed, epoch, index)``).
-2. :class:`RetrievalValidation` encodes the validation captions and items and adds ``val_*`` metrics.
+2. :class:`RetrievalValidation` encodes the validation captions and items and adds ``val_*`` metrics
+   (:class:`MultilingualRetrievalValidation` in several languages: their mean, per-language values, MRV).
 3. :class:`LineageSchedule` keeps the best model, halves the learning rate and stops early (W2VV rule).
 4. :class:`RunRecorder` writes the resumable checkpoint, the CSV log and the PNG plot.
 """
@@ -138,6 +139,118 @@ class RetrievalValidation(keras.callbacks.Callback):
             return
         for key, value in self.compute().items():
             logs[f"val_{key}"] = value
+
+
+def aligned_mrv(results_by_language: Dict[str, Dict], text_keys_by_language: Dict[str, Sequence]) -> Dict[str, float]:
+    """CCRK's MRV in both directions over the queries every language has.
+
+    Text-to-item queries are matched across languages by their key (``(item_id, caption number)``:
+    a caption and its translations); item-to-text queries by item id. Queries missing in some
+    language are left out; a direction with no shared query is left out of the result.
+
+    Args:
+        results_by_language: ``{language: evaluate_retrieval(..., return_ranks=True)}``.
+        text_keys_by_language: ``{language: key of each caption}``, aligned with that language's captions.
+
+    Returns:
+        ``{"t2i_mrv": ..., "i2t_mrv": ...}`` (see :func:`w2vvx.evaluation.mrv.mean_rank_variance`).
+
+    Example:
+        >>> en = {"t2i_ranks": np.array([0, 3]), "i2t_ranks": np.array([0]), "i2t_item_ids": ["x"]}
+        >>> de = {"t2i_ranks": np.array([1]), "i2t_ranks": np.array([2]), "i2t_item_ids": ["x"]}
+        >>> aligned_mrv({"en": en, "de": de}, {"en": [("x", 0), ("x", 1)], "de": [("x", 1)]})
+        {'t2i_mrv': 1.0, 'i2t_mrv': 1.0}
+    """
+    from w2vvx.evaluation.mrv import mean_rank_variance
+
+    languages = list(results_by_language)
+    queries = {"t2i": {}, "i2t": {}}
+    for language in languages:
+        results = results_by_language[language]
+        queries["t2i"][language] = _first_per_key(text_keys_by_language[language], results["t2i_ranks"])
+        queries["i2t"][language] = _first_per_key(results["i2t_item_ids"], results["i2t_ranks"])
+    out = {}
+    for direction, ranks in queries.items():
+        shared = [key for key in ranks[languages[0]] if all(key in ranks[language] for language in languages)]
+        if not shared:
+            logger.warning("no %s query is shared by the validation languages %s; %s MRV skipped",
+                           direction, languages, direction)
+            continue
+        out[f"{direction}_mrv"] = mean_rank_variance(
+            {language: [ranks[language][key] for key in shared] for language in languages})
+    return out
+
+
+class MultilingualRetrievalValidation(RetrievalValidation):
+    """Validation in several languages: per-language metrics, their mean, and MRV.
+
+    Every ``val_<metric>`` entry is the mean over the languages of that metric (so the model is
+    selected on its average quality across languages); ``val_<language>_<metric>`` holds the value of
+    one language for the metrics in ``language_keys``; with two or more languages, ``val_t2i_mrv`` and
+    ``val_i2t_mrv`` hold CCRK's mean rank variance (lower = more consistent across languages, see
+    :func:`aligned_mrv`).
+
+    Args:
+        encode: ``encode(model) -> ({language: text_emb}, item_emb)``.
+        text_item_ids: ``{language: item id of each caption}``.
+        item_ids: the validation item ids, in the row order of ``item_emb``.
+        text_keys: ``{language: key of each caption}`` matching captions across languages for MRV
+            (``(item_id, caption number)``); default: the item id with its occurrence number.
+        evaluate: as :class:`RetrievalValidation`, and it must accept ``return_ranks=True``.
+        keys: the averaged metrics copied into the logs.
+        language_keys: the metrics also logged per language.
+    """
+
+    def __init__(self, encode: Callable, text_item_ids: Dict[str, Sequence[str]], item_ids: Sequence[str],
+                 text_keys: Optional[Dict[str, Sequence]] = None, evaluate: Optional[Callable] = None,
+                 keys: Sequence[str] = RetrievalValidation.DEFAULT_KEYS, language_keys: Sequence[str] = ("sumr",)):
+        super().__init__(encode, [], item_ids, evaluate=evaluate, keys=keys)
+        if not text_item_ids:
+            raise ConfigError("no validation languages given")
+        self.text_item_ids = {language: list(ids) for language, ids in text_item_ids.items()}
+        if text_keys is None:
+            text_keys = {language: _occurrence_keys(ids) for language, ids in self.text_item_ids.items()}
+        self.text_keys = {language: list(text_keys[language]) for language in self.text_item_ids}
+        self.language_keys = tuple(language_keys)
+
+    def compute(self) -> Dict[str, float]:
+        text_by_language, item_emb = self.encode(self.model)
+        results = {}
+        for language, item_ids in self.text_item_ids.items():
+            results[language] = dict(self.evaluate(text_by_language[language], item_ids, item_emb, self.item_ids,
+                                                   return_ranks=True))
+            if all(f"t2i_r{k}" in results[language] for k in (1, 5, 10)):
+                results[language]["t2i_sum_recall"] = sum(results[language][f"t2i_r{k}"] for k in (1, 5, 10))
+        out = {}
+        for key in self.keys:
+            values = [float(result[key]) for result in results.values() if key in result]
+            if values:
+                out[key] = float(np.mean(values))
+        for language, result in results.items():
+            for key in self.language_keys:
+                if key in result:
+                    out[f"{language}_{key}"] = float(result[key])
+        if len(results) >= 2:
+            out.update(aligned_mrv(results, self.text_keys))
+        return out
+
+
+def _first_per_key(keys: Sequence, ranks: Sequence) -> Dict:
+    if len(keys) != len(ranks):
+        raise ConfigError(f"{len(keys)} query keys for {len(ranks)} ranks; give one key per validation caption")
+    out: Dict = {}
+    for key, rank in zip(keys, ranks):
+        out.setdefault(key, rank)
+    return out
+
+
+def _occurrence_keys(item_ids: Sequence[str]) -> List[tuple]:
+    seen: Dict[str, int] = {}
+    keys = []
+    for item in item_ids:
+        keys.append((item, seen.get(item, 0)))
+        seen[item] = seen.get(item, 0) + 1
+    return keys
 
 
 class LineageSchedule(keras.callbacks.Callback):

@@ -29,6 +29,7 @@ import numpy as np
 
 from w2vvx.datasets.batching import CaptionBatchDataset, EncodeDataset, featurize_captions
 from w2vvx.errors import ConfigError, DataFormatError
+from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRModel for load_run
 from w2vvx.training.callbacks import (EpochSync, LineageSchedule, RetrievalValidation, RunRecorder,
                                       selection_key, set_learning_rate, tensorboard_callback)
 from w2vvx.training.checkpoint import TrainerState, load_checkpoint
@@ -169,8 +170,6 @@ class NRCCRTrainer(Trainer):
     def __init__(self, config, run_dir, train_captions, features, val_captions, train_translations=None,
                  train_back_translations=None, val_translations=None, weights=None,
                  native_weight: float = NATIVE_WEIGHT, **kwargs):
-        from w2vvx.models.nrccr import NRCCRWeights
-
         self.weights = NRCCRWeights.from_dict(weights)
         if self.weights.needs_translation and train_translations is None:
             raise ConfigError("NRCCR needs the machine translations of the training captions "
@@ -194,8 +193,6 @@ class NRCCRTrainer(Trainer):
 
     def setup(self, resume: bool = False):
         """Prepare the joint vocabulary, build and compile the NRCCR model, restore a checkpoint."""
-        from w2vvx.models.nrccr import build_nrccr_model
-
         checkpoint = self._check_run_dir(resume)
         if self.deterministic:
             enable_determinism()
@@ -281,8 +278,6 @@ def nrccr_trainer_for_collection(collection, config, run_dir, features, language
     weights = _weights(weights)
     train = collection.captions("train")
     if train_on_human:
-        from w2vvx.models.nrccr import NRCCRWeights
-
         train, translations, back = collection.captions("train", language), None, None
         weights = NRCCRWeights(source=1.0, target=0.0, similarity=0.0, feature=0.0, backtranslation=0.0,
                                num_heads=weights.num_heads, key_dim=weights.key_dim, margin=weights.margin)
@@ -303,8 +298,6 @@ def nrccr_trainer_for_collection(collection, config, run_dir, features, language
 
 
 def _weights(weights):
-    from w2vvx.models.nrccr import NRCCRWeights
-
     return NRCCRWeights.from_dict(weights)
 
 

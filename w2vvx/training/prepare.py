@@ -161,8 +161,8 @@ class PreparedText:
         except json.JSONDecodeError as error:
             raise DataFormatError(f"not valid JSON: {error}", path=settings_path) from None
         prepared = cls(gru_vocab=Vocabulary.load(folder / _GRU_VOCAB), bow_vocab=Vocabulary.load(folder / _BOW_VOCAB),
-                       gru_embedding=np.load(folder / _GRU_EMBEDDING, allow_pickle=False),
-                       w2v_embedding=np.load(folder / _W2V_EMBEDDING, allow_pickle=False), **settings)
+                       gru_embedding=_load_matrix(folder / _GRU_EMBEDDING),
+                       w2v_embedding=_load_matrix(folder / _W2V_EMBEDDING), **settings)
         for name, matrix, vocab in (("gru_embedding", prepared.gru_embedding, prepared.gru_vocab),
                                     ("w2v_embedding", prepared.w2v_embedding, prepared.bow_vocab)):
             if matrix.ndim != 2 or matrix.shape[0] != len(vocab):
@@ -172,17 +172,55 @@ class PreparedText:
         return prepared
 
 
+def _load_matrix(path: Path) -> np.ndarray:
+    """A float matrix saved by :meth:`PreparedText.save`; library errors naming the file otherwise."""
+    if not path.is_file():
+        raise MissingFileError("a file of the prepared text is missing; the folder is damaged, delete it to "
+                               "prepare again", path=path)
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataFormatError(f"not a plain numeric .npy array ({error}); the folder is damaged or was not "
+                              "written by w2vvx, delete it to prepare again", path=path) from None
+    if not isinstance(matrix, np.ndarray) or not np.issubdtype(matrix.dtype, np.number):
+        raise DataFormatError(f"holds {getattr(matrix, 'dtype', type(matrix).__name__)} values, expected a float "
+                              "matrix; delete the folder to prepare again", path=path)
+    return matrix
+
+
 def tokenize_captions(captions, default_language: str = "en", remove_stopwords: bool = False) -> List[List[str]]:
     """Tokenize each caption with the tokenizer of its language."""
+    tokens, filtered = tokenize_captions_both(captions, default_language, with_filtered=remove_stopwords)
+    return filtered if remove_stopwords else tokens
+
+
+def tokenize_captions_both(captions, default_language: str = "en", with_filtered: bool = True):
+    """Tokenize each caption once: ``(tokens, tokens without stopwords)`` (the second None unless ``with_filtered``).
+
+    One tokenizer per language (jieba is loaded once for Chinese); stopwords are the lists of
+    :func:`w2vvx.text.stopwords.load_stopwords`, as ``get_tokenizer(language, remove_stopwords=True)``.
+
+    Example:
+        >>> tokenize_captions_both([("img1", "A dog on the grass")])
+        ([['a', 'dog', 'on', 'the', 'grass']], [['dog', 'grass']])
+    """
+    from w2vvx.text.stopwords import load_stopwords
+
     tokenizers: Dict[str, object] = {}
-    token_lists = []
+    stopwords: Dict[str, frozenset] = {}
+    token_lists, filtered_lists = [], []
     for caption in captions:
         language = caption_language(caption, default_language)
         if language not in tokenizers:
-            tokenizers[language] = get_tokenizer(language, remove_stopwords=remove_stopwords)
+            tokenizers[language] = get_tokenizer(language)
+            if with_filtered:
+                stopwords[language] = load_stopwords(language)
         text = caption.text if hasattr(caption, "text") else caption[1]
-        token_lists.append(tokenizers[language](text))
-    return token_lists
+        tokens = tokenizers[language](text)
+        token_lists.append(tokens)
+        if with_filtered:
+            filtered_lists.append([token for token in tokens if token not in stopwords[language]])
+    return token_lists, (filtered_lists if with_filtered else None)
 
 
 def prepare_text(train_captions: Iterable, word_vectors=None, dim: int = 500, min_count: int = 5,
@@ -214,8 +252,7 @@ def prepare_text(train_captions: Iterable, word_vectors=None, dim: int = 500, mi
     if not train_captions:
         raise ConfigError("no training captions to build the vocabulary from")
     languages = sorted({caption_language(caption, default_language) for caption in train_captions})
-    gru_tokens = tokenize_captions(train_captions, default_language)
-    bow_tokens = tokenize_captions(train_captions, default_language, remove_stopwords=True)
+    gru_tokens, bow_tokens = tokenize_captions_both(train_captions, default_language)
     gru_vocab = Vocabulary.build(gru_tokens, min_count=min_count)
     bow_vocab = Vocabulary.build(bow_tokens, min_count=min_count)
     if len(gru_vocab) <= 2:

@@ -9,6 +9,18 @@ validation retrieval metrics, the best model kept as ``best.keras``, the W2VV le
 bad epochs, a resumable checkpoint, ``history.csv``, ``training.png`` and (TensorFlow backend)
 TensorBoard logs under ``logs/``.
 
+CCRK's 1-to-K training (config loss ``"one_to_k"``, e.g. ``w2vv_1tok``): pass ``train_captions`` as
+``{language: captions}`` with the K languages' captions aligned by item id and caption number (an English
+caption ``<item>#enc#<n>`` and its translations ``<item>#enc2zh#<n>``); batches come from a
+:class:`~w2vvx.datasets.batching.MultilingualBatchDataset` and the loss's K is set to the number of
+languages. The text side (vocabularies, word vectors) is prepared on the captions of all languages.
+
+Validation in several languages: pass ``val_captions`` as ``{language: captions}`` (any loss). The
+selection metric is then the mean over the languages of the per-language metric, every ``val_*`` log is
+such a mean, ``val_<language>_sumr`` (and ``val_<language>_<selection metric>``) keep the per-language
+values, and CCRK's MRV (``val_t2i_mrv``, ``val_i2t_mrv``; lower = more consistent) is logged with two or
+more languages.
+
 Run folder layout::
 
     config.json  prepared/  checkpoints/epoch-NNNN/  best.keras  history.csv  training.png  logs/
@@ -24,15 +36,18 @@ import dataclasses
 import logging
 import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import keras
 import numpy as np
 
-from w2vvx.datasets.batching import CaptionBatchDataset, EncodeDataset, caption_pairs, featurize_captions
+from w2vvx.datasets.batching import (CaptionBatchDataset, EncodeDataset, MultilingualBatchDataset, caption_numbers,
+                                     caption_pairs, featurize_captions)
 from w2vvx.errors import ConfigError, MissingFileError, ResumeError
-from w2vvx.training.callbacks import (EpochSync, LineageSchedule, RetrievalValidation, RunRecorder,
-                                      selection_key, set_learning_rate, tensorboard_callback)
+from w2vvx.io.captions import Caption
+from w2vvx.training.callbacks import (EpochSync, LineageSchedule, MultilingualRetrievalValidation,
+                                      RetrievalValidation, RunRecorder, selection_key, set_learning_rate,
+                                      tensorboard_callback)
 from w2vvx.training.checkpoint import (BEST_MODEL, CHECKPOINT_DIR, TrainerState, latest_checkpoint,
                                        load_checkpoint, remove_stale_temporaries)
 from w2vvx.training.prepare import PREPARED_DIR, PreparedText, prepare_text
@@ -118,6 +133,36 @@ def _visual_shape(features, item_id: str):
     return int(sample.shape[-1]), sample.ndim == 3
 
 
+def _language_captions(captions_by_language, what: str) -> Dict[str, list]:
+    """``{language: captions}`` with a language tag on every caption (untagged ones get the key as tag).
+
+    Captions read from files keep their tags (``enc2zh`` ...); ``(item_id, text)`` pairs and untagged
+    Captions become ``Caption("<item>#<key>#<n>", item, key, n, text)``, so the featurizer and the
+    vocabulary builder tokenize them as language ``key``.
+    """
+    from w2vvx.text.tokenizers import language_of_tag
+
+    out = {}
+    for key, captions in captions_by_language.items():
+        captions = list(captions)
+        if not captions:
+            raise ConfigError(f"no {what} captions for language {key!r}")
+        untagged = [caption for caption in captions if not getattr(caption, "tag", None)]
+        if untagged:
+            try:
+                language_of_tag(str(key))
+            except ConfigError:
+                raise ConfigError(f"{what} captions of {key!r} have no language tag and {key!r} is not a language "
+                                  "code; key the mapping by language (en, zh, de, ...) or pass tagged captions "
+                                  "(read_captions of <item>#<tag>#<n> lines)") from None
+            numbers = caption_numbers(captions)
+            captions = [caption if getattr(caption, "tag", None) else
+                        Caption(f"{item}#{key}#{number}", item, str(key), int(number), text)
+                        for caption, (item, text), number in zip(captions, caption_pairs(captions), numbers)]
+        out[str(key)] = captions
+    return out
+
+
 def _encode_in_batches(encoder, dataset) -> np.ndarray:
     outputs = [np.asarray(keras.ops.convert_to_numpy(encoder.predict_on_batch(dataset[index][0])))
                for index in range(len(dataset))]
@@ -130,10 +175,13 @@ class Trainer:
     Args:
         config: a config name (``"base_w2vv"``, ``"w2vv_attention_ctl"``, ``"w2vvpp"`` ...) or a ``ModelConfig``.
         run_dir: the run folder (created).
-        train_captions: training ``w2vvx.io.Caption`` list (or ``(item_id, text)`` pairs).
+        train_captions: training ``w2vvx.io.Caption`` list (or ``(item_id, text)`` pairs); for the
+            ``"one_to_k"`` loss (and only for it) ``{language: captions}`` with K >= 2 languages aligned
+            by item id and caption number (see the module docstring).
         features: the visual features of the training items: a ``w2vvx.io.BigFile`` or a callable
             ``item_ids -> array``.
-        val_captions: validation captions.
+        val_captions: validation captions, or ``{language: captions}`` to validate in several
+            languages (metrics averaged over languages, MRV logged; see the module docstring).
         val_features: features of the validation items (default: ``features``).
         val_items: validation item ids (default: the items of ``val_captions``, in first-seen order).
         word_vectors: pretrained vectors (path or loaded) or ``None`` to train word2vec on the training captions.
@@ -159,12 +207,42 @@ class Trainer:
         config = _resolve_config(config)
         if max_epochs is not None:
             config = config.replace(max_epochs=max_epochs)
+        self.train_by_language: Optional[Dict[str, list]] = None
+        if config.loss == "one_to_k":
+            if not isinstance(train_captions, Mapping):
+                raise ConfigError(
+                    f"config {config.name!r} trains with the one_to_k loss (CCRK), which needs every item's captions "
+                    "in K languages: pass train_captions={language: captions} (e.g. {'en': ..., 'zh': ..., "
+                    "'de': ...}, aligned by item id and caption number), not one flat caption list "
+                    "(CLI: --train-variants ,google_enc2zh,google_enc2de)")
+            if len(train_captions) < 2:
+                raise ConfigError(f"the one_to_k loss needs captions in at least 2 languages, got "
+                                  f"{list(train_captions)}")
+            self.train_by_language = _language_captions(train_captions, "training")
+            num_languages = len(self.train_by_language)
+            if config.loss_kwargs.get("num_captions") != num_languages:
+                logger.info("one_to_k loss: K set to %d (languages %s)", num_languages, list(self.train_by_language))
+                config = config.replace(loss_kwargs={**config.loss_kwargs, "num_captions": num_languages})
+            self.train_captions = [caption for captions in self.train_by_language.values() for caption in captions]
+        elif isinstance(train_captions, Mapping):
+            raise ConfigError(
+                f"train_captions per language ({list(train_captions)}) are for the one_to_k loss (config "
+                f"'w2vv_1tok'); config {config.name!r} uses the {config.loss!r} loss: pass one caption list "
+                "(concatenate the languages to train on all of them)")
+        else:
+            self.train_captions = list(train_captions)
         self.config = config
         self.run_dir = Path(run_dir)
-        self.train_captions = list(train_captions)
-        self.val_captions = list(val_captions)
         if not self.train_captions:
             raise ConfigError("no training captions given")
+        if isinstance(val_captions, Mapping):
+            if not val_captions:
+                raise ConfigError("no validation languages given")
+            self.val_by_language: Optional[Dict[str, list]] = _language_captions(val_captions, "validation")
+            self.val_captions = [caption for captions in self.val_by_language.values() for caption in captions]
+        else:
+            self.val_by_language = None
+            self.val_captions = list(val_captions)
         if not self.val_captions:
             raise ConfigError("no validation captions given; the lineage selects the model on a validation split")
         self.features = features
@@ -237,15 +315,48 @@ class Trainer:
         return prepared
 
     def _validation_encoder(self, featurizer):
+        item_batches = EncodeDataset.from_features(self.val_features, self.val_items, batch_size=self.eval_batch_size)
+        if self.val_by_language is not None:
+            text_batches = {language: EncodeDataset(featurize_captions(featurizer, captions),
+                                                    batch_size=self.eval_batch_size)
+                            for language, captions in self.val_by_language.items()}
+
+            def encode_languages(model):
+                return ({language: _encode_in_batches(model.text_encoder, batches)
+                         for language, batches in text_batches.items()},
+                        _encode_in_batches(model.visual_encoder, item_batches))
+
+            return encode_languages
         text_inputs = featurize_captions(featurizer, self.val_captions)
         text_batches = EncodeDataset(text_inputs, batch_size=self.eval_batch_size)
-        item_batches = EncodeDataset.from_features(self.val_features, self.val_items, batch_size=self.eval_batch_size)
 
         def encode(model):
             return (_encode_in_batches(model.text_encoder, text_batches),
                     _encode_in_batches(model.visual_encoder, item_batches))
 
         return encode
+
+    def _validation_callback(self, featurizer) -> keras.callbacks.Callback:
+        encode = self._validation_encoder(featurizer)
+        if self.val_by_language is None:
+            return RetrievalValidation(encode, self.val_text_item_ids, self.val_items)
+        item_ids = {language: [item for item, _ in caption_pairs(captions)]
+                    for language, captions in self.val_by_language.items()}
+        keys = {language: [(item, int(number)) for item, number in zip(item_ids[language], caption_numbers(captions))]
+                for language, captions in self.val_by_language.items()}
+        language_keys = tuple(dict.fromkeys(("sumr", selection_key(self.config.selection_metric))))
+        return MultilingualRetrievalValidation(encode, item_ids, self.val_items, text_keys=keys,
+                                               language_keys=language_keys)
+
+    def _training_batches(self, featurizer):
+        config = self.config
+        if self.train_by_language is not None:
+            return MultilingualBatchDataset(self.train_by_language, featurizer, self.features,
+                                            batch_size=config.batch_size, seed=self.seed,
+                                            steps_per_epoch=self.steps_per_epoch)
+        return CaptionBatchDataset(self.train_captions, featurizer, self.features, batch_size=config.batch_size,
+                                   seed=self.seed, negatives=config.loss == "ctl",
+                                   steps_per_epoch=self.steps_per_epoch)
 
     def setup(self, resume: bool = False):
         """Prepare the text side, build and compile the model, restore a checkpoint when resuming."""
@@ -292,13 +403,11 @@ class Trainer:
                         ", early stop" if state.stopped_early else "")
             return self._result(interrupted)
         featurizer = self.prepared.featurizer
-        dataset = CaptionBatchDataset(self.train_captions, featurizer, self.features, batch_size=config.batch_size,
-                                      seed=self.seed, negatives=config.loss == "ctl",
-                                      steps_per_epoch=self.steps_per_epoch)
+        dataset = self._training_batches(featurizer)
         dataset.set_epoch(state.epochs_done)
         callbacks = [
             EpochSync(dataset, seed=self.seed),
-            RetrievalValidation(self._validation_encoder(featurizer), self.val_text_item_ids, self.val_items),
+            self._validation_callback(featurizer),
             LineageSchedule(state, self.monitor, run_dir=self.run_dir, factor=0.5,
                             min_epochs_per_lr=max(config.lr_halving_patience, 1),
                             patience=config.early_stop_patience, decay_per_epoch=config.lr_decay),
