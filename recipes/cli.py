@@ -7,13 +7,11 @@ run). ``pivot`` runs the real-text pivot benchmark on the shared data. Run it st
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import click
 
-from w2vvx.errors import W2VVXError
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -227,14 +225,9 @@ def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale
 
 def main(argv=None):
     """Standalone entry point (``python -m recipes.cli``); library errors print one line and exit 2."""
-    try:
-        recipes.main(args=argv, prog_name="recipes", standalone_mode=False)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except W2VVXError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
+    from w2vvx.cli import run_command_group
+
+    run_command_group(recipes, argv, prog_name="recipes")
 
 
 if __name__ == "__main__":

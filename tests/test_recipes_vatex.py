@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from recipes import vatex
-from recipes.common import StepRunner
 from w2vvx.errors import DataFormatError, MissingFileError
 from w2vvx.io.bigfile import BigFile
 from w2vvx.io.frames import read_video2frames

@@ -416,10 +416,14 @@ def _mount_recipes():
 _mount_recipes()
 
 
-def main(argv=None):
-    """Entry point of the ``w2vvx`` console script."""
+def run_command_group(group: click.Group, argv=None, prog_name: str = "w2vvx") -> None:
+    """Run a click group the way every w2vvx entry point does.
+
+    Library errors (:class:`W2VVXError`) and OS errors (disk full, permissions) print one ``error:``
+    line and exit with status 2; Ctrl-C exits with 130; no traceback reaches the user.
+    """
     try:
-        cli.main(args=argv, prog_name="w2vvx", standalone_mode=False)
+        group.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -437,6 +441,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
+
+def main(argv=None):
+    """Entry point of the ``w2vvx`` console script."""
+    run_command_group(cli, argv, prog_name="w2vvx")
 
 
 if __name__ == "__main__":

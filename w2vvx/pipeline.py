@@ -196,6 +196,23 @@ def _train(config, run_dir: Path, collection, features, train_variant: Optional[
     return trainer.fit(resume=True)
 
 
+def _train_multilingual(config, run_dir: Path, collection, features, settings: DoAllSettings):
+    """Train a 1-to-K model on the source captions and their machine translations (one per language)."""
+    from w2vvx.training.trainer import Trainer
+
+    source = settings.source_language
+    train = {source: collection.captions("train")}
+    val = {source: collection.captions("val")}
+    for language in settings.target_languages:
+        train[language] = collection.captions("train", f"google_{_source_tag(settings)}2{language}")
+        val[language] = collection.captions("val", language)
+    logger.info("training %s (1-to-K over %s) on %d items", run_dir.name, ", ".join(train),
+                len({c.item_id for c in train[source]}))
+    trainer = Trainer(config, run_dir, train, features, val, default_language=source, seed=settings.seed,
+                      verbose=settings.verbose)
+    return trainer.fit(resume=True)
+
+
 def _encode_texts(run, captions) -> np.ndarray:
     inputs = run.featurizer.featurize_captions(captions)
     return run.model.encode_text(inputs)
@@ -281,13 +298,19 @@ def run_do_all(settings: DoAllSettings) -> DoAllResult:
         metrics, ranks_by_language = nrccr_do_all_metrics(settings, collection, features, config, run_root,
                                                           source_tag=_source_tag(settings))
     else:
-        source_dir = run_root / f"source_{settings.source_language}"
-        _train(config, source_dir, collection, features, None, None, settings.source_language, settings)
-        target_dirs = {}
-        for language in settings.target_languages:
-            target_dirs[language] = run_root / f"target_{language}"
-            _train(config, target_dirs[language], collection, features, f"google_{_source_tag(settings)}2{language}",
-                   language, language, settings)
+        if config.loss == "one_to_k":
+            # CCRK 1-to-K: one model learns from every language of an item at once and serves all routes
+            source_dir = run_root / "multilingual"
+            _train_multilingual(config, source_dir, collection, features, settings)
+            target_dirs = {language: source_dir for language in settings.target_languages}
+        else:
+            source_dir = run_root / f"source_{settings.source_language}"
+            _train(config, source_dir, collection, features, None, None, settings.source_language, settings)
+            target_dirs = {}
+            for language in settings.target_languages:
+                target_dirs[language] = run_root / f"target_{language}"
+                _train(config, target_dirs[language], collection, features,
+                       f"google_{_source_tag(settings)}2{language}", language, language, settings)
 
         source_run = load_run(source_dir)
         evaluator = _Evaluator(collection, features, source_run, visual_space=config.common_space_dim is None,
