@@ -197,7 +197,8 @@ def main():
     print(machine_line())
     print(f"threads per process: {args.threads}; {args.steps} timed steps after {args.warmup} warm-up; "
           f"batch {args.batch_size}; vocab {sizes['vocab']} (GRU and BoW), visual {sizes['visual']}, "
-          f"maxlen {sizes['maxlen']}{' (QUICK: tiny model)' if args.quick else ''}")
+          f"maxlen {sizes['maxlen']}{' (QUICK: tiny model)' if args.quick else ''}; "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     rows = []
     for config in configs:
         for backend in backends:

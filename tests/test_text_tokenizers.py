@@ -28,13 +28,20 @@ def test_chinese_segmented_and_unsegmented():
     assert is_segmented_chinese("狗 跑") and not is_segmented_chinese("狗跑 dog")
 
 
-def test_chinese_jieba_is_lazy_and_picklable():
+def test_chinese_jieba_is_lazy_shared_and_picklable(monkeypatch):
+    from w2vvx.text import tokenizers
+
+    loads = []
+    real = tokenizers._jieba_segmenter.__wrapped__
+    cached = tokenizers.functools.lru_cache(maxsize=1)(lambda: loads.append(1) or real())
+    monkeypatch.setattr(tokenizers, "_jieba_segmenter", cached)
     tokenize = get_tokenizer("zh")
-    assert tokenize._split._jieba is None
     tokenize("狗 跑")  # segmented: jieba not needed
-    assert tokenize._split._jieba is None
+    assert loads == []
     clone = pickle.loads(pickle.dumps(tokenize))
     assert clone("狗 跑") == ["狗", "跑"]
+    assert tokenize("一只狗在跑") and get_tokenizer("zh", remove_stopwords=True)("一只狗在跑")
+    assert loads == [1]  # loaded once, shared by every Chinese tokenizer of the process
 
 
 def test_unicode_tokenizer_keeps_diacritics_and_nfc():

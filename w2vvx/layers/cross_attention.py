@@ -22,6 +22,8 @@ from keras import ops
 
 from w2vvx.errors import ConfigError
 
+from w2vvx.layers.masking import masked_mean
+
 _MASKED = -1e9
 
 
@@ -136,12 +138,6 @@ class CrossAttention(keras.layers.Layer):
         config.update({"num_heads": self.num_heads, "key_dim": self.key_dim, "output_dim": self.output_dim,
                        "dropout": self.dropout, "layer_norm_epsilon": self.layer_norm_epsilon})
         return config
-
-
-def masked_mean(sequence, mask):
-    """Mean over time of ``(B, L, D)`` ``sequence`` at positions where ``mask`` ``(B, L)`` is 1 (0 if none)."""
-    mask = ops.cast(mask, sequence.dtype)[:, :, None]
-    return ops.sum(sequence * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")

@@ -13,6 +13,10 @@ from w2vvx.losses.mse import MSELoss
 from w2vvx.losses.one_to_k import OneToKContrastiveLoss
 from w2vvx.losses.pairwise_contrastive import PairwiseContrastiveLoss
 from w2vvx.losses.triplet import TripletRankingLoss
+from w2vvx.losses.distillation import FeatureDistillationLoss, SimilarityDistillationLoss
+from w2vvx.losses.elr import EarlyLearningTargets, ELRLoss
+from w2vvx.losses.label_contrastive import MultimodalContrastiveLoss
+from w2vvx.losses.mce import MeanClusteringError
 
 LOSSES = {
     "mse": MSELoss,
@@ -40,5 +44,6 @@ def get_loss(name: str, **kwargs):
         raise ConfigError(f"bad arguments {kwargs!r} for loss {name!r} ({LOSSES[name].__name__}): {error}") from error
 
 
-__all__ = ["InfoNCELoss", "LOSSES", "MSELoss", "OneToKContrastiveLoss", "PairwiseContrastiveLoss",
-           "TripletRankingLoss", "get_loss"]
+__all__ = ["ELRLoss", "EarlyLearningTargets", "FeatureDistillationLoss", "InfoNCELoss", "LOSSES", "MSELoss",
+           "MeanClusteringError", "MultimodalContrastiveLoss", "OneToKContrastiveLoss", "PairwiseContrastiveLoss",
+           "SimilarityDistillationLoss", "TripletRankingLoss", "get_loss"]

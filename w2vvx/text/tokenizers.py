@@ -11,10 +11,10 @@
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
-import threading
 import unicodedata
 from typing import Callable, FrozenSet, List, Optional
 
@@ -92,30 +92,31 @@ def _clean_zh_token(token: str) -> str:
                    and not ch.isspace())
 
 
-class ChineseTokenizer:
-    """Chinese tokenizer; jieba is loaded lazily on the first unsegmented sentence.
+@functools.lru_cache(maxsize=1)
+def _jieba_segmenter():
+    """One jieba segmenter per process: its dictionary is read-only and takes seconds to load.
 
     jieba's prefix-dictionary cache goes to the system temporary folder, never into the package.
+    """
+    import jieba
+
+    segmenter = jieba.Tokenizer()
+    segmenter.tmp_dir = tempfile.gettempdir()
+    segmenter.cache_file = f"w2vvx-jieba-{os.getuid() if hasattr(os, 'getuid') else 0}.cache"
+    segmenter.initialize()
+    return segmenter
+
+
+class ChineseTokenizer:
+    """Chinese tokenizer; jieba is loaded lazily (once per process) on the first unsegmented sentence.
 
     Example:
         >>> ChineseTokenizer()("一个 女人 躺 在 海水 里 。")
         ['一个', '女人', '躺', '在', '海水', '里']
     """
 
-    def __init__(self):
-        self._jieba = None
-        self._lock = threading.Lock()
-
     def _segmenter(self):
-        with self._lock:
-            if self._jieba is None:
-                import jieba
-
-                segmenter = jieba.Tokenizer()
-                segmenter.tmp_dir = tempfile.gettempdir()
-                segmenter.cache_file = f"w2vvx-jieba-{os.getuid() if hasattr(os, 'getuid') else 0}.cache"
-                self._jieba = segmenter
-        return self._jieba
+        return _jieba_segmenter()
 
     def segment(self, text: str) -> List[str]:
         if is_segmented_chinese(text):
@@ -125,12 +126,6 @@ class ChineseTokenizer:
     def __call__(self, text: str) -> List[str]:
         tokens = (_clean_zh_token(token) for token in self.segment(text))
         return [token for token in tokens if token]
-
-    def __getstate__(self):
-        return {}
-
-    def __setstate__(self, state):
-        self.__init__()
 
 
 def _is_word_char(ch: str) -> bool:
