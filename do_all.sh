@@ -13,5 +13,8 @@ bash "$root/scripts/bootstrap.sh"
 config="${1:-w2vv_attention_ctl}"
 [ $# -gt 0 ] && shift
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# OpenMP threads that spin while waiting for a busy core slow torch 7-9x on a shared 2-core machine
+# (benchmarks/README.md, bench_epoch.py); passive waiting costs nothing when the cores are free.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec "$root/.venv/bin/w2vvx" do-all "$config" "$@"

@@ -10,6 +10,9 @@ py="$root/.venv/bin/python"
 # Thread counts are set on purpose: torch slows many times over on a 2-core machine when another
 # process holds the other core and its pool is left at the default.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# OpenMP threads that spin while waiting for a busy core slow torch 7-9x on a shared 2-core machine
+# (benchmarks/README.md, bench_epoch.py); passive waiting costs nothing when the cores are free.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export TF_NUM_INTRAOP_THREADS="${TF_NUM_INTRAOP_THREADS:-$OMP_NUM_THREADS}"
 export TF_NUM_INTEROP_THREADS="${TF_NUM_INTEROP_THREADS:-1}"
 export TF_CPP_MIN_LOG_LEVEL=2

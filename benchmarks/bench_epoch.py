@@ -22,6 +22,9 @@ Usage:
 
 On a loaded machine the wall time includes waiting for the cores; CPU seconds barely depend on the load but
 count every thread (with 2 threads, CPU s/step is up to 2x the wall time of an idle machine). Both are printed.
+On a shared machine, also run with ``OMP_WAIT_POLICY=PASSIVE`` in the environment (passed to the children and
+printed): PyTorch's OpenMP threads otherwise spin at every barrier while their partner thread waits for a core,
+which made torch 7-9x slower in wall time here (see benchmarks/README.md).
 """
 from __future__ import annotations
 

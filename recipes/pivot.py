@@ -18,6 +18,16 @@ target-language queries that never fed the pivot:
   the pivot, and there is no training split.
 
 English queries are never used for evaluation (they are the pivot's own sentences).
+
+Two methods (``method=``): ``baseline`` trains the library config on the target-language training text
+alone; ``nrccr`` trains the cross-lingual NRCCR model (:mod:`w2vvx.training.nrccr`) on the English
+training captions of the same items (source) aligned with their translations (``<item>#enc#<n>`` ↔
+``<item>#zhb#<n>`` for Flickr8K-CN, the Task 1 en/de pair of each Multi30K image, ``enc`` ↔ ``enc2zh``
+for VATEX). None of the datasets ships back-translations, so the back-translation weight is 0, and
+none ships MT of the test queries into English (Flickr8K-CN has no ``zhc``→en file; VATEX's
+``vatextest_google_zhc2en`` covers videos without pivots), so NRCCR is evaluated with native queries
+only (no 0.8/0.2 query-translation fusion), exactly like the baseline. English sentences only train;
+they never query.
 """
 from __future__ import annotations
 
@@ -26,7 +36,7 @@ import datetime
 import logging
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 from w2vvx.errors import ConfigError
 from w2vvx.io.bigfile import BigFile
@@ -41,6 +51,7 @@ from recipes.common import (InputFile, check_inputs, encode_captions, encode_ite
 logger = logging.getLogger(__name__)
 
 DATASETS = ("flickr8k-cn", "multi30k", "vatex")
+METHODS = ("baseline", "nrccr")
 SKIPPED = {"msrvtt-cn": "skipped: its human Chinese captions translate the single English caption that is the "
                         "pivot (leaky) and it has no training split"}
 PIVOT_FEATURE = "minilm_en_pivot"
@@ -82,6 +93,62 @@ def _limit_items(captions: Sequence[Caption], items: Sequence[str], n: Optional[
     items = list(items)[:n]
     keep = set(items)
     return [c for c in captions if c.item_id in keep], items
+
+
+def nrccr_inputs(shared_data, dataset: str) -> List[InputFile]:
+    """The extra shared-data files (English source captions, their translations) the ``nrccr`` method reads."""
+    root = Path(shared_data)
+    if dataset == "flickr8k-cn":
+        source = "https://github.com/li-xirong/flickr8kcn (data/)"
+        return [InputFile("flickr8kenc.caption.txt", root / "flickr8k-cn" / "flickr8kenc.caption.txt", source,
+                          "NRCCR source captions (English; training only, never queries)")]
+    if dataset == "multi30k":
+        return [InputFile("task1/raw/train.en.gz", root / "multi30k" / "task1" / "raw" / "train.en.gz",
+                          "https://github.com/multi30k/dataset (data/)",
+                          "NRCCR source captions (Task 1 English; training only, never queries)")]
+    if dataset == "vatex":
+        return [InputFile("vatexval.caption.txt", root / "vatex" / "vatexval.caption.txt",
+                          "https://github.com/HuiGuanLab/MLCMR (VisualSearch/vatex/TextData/)",
+                          "NRCCR source captions (English; training only, never queries)")]
+    return pivot_inputs(shared_data, dataset)  # raises the unknown-dataset error
+
+
+def load_nrccr_pairs(shared_data, dataset: str, task: PivotTask):
+    """English source captions of ``task``'s training items and their translations, aligned.
+
+    Returns ``(source, translations)``: two Caption lists of equal length where position ``i`` holds
+    the same item and caption index (``<item>#enc#<n>`` and ``<item>#zhb#<n>`` for Flickr8K-CN, the
+    Task 1 ``en`` / ``de`` sentence of each Multi30K image, ``enc`` and ``enc2zh`` for VATEX).
+
+    Raises:
+        DataFormatError: a source caption has no translation with the same item and index.
+    """
+    from w2vvx.training.nrccr import align_translations
+
+    check_inputs(nrccr_inputs(shared_data, dataset))
+    root = Path(shared_data)
+    train_items = {c.item_id for c in task.train}
+    if dataset == "flickr8k-cn":
+        english = read_captions(root / "flickr8k-cn" / "flickr8kenc.caption.txt")
+        translations = [c for c in task.train if c.tag == "zhb"]
+    elif dataset == "multi30k":
+        base = root / "multi30k"
+        ids = read_imageset(base / "task1/image_splits/train.txt")
+        texts = read_sentences(base / "task1/raw/train.en.gz")
+        if len(texts) != len(ids):
+            raise ConfigError(f"{base / 'task1/raw/train.en.gz'} has {len(texts)} lines for {len(ids)} images")
+        english = [Caption(f"{i}#en#0", i, "en", 0, t) for i, t in zip(ids, texts) if t.strip()]
+        translations = list(task.train)
+    elif dataset == "vatex":
+        english = read_captions(root / "vatex" / "vatexval.caption.txt")
+        translations = list(task.train)
+    else:
+        nrccr_inputs(shared_data, dataset)
+        raise AssertionError("unreachable")
+    translated_keys = {(c.item_id, c.index) for c in translations}
+    source = [c for c in english if c.item_id in train_items and (c.item_id, c.index) in translated_keys]
+    source, translations = align_translations(source, translations, name=f"{dataset} training translation")
+    return source, translations
 
 
 def pivot_inputs(shared_data, dataset: str) -> List[InputFile]:
@@ -173,8 +240,14 @@ def load_task(shared_data, dataset: str, max_items: Optional[int] = None) -> Piv
 
 def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: str = "w2vvpp",
               small_scale: bool = False, max_items: Optional[int] = None, seed: int = 0,
-              overrides: Optional[dict] = None, verbose: int = 2) -> Dict[str, dict]:
-    """Train and test every dataset; write ``<out_dir>/pivot_results.md``; return ``{dataset: metrics}``.
+              overrides: Optional[dict] = None, verbose: int = 2,
+              method: Union[str, Sequence[str]] = "baseline",
+              nrccr_weights: Optional[dict] = None) -> Dict[str, dict]:
+    """Train and test every dataset; write ``<out_dir>/pivot_results.md``; return ``{key: metrics}``.
+
+    Keys are ``<dataset>`` for the baseline and ``<dataset> nrccr`` for NRCCR. Both methods use the same
+    model config (size, epochs, batch, selection metric), seed, splits and test queries; NRCCR's run
+    folder is ``<out_dir>/<dataset>-nrccr``.
 
     Args:
         shared_data: the shared data folder (holds ``pivot/`` and the caption files).
@@ -184,10 +257,16 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
         small_scale: tiny model and 2 epochs (see ``recipes.common.SMALL_SCALE_OVERRIDES``).
         max_items: cap on items per split (smoke runs).
         overrides: config field overrides applied on top of :data:`CPU_OVERRIDES` (or of the small-scale config).
+        method: ``"baseline"``, ``"nrccr"``, a comma-separated list of them or a sequence (see :data:`METHODS`).
+        nrccr_weights: loss weights of the NRCCR method (:class:`~w2vvx.models.nrccr.NRCCRWeights` fields;
+            the back-translation weight is forced to 0: no dataset ships back-translations).
     """
     out_dir = Path(out_dir)
+    methods = _methods(method)
     for dataset in datasets:
         pivot_inputs(shared_data, dataset)
+        if "nrccr" in methods:
+            check_inputs(nrccr_inputs(shared_data, dataset))
     if small_scale:
         settings = model_config(config, small_scale=True, **(overrides or {}))
     else:
@@ -199,14 +278,26 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
         start = time.time()
         task = load_task(shared_data, dataset, max_items=max_items)
         logger.info("%s: %d train, %d val, %d test captions", dataset, len(task.train), len(task.val), len(task.test))
-        run = train(settings, out_dir / dataset, task.train, task.features, task.val, val_items=task.val_items,
-                    default_language="en", seed=seed, verbose=verbose)
-        scores = score_matrix(encode_captions(run, task.test), encode_items(run, task.features, task.test_items))
-        metrics = evaluate_from_scores(scores, [c.item_id for c in task.test], task.test_items)
-        metrics.update(train_captions=len(task.train), test_queries=len(task.test), gallery=len(task.test_items))
-        results[dataset] = metrics
-        timings[dataset] = time.time() - start
-        text = _write_table(out_dir, settings, results, timings, compare_floor=max_items is None)
+        load_time = time.time() - start
+        for name in methods:
+            start = time.time()
+            key = dataset if name == "baseline" else f"{dataset} {name}"
+            if name == "baseline":
+                run = train(settings, out_dir / dataset, task.train, task.features, task.val,
+                            val_items=task.val_items, default_language="en", seed=seed, verbose=verbose)
+                train_size = len(task.train)
+            else:
+                source, translations = load_nrccr_pairs(shared_data, dataset, task)
+                logger.info("%s nrccr: %d aligned (English, translation) training pairs", dataset, len(source))
+                run = train_nrccr(settings, out_dir / f"{dataset}-nrccr", source, translations, task,
+                                  seed=seed, verbose=verbose, weights=nrccr_weights)
+                train_size = len(source) + len(translations)
+            scores = score_matrix(encode_captions(run, task.test), encode_items(run, task.features, task.test_items))
+            metrics = evaluate_from_scores(scores, [c.item_id for c in task.test], task.test_items)
+            metrics.update(train_captions=train_size, test_queries=len(task.test), gallery=len(task.test_items))
+            results[key] = metrics
+            timings[key] = time.time() - start + load_time
+            text = _write_table(out_dir, settings, results, timings, compare_floor=max_items is None)
     print(text)
     return results
 
@@ -218,15 +309,59 @@ def _write_table(out_dir: Path, settings, results: Dict[str, dict], timings: Dic
               f"config {settings.name}: " + ", ".join(f"{k}={getattr(settings, k)}" for k in
                                                       ("common_space_dim", "gru_units", "embed_dim", "max_epochs",
                                                        "batch_size", "loss")), ""]
-    for dataset, metrics in results.items():
-        header.append(f"- {dataset}: {load_task_description(dataset)}; {metrics['train_captions']} train captions, "
-                      f"{metrics['test_queries']} queries vs {metrics['gallery']} items; {timings[dataset]:.0f} s")
+    for key, metrics in results.items():
+        dataset, _, method = key.partition(" ")
+        description = load_task_description(dataset) if not method else NRCCR_DESCRIPTION[dataset]
+        header.append(f"- {key}: {description}; {metrics['train_captions']} train captions, "
+                      f"{metrics['test_queries']} queries vs {metrics['gallery']} items; {timings[key]:.0f} s")
     for dataset, reason in SKIPPED.items():
         header.append(f"- {dataset}: {reason}")
-    rows = {f"{d} (ours)": m for d, m in results.items()}
+    rows = {f"{k} (ours)": m for k, m in results.items()}
     if compare_floor:
-        rows.update({f"{d} floor (data README; {FLOOR_NOTE[d]})": FLOOR[d] for d in results})
+        done = dict.fromkeys(k.partition(" ")[0] for k in results)
+        rows.update({f"{d} floor (data README; {FLOOR_NOTE[d]})": FLOOR[d] for d in done})
     return write_report(Path(out_dir) / "pivot_results.md", rows, header)
+
+
+NRCCR_DESCRIPTION = {
+    "flickr8k-cn": "NRCCR, source enc (English) aligned with zhb (Baidu MT) by image and caption index, "
+                   "back-translation weight 0 (no file), select/test zhc (human), native queries only",
+    "multi30k": "NRCCR, source Task 1 en aligned with Task 1 de (human translation, 1/image), back-translation "
+                "weight 0, select Task 1 val de, test Task 2 test_2016 de (human, 5/image), native queries only",
+    "vatex": "NRCCR, source enc aligned with enc2zh (Google MT), back-translation weight 0, "
+             "select/test zh #0-#4 (human), native queries only",
+}
+
+
+def _methods(method) -> List[str]:
+    names = method.split(",") if isinstance(method, str) else list(method)
+    names = [str(name).strip() for name in names if str(name).strip()]
+    unknown = [name for name in names if name not in METHODS]
+    if not names or unknown:
+        raise ConfigError(f"method must be one or more of {list(METHODS)} (comma-separated), got {method!r}")
+    return list(dict.fromkeys(names))
+
+
+def train_nrccr(settings, run_dir, source, translations, task: PivotTask, seed: int = 0, verbose: int = 2,
+                weights: Optional[dict] = None):
+    """Train (or resume, or load when finished) the NRCCR method on aligned pairs; returns the loaded best run.
+
+    ``settings`` is the same ModelConfig as the baseline's; NRCCR's default loss weights apply
+    (source 1, target 0.6, similarity 0.4, feature 0.1) with the back-translation weight 0. Validation
+    uses the native target-language queries of ``task.val`` (no MT of them into English exists).
+    """
+    from w2vvx.models.nrccr import NRCCRWeights
+    from w2vvx.training.nrccr import NRCCRTrainer
+    from w2vvx.training.trainer import load_run
+
+    nrccr_weights = NRCCRWeights.from_dict(weights).replace(backtranslation=0.0)
+    trainer = NRCCRTrainer(settings, run_dir, source, task.features, task.val, train_translations=translations,
+                           val_items=task.val_items, weights=nrccr_weights, default_language="en", seed=seed,
+                           verbose=verbose, tensorboard=False)
+    result = trainer.fit(resume=True)
+    if result.interrupted:
+        raise KeyboardInterrupt(f"training interrupted; run the same command again to resume {run_dir}")
+    return load_run(run_dir)
 
 
 def load_task_description(dataset: str) -> str:
@@ -235,4 +370,5 @@ def load_task_description(dataset: str) -> str:
             "vatex": "val videos split 1000/250/250; train enc2zh (MT), select/test zh #0-#4 (human)"}[dataset]
 
 
-__all__ = ["DATASETS", "FLOOR", "CPU_OVERRIDES", "PivotTask", "pivot_inputs", "load_task", "run_pivot"]
+__all__ = ["DATASETS", "METHODS", "FLOOR", "CPU_OVERRIDES", "PivotTask", "pivot_inputs", "nrccr_inputs", "load_task",
+           "load_nrccr_pairs", "train_nrccr", "run_pivot"]

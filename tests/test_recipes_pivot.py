@@ -46,3 +46,38 @@ def test_small_scale_end_to_end(shared_data, tmp_path):
     assert results["multi30k"]["t2i_queries"] == 150
     table = (tmp_path / "pivot_results.md").read_text(encoding="utf-8")
     assert "| multi30k (ours) |" in table and "floor" not in table  # no floor comparison for capped runs
+
+
+def test_nrccr_pairs_align_english_with_baidu_mt_by_image_and_caption_index(shared_data):
+    task = pivot.load_task(shared_data, "flickr8k-cn", max_items=15)
+    source, translations = pivot.load_nrccr_pairs(shared_data, "flickr8k-cn", task)
+    assert len(source) == len(translations) == 75
+    assert {c.tag for c in source} == {"enc"} and {c.tag for c in translations} == {"zhb"}
+    assert all((s.item_id, s.index) == (t.item_id, t.index) for s, t in zip(source, translations))
+    assert {c.item_id for c in source} == {c.item_id for c in task.train}
+    assert not {c.item_id for c in source} & (set(task.test_items) | set(task.val_items))
+
+
+def test_nrccr_pairs_of_multi30k_are_task1_english_and_german(shared_data):
+    task = pivot.load_task(shared_data, "multi30k", max_items=5)
+    source, translations = pivot.load_nrccr_pairs(shared_data, "multi30k", task)
+    assert [c.item_id for c in source] == [c.item_id for c in translations] and len(source) == 5
+    assert {c.tag for c in source} == {"en"} and {c.tag for c in translations} == {"de"}
+
+
+def test_unknown_method_is_rejected_before_training(shared_data, tmp_path):
+    with pytest.raises(ConfigError, match="nrccr"):
+        pivot.run_pivot(shared_data, tmp_path, datasets=("flickr8k-cn",), method="baseline,nrcr")
+    assert not any(tmp_path.iterdir())
+
+
+def test_nrccr_method_runs_end_to_end_on_tiny_flickr8k_cn(shared_data, tmp_path):
+    results = pivot.run_pivot(shared_data, tmp_path, datasets=("flickr8k-cn",), small_scale=True, max_items=12,
+                              method="nrccr", verbose=0)
+    assert list(results) == ["flickr8k-cn nrccr"]
+    metrics = results["flickr8k-cn nrccr"]
+    assert metrics["t2i_queries"] == 60 and metrics["gallery"] == 12 and metrics["train_captions"] == 120
+    assert 0.0 <= metrics["t2i_r1"] <= metrics["t2i_r10"] <= 100.0
+    assert (tmp_path / "flickr8k-cn-nrccr" / "best.keras").is_file()
+    table = (tmp_path / "pivot_results.md").read_text(encoding="utf-8")
+    assert "| flickr8k-cn nrccr (ours) |" in table and "back-translation weight 0" in table
