@@ -11,7 +11,7 @@ or a video-level BigFile). Split Test1k-Yu: 7,010 / 1,000 / 1,000 clips (hybrid_
 from __future__ import annotations
 
 from recipes.crosslingual import CrossLingualSpec
-from recipes.video import CaptionInput, VideoRelease, prepare_release, run_release
+from recipes.video import VideoRelease, en_to_zh_caption_inputs, prepare_release, run_release
 
 NAME = "msrvtt10kyu"
 TEXT_SOURCE = ("NRCCR MSR-VTT-CN release (github.com/HuiGuanLab/nrccr README: Baidu Pan / Aliyun links); test text "
@@ -23,17 +23,7 @@ PUBLISHED = ("NRCCR README (repo checkpoint), zh queries fused w=0.8: t2v 28.9/5
 
 RELEASE = VideoRelease(
     name=NAME, feature="resnext101-resnet152", source=TEXT_SOURCE, feature_source=FEATURE_SOURCE,
-    captions=(
-        CaptionInput("train", None, (None,), "train (English captions)"),
-        CaptionInput("train", "google_enc2zh", ("google_enc2zh",), "train (Google MT en->zh)"),
-        CaptionInput("train", "google_enc2zh2enc", ("google_enc2zh2enc",), "train (back-translation)", optional=True),
-        CaptionInput("val", "zh", ("zh",), "select the model (Chinese queries)"),
-        CaptionInput("val", "google_zh2enc", ("google_zh2enc", "google_zhc2en"), "fuse val queries with their MT",
-                     optional=True),
-        CaptionInput("test", "zh", ("zh",), "test (Chinese queries, 1 per clip)"),
-        CaptionInput("test", "google_zh2enc", ("google_zh2enc", "google_zhc2en"),
-                     "fuse test queries with their MT (zh->en)", optional=True),
-    ),
+    captions=en_to_zh_caption_inputs("Chinese queries, 1 per clip"),
     spec=CrossLingualSpec(collection=NAME, target="zh", feature="resnext101-resnet152", train_mt="google_enc2zh",
                           back_translation="google_enc2zh2enc", query_mt="google_zh2enc", published=PUBLISHED),
 )

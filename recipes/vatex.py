@@ -11,7 +11,7 @@ Split 25,991 / 1,500 / 1,500 videos (HGR partition; hybrid_space dataset/README.
 from __future__ import annotations
 
 from recipes.crosslingual import CrossLingualSpec
-from recipes.video import CaptionInput, VideoRelease, prepare_release, run_release
+from recipes.video import VideoRelease, en_to_zh_caption_inputs, prepare_release, run_release
 
 NAME = "vatex"
 TEXT_SOURCE = ("NRCCR VATEX release (github.com/HuiGuanLab/nrccr README: Baidu Pan / Aliyun links); the val/test "
@@ -23,17 +23,7 @@ PUBLISHED = ("NRCCR README (repo checkpoint), zh queries fused w=0.8: t2v 30.8/6
 
 RELEASE = VideoRelease(
     name=NAME, feature="i3d_kinetics", source=TEXT_SOURCE, feature_source=FEATURE_SOURCE,
-    captions=(
-        CaptionInput("train", None, (None,), "train (English captions)"),
-        CaptionInput("train", "google_enc2zh", ("google_enc2zh",), "train (Google MT en->zh)"),
-        CaptionInput("train", "google_enc2zh2enc", ("google_enc2zh2enc",), "train (back-translation)", optional=True),
-        CaptionInput("val", "zh", ("zh",), "select the model (human Chinese queries)"),
-        CaptionInput("val", "google_zh2enc", ("google_zh2enc", "google_zhc2en"), "fuse val queries with their MT",
-                     optional=True),
-        CaptionInput("test", "zh", ("zh",), "test (human Chinese queries)"),
-        CaptionInput("test", "google_zh2enc", ("google_zh2enc", "google_zhc2en"),
-                     "fuse test queries with their MT (zh->en)", optional=True),
-    ),
+    captions=en_to_zh_caption_inputs("human Chinese queries"),
     spec=CrossLingualSpec(collection=NAME, target="zh", feature="i3d_kinetics", train_mt="google_enc2zh",
                           back_translation="google_enc2zh2enc", query_mt="google_zh2enc", published=PUBLISHED),
 )

@@ -55,6 +55,21 @@ class VideoRelease:
     spec: CrossLingualSpec
 
 
+def en_to_zh_caption_inputs(query_note: str = "human Chinese queries") -> Tuple[CaptionInput, ...]:
+    """The caption files of an NRCCR en->zh video release (English + MT + back-translation, zh queries + their MT)."""
+    return (
+        CaptionInput("train", None, (None,), "train (English captions)"),
+        CaptionInput("train", "google_enc2zh", ("google_enc2zh",), "train (Google MT en->zh)"),
+        CaptionInput("train", "google_enc2zh2enc", ("google_enc2zh2enc",), "train (back-translation)", optional=True),
+        CaptionInput("val", "zh", ("zh",), f"select the model ({query_note})"),
+        CaptionInput("val", "google_zh2enc", ("google_zh2enc", "google_zhc2en"), "fuse val queries with their MT",
+                     optional=True),
+        CaptionInput("test", "zh", ("zh",), f"test ({query_note})"),
+        CaptionInput("test", "google_zh2enc", ("google_zh2enc", "google_zhc2en"),
+                     "fuse test queries with their MT (zh->en)", optional=True),
+    )
+
+
 def caption_source_path(release: VideoRelease, source_dir: Path, entry: CaptionInput) -> Path:
     """The first upstream file of ``entry`` that exists (else the canonical name, for the error)."""
     text_dir = Path(source_dir) / release.name / "TextData"
