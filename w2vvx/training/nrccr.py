@@ -24,17 +24,13 @@ from __future__ import annotations
 import logging
 from typing import Dict, List, Optional, Sequence
 
-import keras
 import numpy as np
 
 from w2vvx.datasets.batching import CaptionBatchDataset, EncodeDataset, featurize_captions
 from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRModel for load_run
-from w2vvx.training.callbacks import (EpochSync, LineageSchedule, RetrievalValidation, RunRecorder,
-                                      selection_key, set_learning_rate, tensorboard_callback)
-from w2vvx.training.checkpoint import TrainerState, load_checkpoint
-from w2vvx.training.trainer import (CONFIG_FILE, Trainer, _encode_in_batches, _visual_shape,
-                                    config_for_word_vectors, enable_determinism)
+from w2vvx.training.callbacks import RetrievalValidation
+from w2vvx.training.trainer import Trainer, _encode_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -191,29 +187,20 @@ class NRCCRTrainer(Trainer):
             self.val_translations = align_translations(self.val_captions, val_translations,
                                                        name="validation translation")[1]
 
-    def setup(self, resume: bool = False):
-        """Prepare the joint vocabulary, build and compile the NRCCR model, restore a checkpoint."""
-        checkpoint = self._check_run_dir(resume)
-        if self.deterministic:
-            enable_determinism()
-        keras.utils.set_random_seed(self.seed)
-        self.prepared = self._prepare(resume=checkpoint is not None)
-        self.config = config_for_word_vectors(self.config, self.prepared)
-        if checkpoint is not None:
-            self._check_same_config()
-        self.config.save(self.run_dir / CONFIG_FILE)
-        visual_dim, frames = _visual_shape(self.features, str(self.source_captions[0].item_id))
+    def _build_model(self, visual_dim: int, frames: bool):
         prepared = self.prepared
-        self.model = build_nrccr_model(
+        return build_nrccr_model(
             self.config, gru_vocab_size=len(prepared.gru_vocab), bow_vocab_size=len(prepared.bow_vocab),
             visual_dim=visual_dim, frames=frames, weights=self.weights,
             word_vectors={"tokens": prepared.gru_embedding, "bow_tokens": prepared.w2v_embedding})
-        self.state = TrainerState(lr=float(self.config.learning_rate), config=self.config.to_dict(), seed=self.seed)
-        if checkpoint is not None:
-            self.state = load_checkpoint(checkpoint, self.model)
-            self.state.config = self.config.to_dict()
-            set_learning_rate(self.model, self.state.lr)
-        return self.model
+
+    def _training_batches(self, featurizer):
+        return AlignedTripletDataset(self.source_captions, self.translations, self.back_translations, featurizer,
+                                     self.features, batch_size=self.config.batch_size, seed=self.seed,
+                                     steps_per_epoch=self.steps_per_epoch)
+
+    def _validation_callback(self, featurizer):
+        return self._fused_validation(featurizer)
 
     def _fused_validation(self, featurizer) -> RetrievalValidation:
         from w2vvx.evaluation.metrics import evaluate_from_scores
@@ -229,40 +216,6 @@ class NRCCRTrainer(Trainer):
             return evaluate_from_scores(fused, text_item_ids, item_ids)
 
         return RetrievalValidation(encode, self.val_text_item_ids, self.val_items, evaluate=evaluate)
-
-    def fit(self, resume: bool = False):
-        """Train until ``max_epochs`` or early stop; ``resume=True`` continues from the last checkpoint."""
-        self.setup(resume=resume)
-        state, config = self.state, self.config
-        self.monitor = "val_" + selection_key(config.selection_metric)
-        if state.stopped_early or state.epochs_done >= config.max_epochs:
-            return self._result(False)
-        featurizer = self.prepared.featurizer
-        dataset = AlignedTripletDataset(self.source_captions, self.translations, self.back_translations, featurizer,
-                                        self.features, batch_size=config.batch_size, seed=self.seed,
-                                        steps_per_epoch=self.steps_per_epoch)
-        dataset.set_epoch(state.epochs_done)
-        callbacks = [
-            EpochSync(dataset),
-            self._fused_validation(featurizer),
-            LineageSchedule(state, self.monitor, run_dir=self.run_dir, factor=0.5,
-                            min_epochs_per_lr=max(config.lr_halving_patience, 1),
-                            patience=config.early_stop_patience, decay_per_epoch=config.lr_decay),
-            RunRecorder(state, self.run_dir, self.monitor),
-        ]
-        if self.tensorboard:
-            board = tensorboard_callback(self.run_dir / "logs")
-            if board is not None:
-                callbacks.append(board)
-        interrupted = False
-        try:
-            self.model.fit(dataset, epochs=config.max_epochs, initial_epoch=state.epochs_done, shuffle=False,
-                           verbose=self.verbose, callbacks=callbacks)
-        except KeyboardInterrupt:
-            interrupted = True
-            logger.warning("interrupted after %d complete epochs; resume with NRCCRTrainer(...).fit(resume=True)",
-                           state.epochs_done)
-        return self._result(interrupted)
 
 
 def nrccr_trainer_for_collection(collection, config, run_dir, features, language: str = "zh",

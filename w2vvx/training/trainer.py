@@ -348,6 +348,10 @@ class Trainer:
         return MultilingualRetrievalValidation(encode, item_ids, self.val_items, text_keys=keys,
                                                language_keys=language_keys)
 
+    def _build_model(self, visual_dim: int, frames: bool):
+        """The compiled model of ``self.config`` (subclasses such as the NRCCR trainer build another)."""
+        return build_compiled_model(self.config, self.prepared, visual_dim, frames=frames)
+
     def _training_batches(self, featurizer):
         config = self.config
         if self.train_by_language is not None:
@@ -370,7 +374,7 @@ class Trainer:
             self._check_same_config()
         self.config.save(self.run_dir / CONFIG_FILE)
         visual_dim, frames = _visual_shape(self.features, caption_pairs(self.train_captions[:1])[0][0])
-        self.model = build_compiled_model(self.config, self.prepared, visual_dim, frames=frames)
+        self.model = self._build_model(visual_dim, frames)
         self.state = TrainerState(lr=float(self.config.learning_rate), config=self.config.to_dict(), seed=self.seed)
         if checkpoint is not None:
             self.state = load_checkpoint(checkpoint, self.model)
