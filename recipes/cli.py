@@ -210,7 +210,9 @@ def coco_cn_run(ctx, feature, config, zh_word_vectors, all_queries, rootpath, ru
 @click.option("--small-scale", is_flag=True)
 @click.option("--max-items", type=click.IntRange(min=2), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
-def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale, max_items, seed):
+@click.option("--method", default="baseline", show_default=True,
+              help="baseline (the config trained on MT text), nrccr, or baseline,nrccr for both.")
+def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale, max_items, seed, method):
     """Real-text pivot benchmark on CPU: MT-trained target-language encoders, human-written queries."""
     from recipes.pivot import DATASETS, run_pivot
 
@@ -220,7 +222,7 @@ def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale
     if gru_units is not None:
         overrides["gru_units"] = gru_units
     run_pivot(shared_data, out_dir, datasets=datasets or DATASETS, config=config, small_scale=small_scale,
-              max_items=max_items, seed=seed, overrides=overrides)
+              max_items=max_items, seed=seed, overrides=overrides, method=method)
 
 
 def main(argv=None):
