@@ -93,3 +93,12 @@ def test_cli_unknown_config_is_a_clear_error(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "unknown model config" in err and "w2vv_attention_ctl" in err and "Traceback" not in err
+
+
+def test_do_all_rejects_an_unknown_config_before_generating_anything(tmp_path):
+    from w2vvx.errors import ConfigError
+
+    root = tmp_path / "visualsearch"
+    with pytest.raises(ConfigError, match="w2vv_attention_ctl"):
+        run_do_all(DoAllSettings(config="w2vv_atention_ctl", rootpath=str(root), size="tiny", generate_scale="tiny"))
+    assert not root.exists()

@@ -278,10 +278,10 @@ def run_do_all(settings: DoAllSettings) -> DoAllResult:
     from w2vvx.evaluation.report import ResultsTable
     from w2vvx.training.trainer import load_run
 
+    config = model_config(settings)  # a bad config name fails before any collection is generated
     collection = _resolve_collection(settings)
     feature = _pick_feature(collection, settings.feature)
     features = collection.features(feature)
-    config = model_config(settings)
     run_root = Path(settings.run_root) if settings.run_root else (
         collection.path / "runs" / f"do_all_{settings.config}_{settings.size}")
     run_root.mkdir(parents=True, exist_ok=True)
