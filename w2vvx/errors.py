@@ -44,8 +44,8 @@ class DataFormatError(W2VVXError, ValueError):
         return (type(self), (self.message, self.path, self.line))
 
 
-class MissingFileError(W2VVXError, FileNotFoundError):
-    """A file or folder the library needs does not exist."""
+class _PathError(W2VVXError):
+    """An error about a path, also raised as an ``OSError`` subclass; ``str()`` renders "path: message"."""
 
     def __init__(self, message: str, path=None):
         self.path = None if path is None else os.fspath(path)
@@ -57,6 +57,10 @@ class MissingFileError(W2VVXError, FileNotFoundError):
 
     def __reduce__(self):
         return (type(self), (self.message, self.path))
+
+
+class MissingFileError(_PathError, FileNotFoundError):
+    """A file or folder the library needs does not exist."""
 
 
 class ConfigError(W2VVXError, ValueError):
@@ -71,19 +75,8 @@ class ResumeError(W2VVXError):
     """A run folder cannot be resumed (its checkpoint is missing, foreign or from another config)."""
 
 
-class StorageError(W2VVXError, OSError):
+class StorageError(_PathError, OSError):
     """Writing failed because of the storage: the disk is full, over quota, read-only or not permitted.
 
     Nothing half-written is left behind (see :mod:`w2vvx.io.atomic`); the message names the path.
     """
-
-    def __init__(self, message: str, path=None):
-        self.path = None if path is None else os.fspath(path)
-        self.message = message
-        super().__init__(_location(path, None) + message)
-
-    def __str__(self):
-        return _location(self.path, None) + self.message
-
-    def __reduce__(self):
-        return (type(self), (self.message, self.path))
