@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from w2vvx.errors import ConfigError
-from w2vvx.evaluation.fusion import (fuse_scores, minmax_normalize, query_translation_fusion, rank_normalize,
-                                     search_fusion_weight, sentence_to_item_scores)
+from w2vvx.evaluation.fusion import (MULTI30K_NATIVE_WEIGHT, fuse_scores, minmax_normalize, minmax_normalize_matrix,
+                                     query_translation_fusion, rank_normalize, search_fusion_weight,
+                                     sentence_to_item_scores)
 from w2vvx.evaluation.metrics import evaluate_from_scores
 
 
@@ -27,13 +28,45 @@ def test_fuse_scores_weighted_sum_and_shape_check():
         fuse_scores([a, b], [1.0])
 
 
-def test_query_translation_fusion_is_nrccr_08_02_minmax():
+def _nrccr_norm_score(errors):
+    # Independent transcription of NRCCR validate.py norm_score: it works on errors (= -cosine) and
+    # min-max normalises the whole matrix (np.min / np.max without an axis).
+    score = -errors
+    score = score - np.min(score)
+    score = score / np.max(score)
+    return -score
+
+
+def _nrccr_fused_errors(native_scores, translated_scores, w):
+    # tester_vid.py / tester_img.py: errors_1 = the query's MT into English, errors_2 = the native query;
+    # fused = w * norm(errors_1) + (1 - w) * norm(errors_2); ranking by ascending error.
+    return w * _nrccr_norm_score(-translated_scores) + (1 - w) * _nrccr_norm_score(-native_scores)
+
+
+@pytest.mark.parametrize("nrccr_w", [1.0, 0.8, 0.5, 0.2, 0.0])
+def test_query_translation_fusion_equals_nrccr_norm_score_transcription(nrccr_w):
     rng = np.random.default_rng(0)
-    native, translated = rng.normal(size=(4, 6)), rng.normal(size=(4, 6)) * 5 + 2
-    expected = 0.8 * minmax_normalize(native) + 0.2 * minmax_normalize(translated)
-    np.testing.assert_allclose(query_translation_fusion(native, translated), expected)
+    native, translated = rng.normal(size=(5, 7)), rng.normal(size=(5, 7)) * 5 + 2
+    native[2] += 3.0  # a query whose scores are all high: whole-matrix normalisation keeps it high
+    ours = query_translation_fusion(native, translated, native_weight=1.0 - nrccr_w)
+    np.testing.assert_allclose(ours, -_nrccr_fused_errors(native, translated, nrccr_w), atol=1e-12)
+    items = [f"i{k}" for k in range(7)]
+    queries = [items[k % 7] for k in range(5)]
+    ours_metrics = evaluate_from_scores(ours, queries, items)
+    theirs_metrics = evaluate_from_scores(-_nrccr_fused_errors(native, translated, nrccr_w), queries, items)
+    assert ours_metrics["sumr"] == theirs_metrics["sumr"]
+
+
+def test_query_translation_fusion_is_not_per_row_and_checks_weight():
+    native = np.array([[0.0, 1.0], [0.5, 0.5]])
+    translated = np.array([[1.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(query_translation_fusion(native, translated), [[0.2, 0.8], [0.4, 0.4]])
+    per_row = 0.8 * minmax_normalize(native) + 0.2 * minmax_normalize(translated)
+    assert not np.allclose(per_row, query_translation_fusion(native, translated))
+    np.testing.assert_allclose(minmax_normalize_matrix([[3.0, 3.0]]), [[0.0, 0.0]])
     with pytest.raises(ConfigError):
         query_translation_fusion(native, translated, native_weight=1.5)
+    assert MULTI30K_NATIVE_WEIGHT == 0.5
 
 
 def test_search_fusion_weight_finds_the_weight_that_helps_and_matches_direct_evaluation():

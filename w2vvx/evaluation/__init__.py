@@ -1,13 +1,13 @@
 """Retrieval metrics (t2i / i2t), score fusion, MRV and results tables (pure NumPy)."""
-from w2vvx.evaluation.fusion import (fuse_scores, minmax_normalize, normalize_scores, query_translation_fusion,
-                                     rank_normalize, search_fusion_weight, sentence_to_item_scores)
+from w2vvx.evaluation.fusion import (fuse_scores, minmax_normalize, minmax_normalize_matrix, normalize_scores,
+                                     query_translation_fusion, rank_normalize, search_fusion_weight, sentence_to_item_scores)
 from w2vvx.evaluation.metrics import evaluate_from_scores, evaluate_retrieval, l2_normalize
 from w2vvx.evaluation.mrv import mean_rank_variance, mrv_from_results
 from w2vvx.evaluation.report import DEFAULT_COLUMNS, ResultsTable, format_results
 
 __all__ = [
     "DEFAULT_COLUMNS", "ResultsTable", "evaluate_from_scores", "evaluate_retrieval", "format_results",
-    "fuse_scores", "l2_normalize", "mean_rank_variance", "minmax_normalize", "mrv_from_results",
+    "fuse_scores", "l2_normalize", "mean_rank_variance", "minmax_normalize", "minmax_normalize_matrix", "mrv_from_results",
     "normalize_scores", "query_translation_fusion", "rank_normalize", "search_fusion_weight",
     "sentence_to_item_scores",
 ]

@@ -7,9 +7,13 @@
 * CL route: a target-language query is compared with the source-language sentences of the gallery
   items; an item's score is the best (``max``) score over its sentences
   (:func:`sentence_to_item_scores`).
-* NRCCR (``validate.py``, ``sim_ratio``): ``0.8 * minmax(native query scores) +
-  0.2 * minmax(machine-translated query scores)``, min-max normalised per query row
-  (:func:`query_translation_fusion`).
+* NRCCR (``validate.py`` ``norm_score`` and ``sim_ratio``; ``tester_vid.py``, ``tester_img.py``):
+  each ``(n_queries, n_items)`` score matrix is min-max normalised as a WHOLE (one minimum and one
+  maximum over every query and item, :func:`minmax_normalize_matrix`), then
+  ``w_native * native + (1 - w_native) * translated``. NRCCR's own ``w`` is the weight of the
+  *translated* query (``sim_ratio`` = 0.2 in validation, so the native query weighs 0.8); its video
+  tester reports ``w`` in {1.0, 0.8, 0.5, 0.2, 0.0}, its Multi30K image tester ``w = 0.5``
+  (:func:`query_translation_fusion` takes the native weight: ``native_weight = 1 - w``).
 """
 from __future__ import annotations
 
@@ -20,7 +24,10 @@ import numpy as np
 from w2vvx.errors import ConfigError
 from w2vvx.evaluation.metrics import evaluate_from_scores, l2_normalize
 
-NORMALIZATIONS = ("none", "minmax", "rank")
+NORMALIZATIONS = ("none", "minmax", "matrix_minmax", "rank")
+
+#: NRCCR's Multi30K tester (``tester_img.py``) fuses with ``w = 0.5``.
+MULTI30K_NATIVE_WEIGHT = 0.5
 
 
 def minmax_normalize(scores) -> np.ndarray:
@@ -35,6 +42,22 @@ def minmax_normalize(scores) -> np.ndarray:
     span = scores.max(axis=1, keepdims=True) - low
     span[span == 0] = 1.0
     return (scores - low) / span
+
+
+def minmax_normalize_matrix(scores) -> np.ndarray:
+    """Min-max normalise the whole matrix to [0, 1] (NRCCR ``validate.py`` ``norm_score``).
+
+    One minimum and one maximum over every entry, so rows keep their relative offsets (a query
+    whose scores are all high stays high). A constant matrix becomes all zeros.
+
+    Example:
+        >>> minmax_normalize_matrix(np.array([[1.0, 3.0], [2.0, 5.0]])).tolist()
+        [[0.0, 0.5], [0.25, 1.0]]
+    """
+    scores = _as_scores(scores, "scores")
+    low = scores.min()
+    span = scores.max() - low
+    return (scores - low) / (span if span != 0 else 1.0)
 
 
 def rank_normalize(scores) -> np.ndarray:
@@ -52,23 +75,27 @@ def rank_normalize(scores) -> np.ndarray:
 
 
 def normalize_scores(scores, method: str = "minmax") -> np.ndarray:
-    """Normalise per query row with ``method`` in ``("none", "minmax", "rank")``."""
+    """Normalise with ``method``: ``"minmax"`` / ``"rank"`` per query row, ``"matrix_minmax"`` over
+    the whole matrix (NRCCR), ``"none"`` unchanged."""
     if method not in NORMALIZATIONS:
         raise ConfigError(f"normalization must be one of {NORMALIZATIONS}, got {method!r}")
     if method == "minmax":
         return minmax_normalize(scores)
+    if method == "matrix_minmax":
+        return minmax_normalize_matrix(scores)
     if method == "rank":
         return rank_normalize(scores)
     return _as_scores(scores, "scores")
 
 
 def fuse_scores(matrices: Sequence, weights: Sequence[float], normalization: str = "none") -> np.ndarray:
-    """Weighted sum of score matrices of the same shape, each normalised per row first.
+    """Weighted sum of score matrices of the same shape, each normalised first (see :func:`normalize_scores`).
 
     Args:
         matrices: list of ``(n_queries, n_items)`` score matrices.
         weights: one weight per matrix.
-        normalization: ``"none"`` (COCO-CN default), ``"minmax"`` (NRCCR) or ``"rank"``.
+        normalization: ``"none"`` (COCO-CN default), ``"matrix_minmax"`` (NRCCR), ``"minmax"`` (per
+            row) or ``"rank"`` (per row).
 
     Example:
         >>> a = np.array([[1.0, 0.0]]); b = np.array([[0.0, 2.0]])
@@ -92,22 +119,26 @@ def fuse_scores(matrices: Sequence, weights: Sequence[float], normalization: str
 
 
 def query_translation_fusion(native_scores, translated_scores, native_weight: float = 0.8) -> np.ndarray:
-    """NRCCR fusion: ``w * minmax(native) + (1 - w) * minmax(translated)``, ``w = 0.8`` by default.
+    """NRCCR fusion: ``v * norm(native) + (1 - v) * norm(translated)``, ``norm`` over the whole matrix.
+
+    ``norm`` is :func:`minmax_normalize_matrix` (NRCCR ``norm_score``), not a per-row normalisation.
 
     Args:
         native_scores: scores of the human target-language queries (e.g. Chinese) vs the items.
         translated_scores: scores of their machine translations into the source language.
-        native_weight: weight of the native scores (NRCCR ``sim_ratio`` = 0.8; its tester also
-            reports 1.0, 0.5, 0.2 and 0.0).
+        native_weight: ``v``, the weight of the native scores: 0.8 as NRCCR's validation
+            (``sim_ratio`` 0.2 on the translated query); :data:`MULTI30K_NATIVE_WEIGHT` (0.5) as its
+            Multi30K tester. NRCCR's ``w`` is ``1 - native_weight``.
 
     Example:
-        >>> query_translation_fusion(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]])).tolist()
-        [[0.19999999999999996, 0.8]]
+        >>> native = np.array([[0.0, 1.0], [0.5, 0.5]]); translated = np.array([[1.0, 0.0], [0.0, 0.0]])
+        >>> query_translation_fusion(native, translated).round(2).tolist()
+        [[0.2, 0.8], [0.4, 0.4]]
     """
     if not 0.0 <= native_weight <= 1.0:
         raise ConfigError(f"native_weight must be in [0, 1], got {native_weight}")
     return fuse_scores([native_scores, translated_scores], [native_weight, 1.0 - native_weight],
-                       normalization="minmax")
+                       normalization="matrix_minmax")
 
 
 def search_fusion_weight(scores_a, scores_b, text_item_ids: Sequence, item_ids: Sequence,
