@@ -22,19 +22,24 @@ def test_do_all_writes_results_and_beats_chance(pipeline):
     root, result = pipeline
     assert result.markdown_path.is_file() and result.csv_path.is_file()
     markdown = result.markdown_path.read_text(encoding="utf-8")
-    for setting in ("source (en)", "CL (zh)", "CM (zh)", "CLM (zh"):
+    for setting in ("source (en)", "[COCO-CN] CL (zh)", "[COCO-CN] CM-human (zh)", "[COCO-CN] CLM (zh",
+                    "[MT] CL (zh)", "[MT] CM-MT (zh)", "[MT] CLM (zh", "Protocol COCO-CN", "Protocol MT"):
         assert setting in markdown
-    assert sorted(p.parent.name for p in result.run_root.glob("*/training.png")) == ["source_en", "target_zh"]
+    assert sorted(p.parent.name for p in result.run_root.glob("*/training.png")) == [
+        "source_en", "target_zh", "target_zh_human"]
     # 40 test items, 5 captions each: chance t2i R@10 is 25%, i2t R@10 about 23%.
-    assert result.metrics["CL (zh)"]["t2i_r10"] > 50.0
+    assert result.metrics["[COCO-CN] CL (zh)"]["t2i_r10"] > 50.0
     assert result.metrics["source (en)"]["i2t_r10"] > 50.0
-    assert result.metrics["CM (zh)"]["i2t_r10"] > 45.0
-    weight = result.fusion_weights["zh"]
-    assert 0.0 <= weight < 1.0
-    clm = next(v for k, v in result.metrics.items() if k.startswith("CLM"))
-    assert clm["t2i_mir"] >= min(result.metrics["CL (zh)"]["t2i_mir"], result.metrics["CM (zh)"]["t2i_mir"]) - 0.05
+    assert result.metrics["[MT] CM-MT (zh)"]["i2t_r10"] > 45.0
+    assert result.metrics["[COCO-CN] CM-human (zh)"]["i2t_r10"] > 45.0
+    for key in ("zh", "zh COCO-CN"):
+        assert 0.0 <= result.fusion_weights[key] < 1.0
+    for label, cm in (("COCO-CN", "CM-human"), ("MT", "CM-MT")):
+        clm = next(v for k, v in result.metrics.items() if k.startswith(f"[{label}] CLM"))
+        assert clm["t2i_mir"] >= min(result.metrics[f"[{label}] CL (zh)"]["t2i_mir"],
+                                     result.metrics[f"[{label}] {cm} (zh)"]["t2i_mir"]) - 0.05
     saved = json.loads((result.run_root / "metrics.json").read_text())
-    assert saved["CM (zh)"]["t2i_r1"] == pytest.approx(result.metrics["CM (zh)"]["t2i_r1"])
+    assert saved["[MT] CM-MT (zh)"]["t2i_r1"] == pytest.approx(result.metrics["[MT] CM-MT (zh)"]["t2i_r1"])
 
 
 @pytest.mark.slow
@@ -43,7 +48,8 @@ def test_do_all_is_resumable_without_retraining(pipeline, caplog):
     settings = DoAllSettings(config="w2vv_attention_ctl", rootpath=str(root), size="tiny", generate_scale="tiny",
                              target_languages=("zh",), verbose=0)
     again = run_do_all(settings)
-    assert again.metrics["CM (zh)"]["t2i_r10"] == pytest.approx(result.metrics["CM (zh)"]["t2i_r10"])
+    key = "[MT] CM-MT (zh)"
+    assert again.metrics[key]["t2i_r10"] == pytest.approx(result.metrics[key]["t2i_r10"])
 
 
 @pytest.mark.slow

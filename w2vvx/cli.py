@@ -418,31 +418,7 @@ def _mount_recipes():
 _mount_recipes()
 
 
-def run_command_group(group: click.Group, argv=None, prog_name: str = "w2vvx") -> None:
-    """Run a click group the way every w2vvx entry point does.
-
-    Library errors (:class:`W2VVXError`) and OS errors (disk full, permissions) print one ``error:``
-    line and exit with status 2; Ctrl-C exits with 130; no traceback reaches the user.
-    """
-    try:
-        group.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except W2VVXError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
-    except OSError as error:  # disk full, permission denied, a folder that vanished: the OS names the file
-        where = f"{error.filename}: " if getattr(error, "filename", None) else ""
-        click.echo(f"error: {where}{error.strerror or error}; check the path, its permissions and free disk space",
-                   err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+from w2vvx.console import run_command_group  # noqa: E402  (shared with the recipes' entry point)
 
 
 def main(argv=None):

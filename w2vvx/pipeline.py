@@ -6,18 +6,26 @@ For a collection in the single-folder layout (see :class:`w2vvx.io.Collection`) 
 (``val_<lang>``, ``test_<lang>``), :func:`run_do_all`:
 
 1. trains the **source** model on the English training captions (selected on English validation);
-2. trains a **target** model per target language on the machine-translated training captions,
-   selected on the human validation captions (no human target text is used for training);
-3. evaluates on the test split:
+2. trains target models per target language, one per protocol (each row of the table says which):
+
+   * ``[COCO-CN]``: the target model is trained on **human-written** target-language training
+     captions (``train_<lang>``), as COCO-CN trains its Chinese model on ``cococntrain``; the row
+     ``CM-human``. Skipped, with a note in ``results.md``, when the collection has no such file;
+   * ``[MT]``: the target model is trained on **machine-translated** captions
+     (``train_google_enc2<lang>``), the cross-lingual transfer setting; the row ``CM-MT``.
+
+   Both are selected on the human validation captions;
+3. evaluates on the test split (:mod:`w2vvx.evaluation.crosslingual`, one definition for the
+   library and the recipes):
 
    * ``source (en)``: English queries through the source model (reference only);
    * ``CM``: cross-modal, the target-language query through the target model against the items;
    * ``CL``: cross-lingual. For models that map text into the visual feature space (W2VV, the
-     COCO-CN setting) the target-language query's predicted visual vector is matched against the
-     predicted visual vectors of the source-language test sentences of the source model, an item
-     scoring as its best sentence (coco-cn ``zh2en_sim.py``). For common-space models (W2VV++),
-     whose two models' spaces differ, CL uses the query's machine translation into English
-     (``test_google_<lang>2enc``) through the source model, as NRCCR does;
+     COCO-CN setting) the target-language query's predicted visual vector is compared with the
+     predicted visual vector of ONE English test sentence per item (the first; coco-cn
+     ``zh2en_sim.py`` with ``mscoco2014dev-test``'s one sentence per image). For common-space models
+     (W2VV++), whose two models' spaces differ, CL uses the query's machine translation into
+     English (``test_google_<lang>2enc``) through the source model;
    * ``CLM``: ``w * CL + (1 - w) * CM`` with ``w`` chosen on the validation split by mIR, the grid
      ``{0, 0.01, ..., 0.99}`` (coco-cn ``fusion/search_fusion_weight.py``);
 
@@ -27,7 +35,8 @@ For a collection in the single-folder layout (see :class:`w2vvx.io.Collection`) 
 
 With ``config="nrccr"`` one cross-lingual NRCCR model per target language replaces the source and
 target models (:mod:`w2vvx.training.nrccr`); its rows are the source-language reference, ``CM`` (native
-query) and ``fused`` (0.8 native + 0.2 its machine translation into English, NRCCR's protocol).
+query) and ``fused`` (0.8 native + 0.2 its machine translation into English, min-max normalised over
+the whole score matrix, NRCCR's protocol).
 
 Every step is resumable: a finished model is not trained again, an interrupted one resumes from its
 last complete epoch.
@@ -218,15 +227,12 @@ def _encode_texts(run, captions) -> np.ndarray:
     return run.model.encode_text(inputs)
 
 
-class _Evaluator:
-    """Encodes one split with the source and target models and builds the CM / CL score matrices."""
+class _Encoder:
+    """Encodes one split's texts and items with trained runs (item embeddings cached per run and split)."""
 
-    def __init__(self, collection, features, source_run, visual_space: bool, source_tag: str = "enc"):
-        self.source_tag = source_tag
+    def __init__(self, collection, features):
         self.collection = collection
         self.features = features
-        self.source_run = source_run
-        self.visual_space = visual_space
         self._item_cache: Dict[Tuple[str, str], np.ndarray] = {}
 
     def items(self, split: str) -> List[str]:
@@ -238,42 +244,40 @@ class _Evaluator:
             self._item_cache[key] = run.model.encode_visual(_item_features(self.features, self.items(split)))
         return self._item_cache[key]
 
-    def source_metrics(self, split: str):
-        from w2vvx.evaluation.metrics import evaluate_retrieval
 
-        captions = self.collection.captions(split)
-        return evaluate_retrieval(_encode_texts(self.source_run, captions), [c.item_id for c in captions],
-                                  self.item_embeddings(self.source_run, split), self.items(split), return_ranks=True)
+def _protocol_scores(encoder: _Encoder, source_run, target_run, split: str, language: str, visual_space: bool,
+                     source_tag: str):
+    """``(queries, CL scores, CM scores)`` of ``split`` (:mod:`w2vvx.evaluation.crosslingual`)."""
+    from w2vvx.evaluation.crosslingual import cosine_scores, cross_lingual_scores, cross_modal_scores
 
-    def cm_scores(self, target_run, split: str, language: str):
-        from w2vvx.evaluation.metrics import l2_normalize
+    queries = encoder.collection.captions(split, language)
+    query_emb = _encode_texts(target_run, queries)
+    cm = cross_modal_scores(query_emb, encoder.item_embeddings(target_run, split))
+    items = encoder.items(split)
+    if visual_space:
+        sentences = encoder.collection.captions(split)
+        cl = cross_lingual_scores(query_emb, _encode_texts(source_run, sentences), [c.item_id for c in sentences],
+                                  items)
+    else:
+        # a common-space model's two spaces differ: CL goes through the query's MT into the source language
+        translated = encoder.collection.captions(split, f"google_{language}2{source_tag}")
+        cl = cosine_scores(_encode_texts(source_run, translated), encoder.item_embeddings(source_run, split))
+    return queries, cl, cm
 
-        queries = self.collection.captions(split, language)
-        query_emb = l2_normalize(_encode_texts(target_run, queries))
-        items = l2_normalize(self.item_embeddings(target_run, split))
-        return queries, query_emb @ items.T
 
-    def cl_scores(self, target_run, split: str, language: str, query_emb_cache=None):
-        from w2vvx.evaluation.fusion import sentence_to_item_scores
-        from w2vvx.evaluation.metrics import l2_normalize
-
-        items = self.items(split)
-        if self.visual_space:
-            queries = self.collection.captions(split, language)
-            query_emb = _encode_texts(target_run, queries)
-            sentences = self.collection.captions(split)
-            sentence_emb = _encode_texts(self.source_run, sentences)
-            return sentence_to_item_scores(query_emb, sentence_emb, [c.item_id for c in sentences], items)
-        translated = self.collection.captions(split, f"google_{language}2{self.source_tag}")
-        query_emb = l2_normalize(_encode_texts(self.source_run, translated))
-        item_emb = l2_normalize(self.item_embeddings(self.source_run, split))
-        return query_emb @ item_emb.T
+#: The two protocols of the target-language model in :func:`run_do_all` (label, training variant, description).
+PROTOCOLS = (
+    ("COCO-CN", "{lang}", "CM-human: target model trained on human-written {lang} training captions "
+                          "(train_{lang}), as COCO-CN trains on cococntrain"),
+    ("MT", "google_{src}2{lang}", "CM-MT: target model trained on machine-translated captions "
+                                  "(train_google_{src}2{lang}), the cross-lingual transfer setting"),
+)
 
 
 def run_do_all(settings: DoAllSettings) -> DoAllResult:
     """Run the whole pipeline; see the module docstring."""
-    from w2vvx.evaluation.fusion import fuse_scores, search_fusion_weight
-    from w2vvx.evaluation.metrics import evaluate_from_scores
+    from w2vvx.evaluation.crosslingual import clm_rows
+    from w2vvx.evaluation.metrics import evaluate_retrieval
     from w2vvx.evaluation.mrv import mean_rank_variance
     from w2vvx.evaluation.report import ResultsTable
     from w2vvx.training.trainer import load_run
@@ -288,65 +292,81 @@ def run_do_all(settings: DoAllSettings) -> DoAllResult:
     (run_root / "settings.json").write_text(json.dumps(
         {**dataclasses.asdict(settings), "feature": feature, "collection": collection.name,
          "model_config": config.to_dict()}, indent=1, default=str), encoding="utf-8")
+    notes: List[str] = []
+    table = ResultsTable()
+    weights: Dict[str, float] = {}
+    source_tag = _source_tag(settings)
 
     if settings.config == "nrccr":
         # NRCCR: one cross-lingual model per target language (shared text encoder), no separate source model
         from w2vvx.training.nrccr import nrccr_do_all_metrics
 
-        table = ResultsTable()
-        weights: Dict[str, float] = {}
         metrics, ranks_by_language = nrccr_do_all_metrics(settings, collection, features, config, run_root,
-                                                          source_tag=_source_tag(settings))
+                                                          source_tag=source_tag)
+        notes.append("Protocol: NRCCR (one model per language, trained on English + MT; `fused` = 0.8 native "
+                     "query + 0.2 its MT into English, min-max over the whole score matrix)")
     else:
+        metrics: Dict[str, dict] = {}
+        ranks_by_language: Dict[str, Dict[str, np.ndarray]] = {}
         if config.loss == "one_to_k":
             # CCRK 1-to-K: one model learns from every language of an item at once and serves all routes
             source_dir = run_root / "multilingual"
             _train_multilingual(config, source_dir, collection, features, settings)
-            target_dirs = {language: source_dir for language in settings.target_languages}
+            targets = {(language, "MT"): source_dir for language in settings.target_languages}
+            notes.append("Protocol: CCRK 1-to-K (one model on English + MT captions of every language); the "
+                         "COCO-CN protocol (a separate model on human target-language text) does not apply")
         else:
             source_dir = run_root / f"source_{settings.source_language}"
             _train(config, source_dir, collection, features, None, None, settings.source_language, settings)
-            target_dirs = {}
+            targets = {}
             for language in settings.target_languages:
-                target_dirs[language] = run_root / f"target_{language}"
-                _train(config, target_dirs[language], collection, features,
-                       f"google_{_source_tag(settings)}2{language}", language, language, settings)
+                for label, variant, _ in PROTOCOLS:
+                    variant = variant.format(src=source_tag, lang=language)
+                    path = collection.caption_path("train", variant)
+                    if not path.is_file():
+                        notes.append(f"{label} protocol for {language}: not run, {path.name} is missing")
+                        continue
+                    run_dir = run_root / (f"target_{language}" if label == "MT" else f"target_{language}_human")
+                    _train(config, run_dir, collection, features, variant, language, language, settings)
+                    targets[(language, label)] = run_dir
+            notes += [f"Protocol {label}: {description.format(src=source_tag, lang='<lang>')}"
+                      for label, _, description in PROTOCOLS]
 
+        visual_space = config.common_space_dim is None
+        notes.append("CL: " + ("each target-language query vs ONE English test sentence per item (the first), both "
+                               "mapped into the visual space (COCO-CN zh2en_sim.py)" if visual_space else
+                               "the query's MT into English through the source model (a common-space model's two "
+                               "spaces differ, so COCO-CN's sentence matching does not apply)")
+                     + "; CLM: w*CL + (1-w)*CM, w by validation " + settings.fusion_metric)
         source_run = load_run(source_dir)
-        evaluator = _Evaluator(collection, features, source_run, visual_space=config.common_space_dim is None,
-                               source_tag=_source_tag(settings))
-        table = ResultsTable()
-        metrics: Dict[str, dict] = {}
-        weights: Dict[str, float] = {}
-        ranks_by_language: Dict[str, Dict[str, np.ndarray]] = {}
-
-        source = evaluator.source_metrics("test")
+        encoder = _Encoder(collection, features)
+        test_captions = collection.captions("test")
+        source = evaluate_retrieval(_encode_texts(source_run, test_captions), [c.item_id for c in test_captions],
+                                    encoder.item_embeddings(source_run, "test"), encoder.items("test"),
+                                    return_ranks=True)
         metrics[f"source ({settings.source_language})"] = source
-        ranks_by_language[settings.source_language] = _ranks_by_caption(collection.captions("test"), source)
-        test_items = evaluator.items("test")
-        val_items = evaluator.items("val")
-        for language in settings.target_languages:
-            target_run = load_run(target_dirs[language])
-            queries, cm_test = evaluator.cm_scores(target_run, "test", language)
-            query_items = [c.item_id for c in queries]
-            cm = evaluate_from_scores(cm_test, query_items, test_items, return_ranks=True)
-            ranks_by_language[language] = _ranks_by_caption(queries, cm)
-            cl_test = evaluator.cl_scores(target_run, "test", language)
-            val_queries, cm_val = evaluator.cm_scores(target_run, "val", language)
-            cl_val = evaluator.cl_scores(target_run, "val", language)
-            weight, _, _ = search_fusion_weight(cl_val, cm_val, [c.item_id for c in val_queries], val_items,
-                                                metric=settings.fusion_metric)
-            weights[language] = weight
-            clm_test = fuse_scores([cl_test, cm_test], [weight, 1.0 - weight])
-            metrics[f"CL ({language})"] = evaluate_from_scores(cl_test, query_items, test_items)
-            metrics[f"CM ({language})"] = cm
-            metrics[f"CLM ({language}, w={weight:.2f})"] = evaluate_from_scores(clm_test, query_items, test_items)
+        ranks_by_language[settings.source_language] = _ranks_by_caption(test_captions, source)
+        for (language, label), run_dir in targets.items():
+            target_run = load_run(run_dir)
+            val = _protocol_scores(encoder, source_run, target_run, "val", language, visual_space, source_tag)
+            test = _protocol_scores(encoder, source_run, target_run, "test", language, visual_space, source_tag)
+            rows, weight = clm_rows(val[1], val[2], [c.item_id for c in val[0]], encoder.items("val"),
+                                    test[1], test[2], [c.item_id for c in test[0]], encoder.items("test"),
+                                    metric=settings.fusion_metric, return_ranks=True)
+            weights[language if label == "MT" else f"{language} {label}"] = weight
+            cm_name = "CM-MT" if label == "MT" else "CM-human"
+            metrics[f"[{label}] CL ({language})"] = rows["CL"]
+            metrics[f"[{label}] {cm_name} ({language})"] = rows["CM"]
+            metrics[f"[{label}] CLM ({language}, w={weight:.2f})"] = rows[f"CLM (w={weight:.2f})"]
+            if label == "MT":
+                ranks_by_language[language] = _ranks_by_caption(test[0], rows["CM"])
     for setting, values in metrics.items():
         table.add(setting, values)
 
     markdown_path, csv_path = run_root / "results.md", run_root / "results.csv"
     table.write_csv(csv_path)
     markdown = f"Results of `{settings.config}` ({settings.size}) on {collection.name}, test split\n\n"
+    markdown += "".join(f"- {note}\n" for note in notes) + "\n"
     markdown += table.to_markdown() + "\n"
     if len(ranks_by_language) >= 2:
         aligned = _align_ranks(ranks_by_language)
