@@ -13,8 +13,10 @@ class BagOfWords(keras.layers.Layer):
 
     Ids ``1 .. vocab_size - 1`` are counted; id 0 is padding and is ignored, so column 0 of the
     output is always zero (as the lineage's BoW vectors, which have one column per vocabulary row).
-    The counts are scattered into a ``(B, V)`` matrix (``keras.ops.scatter`` sums duplicate
-    indices on every backend), so no ``(B, L, V)`` one-hot tensor is materialised.
+    The counts are scattered into a ``(B, V)`` matrix in one vectorised scatter-add (torch:
+    ``Tensor.scatter_add``; JAX and TensorFlow: ``keras.ops.scatter``, which sums duplicate indices),
+    so no ``(B, L, V)`` one-hot tensor is materialised and no index is read on the host. (Keras's
+    torch ``scatter`` loops over the indices in Python, one device synchronisation each.)
 
     Args:
         vocab_size: number of rows of the vocabulary, padding (0) included.
@@ -31,6 +33,8 @@ class BagOfWords(keras.layers.Layer):
         self.vocab_size = positive_int("vocab_size", vocab_size)
 
     def call(self, token_ids):
+        if keras.backend.backend() == "torch":
+            return _torch_counts(token_ids, self.vocab_size, self.compute_dtype)
         token_ids = ops.cast(token_ids, "int32")
         shape = ops.shape(token_ids)
         batch, length = shape[0], shape[1]
@@ -44,3 +48,12 @@ class BagOfWords(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size}
+
+
+def _torch_counts(token_ids, vocab_size, dtype):
+    import torch
+
+    token_ids = torch.as_tensor(token_ids).long()
+    ones = (token_ids != 0).to(getattr(torch, dtype))
+    counts = torch.zeros(token_ids.shape[0], vocab_size, dtype=ones.dtype, device=token_ids.device)
+    return counts.scatter_add_(1, token_ids, ones)

@@ -1,26 +1,30 @@
 """A masked GRU with the exact mathematics of ``keras.layers.GRU(reset_after=True)`` (= PyTorch ``nn.GRU``).
 
-Why a separate layer: Keras's own masked GRU runs a per-step Python loop on the torch backend that
-recomputes the input projection and processes padded steps. ``MaskedGRU`` computes the input
-projection of every step in one matmul, then runs the recurrence with a backend-specific fast path:
+Why a separate layer: Keras's own masked GRU falls back to a per-step Python loop on the torch
+backend whenever a mask is given, and never reaches cuDNN there. ``MaskedGRU`` turns any mask into
+a plain, unmasked problem without a host synchronisation, then runs the fused kernel of the backend:
 
-- torch: the batch is sorted by length and packed (like ``pack_padded_sequence``), each step runs
-  only the rows whose sentence is still going, and a hand-written backward accumulates the
-  recurrent-weight gradient in a single large matmul over all steps (``_TorchPackedGRU``).
-- jax / tensorflow: ``keras.ops.scan`` over time-major inputs (``jax.lax.scan`` / ``tf.scan``),
-  compiled by the surrounding ``jit``/XLA train step.
+1. *Compaction.* The real steps of each row are moved to the front (a gather along time, stable
+   in order); a GRU skips masked steps, so running it over the compacted row gives the same states
+   at the real steps, whatever the mask (post-padded or with holes).
+2. *Fused recurrence.*
+   - torch: ``torch._VF.gru`` (what ``torch.nn.GRU`` calls): cuDNN on CUDA, ATen's native loop on
+     the CPU; both differentiate through autograd.
+   - tensorflow: Keras's own cuDNN GRU kernel when a GPU is visible (with the sequence lengths),
+     else the portable scan below.
+   - jax: ``keras.ops.scan`` (``jax.lax.scan``), compiled by the surrounding ``jit``.
+3. *Expansion.* The output at original step ``t`` is the compacted state after the real tokens up
+   to ``t`` (the carried state, as ``keras.layers.GRU``), or zeros at masked steps with
+   ``zero_output_for_mask=True``; the last state is the state after each row's last real token
+   (zeros for a row without any).
 
-Masks must be post-padded (real tokens first). A step where the mask is off keeps the previous
-state. With ``return_sequences=True`` the output at a padded step is the carried state, as in
-``keras.layers.GRU`` (or zeros with ``zero_output_for_mask=True``, as ``pad_packed_sequence`` gives).
-The returned last state is the state after each row's last real token.
+The computation after a row's last real token (padding) is never read, so it receives no
+gradient. Nothing in ``call`` reads a tensor value on the host: no device synchronisation.
 
 Weights have the names, shapes and order of ``keras.layers.GRU``'s cell (``kernel`` (in, 3u),
 ``recurrent_kernel`` (u, 3u), ``bias`` (2, 3u); gate order z, r, h), so
 ``masked_gru.set_weights(keras_gru.get_weights())`` transfers a trained Keras GRU.
 """
-import functools
-
 import keras
 from keras import ops
 
@@ -29,16 +33,17 @@ _BACKEND = keras.backend.backend()
 
 @keras.saving.register_keras_serializable(package="w2vvx")
 class MaskedGRU(keras.layers.Layer):
-    """Unidirectional GRU over post-padded, masked sequences.
+    """Unidirectional GRU over masked sequences, on the backend's fused kernel.
 
     Args:
         units: positive int, size of the hidden state.
         return_sequences: if True return all states ``(B, T, units)``, else the last real state
             ``(B, units)``.
         zero_output_for_mask: with ``return_sequences``, output zeros (True) or the carried state
-            (False, Keras's default) at padded steps.
-        use_fast_path: use the backend-specific recurrence when one exists (torch); False forces
-            the portable ``keras.ops.scan`` path (same results up to float rounding).
+            (False, Keras's default) at masked steps.
+        use_fast_path: use the backend's fused GRU kernel where one exists (torch always, cuDNN
+            on TensorFlow with a GPU); False forces the portable ``keras.ops.scan`` path (same
+            results up to float rounding).
         kernel_initializer, recurrent_initializer, bias_initializer: Keras initializers, defaults
             as in ``keras.layers.GRU``.
         **kwargs: base ``keras.layers.Layer`` arguments (name, dtype, trainable).
@@ -104,8 +109,10 @@ class MaskedGRU(keras.layers.Layer):
         if mask is None:
             mask = ops.ones((batch, steps), dtype="bool")
         mask = ops.cast(mask, "bool")
-        if self.use_fast_path and _BACKEND == "torch":
-            return self._call_torch(inputs, mask)
+        if self.use_fast_path and _BACKEND in ("torch", "tensorflow"):
+            states = self._fused_states(inputs, mask)
+            if states is not None:
+                return states
         return self._call_scan(inputs, mask)
 
     # -- portable path -------------------------------------------------------------------------
@@ -131,17 +138,27 @@ class MaskedGRU(keras.layers.Layer):
         last, outputs = ops.scan(step, initial, (ops.transpose(projected, (1, 0, 2)), step_mask))
         return ops.transpose(outputs, (1, 0, 2)) if self.return_sequences else last
 
-    # -- torch fast path -----------------------------------------------------------------------
-    def _call_torch(self, inputs, mask):
-        import torch
-
-        lengths = mask.sum(dim=1)
-        positions = torch.arange(mask.shape[1], device=mask.device)
-        post_padded = bool(torch.equal(mask, positions.unsqueeze(0) < lengths.unsqueeze(1)))
-        if not post_padded or bool((lengths == 0).any()):
-            return self._call_scan(inputs, mask)  # holes in the mask or empty rows: exact generic path
-        return _torch_packed_gru(inputs, lengths, self.kernel.value, self.recurrent_kernel.value, self.bias.value,
-                                 self.return_sequences, self.zero_output_for_mask)
+    # -- fused path ----------------------------------------------------------------------------
+    def _fused_states(self, inputs, mask):
+        """Compact, run the backend's fused GRU, expand; None when the backend has no fused kernel here."""
+        steps = ops.shape(inputs)[1]
+        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
+        compacted = ops.take_along_axis(inputs, ops.expand_dims(compaction_order(mask), -1), axis=1)
+        if _BACKEND == "torch":
+            compact_states = _torch_fused_gru(compacted, self.kernel, self.recurrent_kernel, self.bias)
+        else:
+            compact_states = _tensorflow_cudnn_gru(compacted, lengths, steps, self.kernel,
+                                                   self.recurrent_kernel, self.bias)
+            if compact_states is None:
+                return None
+        compact_states = ops.cast(compact_states, inputs.dtype)
+        if not self.return_sequences:
+            return _state_after(compact_states, lengths)
+        seen = ops.cumsum(ops.cast(mask, "int32"), axis=1)  # real tokens up to and including each step
+        outputs = _state_after(compact_states, seen)
+        if self.zero_output_for_mask:
+            outputs = ops.where(ops.expand_dims(mask, -1), outputs, ops.zeros_like(outputs))
+        return outputs
 
     def get_config(self):
         config = super().get_config()
@@ -157,101 +174,69 @@ class MaskedGRU(keras.layers.Layer):
         return config
 
 
-def _torch_packed_gru(inputs, lengths, kernel, recurrent_kernel, bias, return_sequences, zero_output_for_mask):
-    """Packed GRU on torch: sort rows by length, project only real tokens, run active rows per step."""
+def compaction_order(mask):
+    """For each row, the time indices of its real steps (in order) followed by its masked steps.
+
+    Args:
+        mask: ``(B, T)`` boolean, True at real steps.
+
+    Returns:
+        ``(B, T)`` int32 permutation: gathering along time with it moves real steps to the front.
+
+    Example:
+        >>> import numpy as np
+        >>> keras.ops.convert_to_numpy(compaction_order(np.array([[False, True, False, True]]))).tolist()
+        [[1, 3, 0, 2]]
+    """
+    mask = ops.cast(mask, "bool")
+    real = ops.cast(mask, "int32")
+    lengths = ops.sum(real, axis=1, keepdims=True)
+    destination = ops.where(mask, ops.cumsum(real, axis=1) - 1, lengths + ops.cumsum(1 - real, axis=1) - 1)
+    # ``destination`` is a permutation of 0..T-1 per row; its inverse is the gather order.
+    return ops.cast(ops.argsort(destination, axis=1), "int32")
+
+
+def _state_after(compact_states, counts):
+    """``compact_states[b, counts[b, ...] - 1]``, zeros where the count is 0 (the initial state)."""
+    counts = ops.cast(counts, "int32")
+    squeeze = len(counts.shape) == 1
+    if squeeze:
+        counts = ops.expand_dims(counts, 1)
+    picked = ops.take_along_axis(compact_states, ops.expand_dims(ops.maximum(counts - 1, 0), -1), axis=1)
+    picked = ops.where(ops.expand_dims(counts > 0, -1), picked, ops.zeros_like(picked))
+    return picked[:, 0] if squeeze else picked
+
+
+def _torch_fused_gru(inputs, kernel, recurrent_kernel, bias):
+    """All states ``(B, T, u)`` of an unmasked GRU through ``torch._VF.gru`` (cuDNN on CUDA)."""
     import torch
-    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-    packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    projected = torch.addmm(bias[0], packed.data, kernel)  # one matmul over every real token
-    batch_sizes = packed.batch_sizes.tolist()
-    states = _torch_autograd_function().apply(projected, recurrent_kernel, bias[1], batch_sizes)
-    sorted_lengths = lengths[packed.sorted_indices]
-    # Position of each row's last real token inside the packed data: rows are sorted by length,
-    # so the step-t block holds rows 0..batch_sizes[t]-1.
-    offsets = torch.tensor([0] + batch_sizes[:-1], device=states.device).cumsum(0)
-    rows = torch.arange(len(sorted_lengths), device=states.device)
-    last_sorted = states[offsets[sorted_lengths - 1] + rows]
-    last = last_sorted[packed.unsorted_indices]
-    if not return_sequences:
-        return last
-    outputs, _ = pad_packed_sequence(torch.nn.utils.rnn.PackedSequence(
-        states, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
-        batch_first=True, total_length=inputs.shape[1])
-    if zero_output_for_mask:
-        return outputs
-    padded = torch.arange(inputs.shape[1], device=inputs.device).unsqueeze(0) >= lengths.unsqueeze(1)
-    return torch.where(padded.unsqueeze(-1), last.unsqueeze(1), outputs)
+    kernel, recurrent_kernel, bias = (torch.as_tensor(getattr(w, "value", w)) for w in
+                                      (kernel, recurrent_kernel, bias))
+    dtype = inputs.dtype
+    # Keras gate order (z, r, h) -> PyTorch (r, z, h); weights transposed to (3u, in).
+    def reorder(matrix):
+        z, r, h = torch.chunk(matrix, 3, dim=-1)
+        return torch.cat([r, z, h], dim=-1)
+
+    params = [reorder(kernel).t().to(dtype).contiguous(), reorder(recurrent_kernel).t().to(dtype).contiguous(),
+              reorder(bias[0]).to(dtype), reorder(bias[1]).to(dtype)]
+    initial = inputs.new_zeros(1, inputs.shape[0], recurrent_kernel.shape[0])
+    outputs, _ = torch._VF.gru(inputs.contiguous(), initial, params, True, 1, 0.0, torch.is_grad_enabled(),
+                               False, True)
+    return outputs
 
 
-@functools.cache
-def _torch_autograd_function():
-    import torch
+def _tensorflow_cudnn_gru(inputs, lengths, steps, kernel, recurrent_kernel, bias):
+    """All states of a post-padded GRU through Keras's cuDNN kernel; None without a GPU."""
+    from keras.src import backend as keras_backend  # Keras's fused GRU kernel, as keras.layers.GRU calls it
 
-    class TorchPackedGRU(torch.autograd.Function):
-        """Recurrence over packed, length-sorted data; inputs are the projected tokens (N, 3u)."""
-
-        @staticmethod
-        def forward(ctx, projected, recurrent_kernel, recurrent_bias, batch_sizes):
-            units = recurrent_kernel.shape[0]
-            total = projected.shape[0]
-            states = projected.new_empty(total, units)
-            previous = projected.new_empty(total, units)
-            gates = projected.new_empty(total, 3 * units)  # z, r, candidate
-            recurrent_h = projected.new_empty(total, units)  # (h W_h + b_h), needed for dr
-            state = projected.new_zeros(batch_sizes[0], units)
-            start = 0
-            with torch.no_grad():
-                for size in batch_sizes:
-                    stop = start + size
-                    h = state[:size]
-                    recurrent = torch.addmm(recurrent_bias, h, recurrent_kernel)
-                    x = projected[start:stop]
-                    zr = torch.sigmoid(x[:, :2 * units] + recurrent[:, :2 * units])
-                    z, r = zr[:, :units], zr[:, units:]
-                    candidate = torch.tanh(torch.addcmul(x[:, 2 * units:], r, recurrent[:, 2 * units:]))
-                    new = torch.addcmul(candidate, z, h - candidate)
-                    gates[start:stop, :2 * units] = zr
-                    gates[start:stop, 2 * units:] = candidate
-                    recurrent_h[start:stop] = recurrent[:, 2 * units:]
-                    previous[start:stop] = h
-                    states[start:stop] = new
-                    state = new
-                    start = stop
-            ctx.batch_sizes = batch_sizes
-            ctx.save_for_backward(recurrent_kernel, previous, gates, recurrent_h)
-            return states
-
-        @staticmethod
-        def backward(ctx, grad_states):
-            recurrent_kernel, previous, gates, recurrent_h = ctx.saved_tensors
-            batch_sizes = ctx.batch_sizes
-            units = recurrent_kernel.shape[0]
-            grad_pre = torch.empty_like(gates)  # d(x-projection) = d(pre-activations), (N, 3u)
-            grad_recurrent = torch.empty_like(gates)  # d(h W + b), (N, 3u)
-            grad_state = grad_states.new_zeros(batch_sizes[0], units)
-            kernel_t = recurrent_kernel.t()
-            stop = grad_states.shape[0]
-            for size in reversed(batch_sizes):
-                start = stop - size
-                dh = grad_state[:size] + grad_states[start:stop]
-                z = gates[start:stop, :units]
-                r = gates[start:stop, units:2 * units]
-                candidate = gates[start:stop, 2 * units:]
-                h = previous[start:stop]
-                d_candidate_pre = dh * (1 - z) * (1 - candidate * candidate)
-                d_z_pre = dh * (h - candidate) * z * (1 - z)
-                d_r_pre = d_candidate_pre * recurrent_h[start:stop] * r * (1 - r)
-                grad_pre[start:stop, :units] = d_z_pre
-                grad_pre[start:stop, units:2 * units] = d_r_pre
-                grad_pre[start:stop, 2 * units:] = d_candidate_pre
-                grad_recurrent[start:stop, :2 * units] = grad_pre[start:stop, :2 * units]
-                grad_recurrent[start:stop, 2 * units:] = d_candidate_pre * r
-                new_grad = torch.addmm(dh * z, grad_recurrent[start:stop], kernel_t)
-                grad_state = torch.cat([new_grad, grad_state[size:]]) if size < grad_state.shape[0] else new_grad
-                stop = start
-            grad_kernel = previous.t() @ grad_recurrent  # one matmul over every step
-            grad_bias = grad_recurrent.sum(0)
-            return grad_pre, grad_kernel, grad_bias, None
-
-    return TorchPackedGRU
+    mask = ops.expand_dims(ops.arange(steps, dtype="int32"), 0) < ops.expand_dims(lengths, 1)
+    initial = ops.zeros((ops.shape(inputs)[0], recurrent_kernel.shape[0]), dtype=inputs.dtype)
+    try:
+        _, outputs, _ = keras_backend.gru(inputs, initial, mask, kernel, recurrent_kernel, bias,
+                                          keras.activations.tanh, keras.activations.sigmoid,
+                                          return_sequences=True, reset_after=True)
+    except NotImplementedError:
+        return None
+    return outputs

@@ -1,0 +1,88 @@
+"""Guards against per-element Python loops and host synchronisations inside a training step.
+
+On a GPU every host scalar read (``aten::_local_scalar_dense``) stalls the device, and a per-index
+Python loop turns one kernel into thousands. Both are visible on the CPU: the torch profiler counts
+the ATen ops and host reads of one ``train_on_batch`` of the library's ``w2vvpp`` model, and a loop
+over batch elements shows up as op counts that grow with the batch size. On JAX and TensorFlow the
+cheap check is that the compiled train step is traced once, not once per batch.
+"""
+import collections
+
+import numpy as np
+import pytest
+
+import keras
+
+from w2vvx.models import build_model, get_config
+
+VOCAB, LENGTH, VISUAL = 200, 16, 12
+MAX_HOST_READS = 2  # a step needs none today; a couple leaves room for an optimizer's bookkeeping
+MAX_ATEN_OPS = 6000  # about 2,750 today (most of it the CPU GRU's per-step ops); the BoW loop alone was 16,000+
+
+
+def _model(name="w2vvpp"):
+    config = get_config(name, gru_units=16, embed_dim=8, w2v_dim=8, common_space_dim=16)
+    return build_model(config, gru_vocab_size=VOCAB, bow_vocab_size=VOCAB, visual_dim=VISUAL)
+
+
+def _batch(size, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, LENGTH + 1, size)
+    ids = rng.integers(1, VOCAB, (size, LENGTH)).astype("int32")
+    ids[np.arange(LENGTH)[None] >= lengths[:, None]] = 0
+    return {"tokens": ids, "bow_tokens": ids, "visual": rng.random((size, VISUAL), dtype="float32")}
+
+
+def _torch_step_ops(model, batch):
+    from torch.profiler import ProfilerActivity, profile
+
+    model.train_on_batch(batch)  # warm-up: optimizer variables, lazy builds
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        model.train_on_batch(batch)
+    return collections.Counter(event.name for event in profiler.events() if event.name.startswith("aten::"))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["w2vvpp", "w2vv_attention_ctl"])
+def test_torch_train_step_has_no_host_reads_or_per_element_loops(name):
+    if keras.backend.backend() != "torch":
+        pytest.skip("profiles the torch backend's train step (run with KERAS_BACKEND=torch)")
+    keras.utils.set_random_seed(0)
+    model = _model(name)
+    small = _torch_step_ops(model, _batch(16))
+    large = _torch_step_ops(model, _batch(64))
+    host_reads = large["aten::_local_scalar_dense"]
+    assert host_reads <= MAX_HOST_READS, (
+        f"{name}: one torch train step reads {host_reads} scalars on the host (each a device synchronisation "
+        f"on a GPU); at most {MAX_HOST_READS} expected")
+    total = sum(large.values())
+    assert total <= MAX_ATEN_OPS, (
+        f"{name}: one torch train step issues {total} ATen ops (bound {MAX_ATEN_OPS}); most frequent: "
+        f"{large.most_common(5)}")
+    grew = {op: (small[op], large[op]) for op in large if large[op] > small[op] + 4}
+    assert not grew, (
+        f"{name}: ATen op counts grow with the batch size (batch 16 -> 64), a per-element Python loop: {grew}")
+
+
+@pytest.mark.parity
+def test_compiled_train_step_is_traced_once():
+    if keras.backend.backend() not in ("jax", "tensorflow"):
+        pytest.skip("checks the compiled train step of JAX/TensorFlow")
+    keras.utils.set_random_seed(0)
+    model = _model()
+    traced = []
+    original_train_step = model.train_step
+
+    def counting_train_step(*args):  # Python code of a compiled step runs only while it is traced
+        traced.append(1)
+        return original_train_step(*args)
+
+    model.train_step = counting_train_step
+    model.train_on_batch(_batch(16, seed=0))  # traced here (TensorFlow traces twice while creating variables)
+    first = len(traced)
+    for seed in (1, 2, 3):
+        model.train_on_batch(_batch(16, seed=seed))
+    assert first >= 1, "the counting wrapper saw no trace of the first step; the check sees nothing"
+    assert len(traced) == first, (
+        f"the {keras.backend.backend()} train step was traced again ({len(traced) - first} times) for 3 more "
+        "batches of the same shape: something in the step depends on Python values of the batch")
