@@ -1,20 +1,84 @@
-"""The W2VV-family retrieval model: a text encoder and a visual encoder trained with one loss."""
+"""The two-tower task behind every W2VV-family model: loss, and the one encoding and ranking path.
+
+:class:`W2VVModel` wires a text encoder, a visual encoder and a loss; its ``encode_text``,
+``encode_items`` and ``search`` are what training, evaluation, the pipeline, the recipes and the CLI
+call to embed sentences and items (cosine by default: rows are L2-normalised). Build one with
+:func:`w2vvx.models.build_model`, which returns the serializable :class:`~w2vvx.models.W2VVRetriever`.
+"""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
 
 import keras
 import numpy as np
 from keras import ops
 
 from w2vvx.errors import ConfigError
+from w2vvx.models.configs import ModelConfig
+from w2vvx.models.w2vv_backbone import TEXT_INPUTS, W2VVBackbone
+from w2vvx.vectors import l2_normalize
 
-TEXT_INPUTS = ("tokens", "bow_tokens")
+
+def build_loss(config: ModelConfig):
+    """``(loss, temperature)`` of ``config``: the loss object and, for ``learnable_temperature``, its τ layer.
+
+    Example:
+        >>> from w2vvx.models import get_config
+        >>> loss, temperature = build_loss(get_config("w2vvpp"))
+        >>> type(loss).__name__, temperature
+        ('TripletRankingLoss', None)
+    """
+    from w2vvx.layers import LearnableTemperature
+    from w2vvx.losses import get_loss
+
+    loss_kwargs = dict(config.loss_kwargs)
+    loss_fn = get_loss(config.loss, **loss_kwargs)
+    temperature = None
+    if config.learnable_temperature:
+        low, high = config.temperature_range
+        temperature = LearnableTemperature(initial=loss_kwargs.get("temperature", 0.07), min_value=low,
+                                           max_value=high, learnable=True, name="temperature")
+    return loss_fn, temperature
+
+
+def predict_batches(encoder, batches) -> np.ndarray:
+    """Run ``encoder`` in inference mode over ``batches`` (a sequence of inputs, or a PyDataset of ``(x,)``).
+
+    The one batched-inference loop of w2vvx (``predict_on_batch``: no progress bar, dropout off).
+
+    Example:
+        >>> encoder = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        >>> predict_batches(encoder, [np.zeros((4, 3)), np.zeros((1, 3))]).shape
+        (5, 2)
+    """
+    outputs = []
+    for index in range(len(batches)):
+        batch = batches[index]
+        if isinstance(batch, tuple):
+            batch = batch[0]
+        outputs.append(np.asarray(keras.ops.convert_to_numpy(encoder.predict_on_batch(batch)), dtype=np.float32))
+    if not outputs:
+        raise ConfigError("nothing to encode: no rows given")
+    return np.concatenate(outputs, axis=0)
+
+
+def _is_token_dict(inputs) -> bool:
+    return hasattr(inputs, "keys") and all(key in inputs for key in TEXT_INPUTS)
+
+
+def _positive_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
 class W2VVModel(keras.Model):
     """Two-tower model whose training loss compares the text and visual embeddings of a batch.
 
-    Build it with :func:`w2vvx.models.build_model`; this constructor wires ready-made parts.
+    Build it with :func:`w2vvx.models.build_model` (a :class:`~w2vvx.models.W2VVRetriever`); this
+    constructor wires ready-made parts (subclasses such as NRCCR's model do).
 
     Inputs (``call`` and ``fit``): a dict with ``"tokens"`` and ``"bow_tokens"`` (``(B, L)`` int32,
     post-padded, 0 = padding), ``"visual"`` (``(B, D)`` float32, or ``(B, T, D)`` frames), and for
@@ -30,24 +94,28 @@ class W2VVModel(keras.Model):
         visual_encoder: functional model ``(B, D) | (B, T, D) → (B, E)``.
         loss_fn: a loss from :mod:`w2vvx.losses` (``call(visual, text)``).
         temperature: optional :class:`w2vvx.layers.LearnableTemperature` passed to the loss.
-        build_settings: the arguments ``build_model`` was given (config dict, vocabulary sizes,
-            visual dim, frames); ``get_config`` stores them so ``from_config`` rebuilds the model.
+        build_settings: the backbone hyperparameters (config dict, vocabulary sizes, visual dim,
+            frames); ``get_config`` stores them so ``from_config`` rebuilds the model.
+        preprocessor: optional :class:`~w2vvx.models.W2VVPreprocessor`, so that ``encode_text`` and
+            ``search`` take raw sentences.
 
     Example:
         >>> from w2vvx.models import build_model, get_config
         >>> config = get_config("w2vvpp", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16)
         >>> model = build_model(config, gru_vocab_size=30, bow_vocab_size=20, visual_dim=12)
-        >>> model.encode_visual(np.zeros((3, 12), "float32")).shape
+        >>> model.encode_items(np.ones((3, 12), "float32")).shape
         (3, 16)
     """
 
-    def __init__(self, text_encoder, visual_encoder, loss_fn, temperature=None, build_settings=None, **kwargs):
+    def __init__(self, text_encoder, visual_encoder, loss_fn, temperature=None, build_settings=None,
+                 preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         self.text_encoder = text_encoder
         self.visual_encoder = visual_encoder
         self.loss_fn = loss_fn
         self.temperature = temperature
         self.build_settings = dict(build_settings or {})
+        self.preprocessor = preprocessor
         self.built = True
 
     def build(self, input_shape=None):
@@ -70,7 +138,7 @@ class W2VVModel(keras.Model):
         """``(D,)`` or ``(T, D)`` (``T`` None): the per-item shape the visual encoder takes."""
         return tuple(self.visual_encoder.inputs[0].shape[1:])
 
-    def _check_visual(self, shape, name: str = "visual") -> None:
+    def check_visual_shape(self, shape, name: str = "visual") -> None:
         """Raise a ConfigError when features of ``shape`` (batch first) do not fit the visual encoder."""
         expected = self.visual_input_shape
         dim = shape[-1] if len(shape) else None
@@ -90,14 +158,16 @@ class W2VVModel(keras.Model):
                               "model was trained with (CLI: --feature <the run's feature folder>) or train a "
                               f"model on these {int(dim)}-dimensional features")
 
+    _check_visual = check_visual_shape  # the name subclasses used before it was public
+
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict):
-            raise ConfigError(f"W2VVModel expects a dict of inputs (tokens, bow_tokens, visual), "
+            raise ConfigError(f"{type(self).__name__} expects a dict of inputs (tokens, bow_tokens, visual), "
                               f"got {type(inputs).__name__}")
         outputs = {"text": self.text_encoder(self._text_inputs(inputs), training=training)}
         for key in ("visual", "negative_visual"):
             if key in inputs:
-                self._check_visual(tuple(inputs[key].shape), key)
+                self.check_visual_shape(tuple(inputs[key].shape), key)
                 outputs[key] = self.visual_encoder(inputs[key], training=training)
         return outputs
 
@@ -118,38 +188,157 @@ class W2VVModel(keras.Model):
             loss = loss + ops.cast(extra, loss.dtype)
         return loss
 
-    def encode_text(self, inputs, batch_size: int = 256) -> np.ndarray:
-        """Text embeddings (numpy, float32) of ``{"tokens", "bow_tokens"}`` ``(N, L)`` arrays."""
-        if not hasattr(inputs, "keys") or any(key not in inputs for key in TEXT_INPUTS):
-            raise ConfigError(f"encode_text expects a dict with {list(TEXT_INPUTS)} (featurized captions, e.g. "
-                              "run.featurizer.featurize_captions(captions)), got "
-                              f"{sorted(inputs) if hasattr(inputs, 'keys') else type(inputs).__name__}")
-        text = {key: np.asarray(inputs[key], dtype="int32") for key in TEXT_INPUTS}
-        for key, value in text.items():
-            if value.ndim != 2:
-                raise ConfigError(f"encode_text: {key!r} has shape {value.shape}; expected (N, L) token ids, "
-                                  "one padded row per caption")
-        return np.asarray(self.text_encoder.predict(text, batch_size=batch_size, verbose=0), dtype="float32")
+    # -- the one encoding path ----------------------------------------------------------------------
+    def preprocess(self, sentences, language: Optional[str] = None) -> dict:
+        """Token inputs of raw ``sentences`` (strings, Captions or ``(item_id, text)`` pairs)."""
+        if self.preprocessor is None:
+            raise ConfigError("this model has no preprocessor, so it cannot tokenise sentences: pass token "
+                              "inputs {'tokens', 'bow_tokens'}, or load the best.keras of a w2vvx run (it "
+                              "holds its vocabularies)")
+        return self.preprocessor(sentences, language=language)
 
-    def encode_visual(self, features, batch_size: int = 256) -> np.ndarray:
-        """Visual embeddings (numpy, float32) of ``(N, D)`` (or ``(N, T, D)``) features.
+    def encode_text(self, inputs, language: Optional[str] = None, normalize: bool = True,
+                    batch_size: int = 256) -> np.ndarray:
+        """Text embeddings ``(N, E)`` float32 of sentences, unit-norm rows by default (cosine).
+
+        Args:
+            inputs: raw sentences (a str, a list of str, ``w2vvx.io.Caption`` objects in the language
+                of their tag, ``(item_id, text)`` pairs) or already tokenised inputs: a dict with
+                ``"tokens"`` and ``"bow_tokens"`` ``(N, L)`` int32 arrays.
+            language: the language of plain strings (``"en"``, ``"zh"``, ``"de"`` ... or a caption
+                tag); default: the language the model was trained on.
+            normalize: L2-normalise the rows (rank by cosine). ``False`` gives the raw embeddings.
+            batch_size: sentences per model call.
+        """
+        batch_size = _positive_batch_size(batch_size)
+        if _is_token_dict(inputs):
+            text = {key: np.asarray(inputs[key], dtype="int32") for key in TEXT_INPUTS}
+            for key, value in text.items():
+                if value.ndim != 2:
+                    raise ConfigError(f"encode_text: {key!r} has shape {value.shape}; expected (N, L) token ids, "
+                                      "one padded row per caption")
+        elif hasattr(inputs, "keys"):
+            raise ConfigError(f"encode_text expects sentences or a dict with {list(TEXT_INPUTS)} (token ids), "
+                              f"got {sorted(inputs)}")
+        else:
+            text = self.preprocess(inputs, language=language)
+        size = len(text["tokens"])
+        batches = [{key: value[start:start + batch_size] for key, value in text.items()}
+                   for start in range(0, size, batch_size)]
+        embeddings = predict_batches(self.text_encoder, batches)
+        return l2_normalize(embeddings) if normalize else embeddings
+
+    def encode_items(self, features, item_ids: Optional[Sequence[str]] = None, normalize: bool = True,
+                     batch_size: int = 256) -> np.ndarray:
+        """Item embeddings ``(N, E)`` float32, unit-norm rows by default (cosine).
+
+        Args:
+            features: an ``(N, D)`` (or ``(N, T, D)`` frames) array, or, with ``item_ids``, a
+                ``w2vvx.io.BigFile`` (read batch by batch, memory-mapped) or a callable
+                ``item_ids -> array``. A BigFile without ``item_ids`` encodes all its rows in file order.
+            item_ids: the items to encode from a BigFile or callable, in this order.
+            normalize: L2-normalise the rows (rank by cosine). ``False`` gives the raw embeddings.
+            batch_size: items per model call.
 
         Raises:
             ConfigError: the features' shape or dimension D differs from the model's visual input.
         """
-        features = np.asarray(features, dtype="float32")
-        self._check_visual(features.shape)
-        return np.asarray(self.visual_encoder.predict(features, batch_size=batch_size, verbose=0), dtype="float32")
+        batch_size = _positive_batch_size(batch_size)
+        if item_ids is None and hasattr(features, "names") and hasattr(features, "read_rows"):
+            item_ids = list(features.names)
+        if item_ids is not None:
+            from w2vvx.datasets.batching import EncodeDataset
+
+            dataset = EncodeDataset.from_features(features, list(item_ids), batch_size=batch_size)
+            if len(dataset):
+                self.check_visual_shape(np.shape(dataset[0][0]))
+            embeddings = predict_batches(self.visual_encoder, dataset)
+        else:
+            if callable(features) and not isinstance(features, np.ndarray):
+                raise ConfigError("a callable feature source needs item_ids (the items to read)")
+            features = np.asarray(features, dtype="float32")
+            self.check_visual_shape(features.shape)
+            embeddings = predict_batches(self.visual_encoder, [features[start:start + batch_size]
+                                                               for start in range(0, len(features), batch_size)])
+        return l2_normalize(embeddings) if normalize else embeddings
+
+    def encode_visual(self, features, batch_size: int = 256) -> np.ndarray:
+        """Raw (not normalised) item embeddings of ``(N, D)`` features: ``encode_items(..., normalize=False)``."""
+        return self.encode_items(features, normalize=False, batch_size=batch_size)
+
+    def search(self, sentences, items=None, k: int = 10, language: Optional[str] = None,
+               item_ids: Optional[Sequence[str]] = None, index=None, batch_size: int = 256):
+        """Rank items for each sentence by cosine: ``(ids, scores)`` of shape ``(n_sentences, k)``, best first.
+
+        Args:
+            sentences: what :meth:`encode_text` takes (raw sentences or token inputs).
+            items: item features (what :meth:`encode_items` takes), encoded now; or leave it ``None``
+                and pass ``index``.
+            k: results per sentence.
+            language: the language of plain-string sentences.
+            item_ids: ids of ``items`` (default: row numbers, or the BigFile's ids).
+            index: an index of encoded items instead of ``items``: a
+                :class:`~w2vvx.search.BruteForceIndex` or :class:`~w2vvx.search.ANNIndex` (its rows
+                are compared by cosine: the queries are unit-norm, so build it over
+                ``encode_items`` output or with ``normalize=True``/``metric="cos"``).
+            batch_size: rows per model call.
+        """
+        from w2vvx.search.brute_force import BruteForceIndex
+
+        if (items is None) == (index is None):
+            raise ConfigError("give the items to rank either as features (items=...) or as an index of "
+                              "encoded items (index=...), not both")
+        queries = self.encode_text(sentences, language=language, batch_size=batch_size)
+        if index is None:
+            source = callable(items) or hasattr(items, "read_rows")  # a BigFile or an ids -> array callable
+            if source and item_ids is None and hasattr(items, "names"):
+                item_ids = list(items.names)
+            gallery = self.encode_items(items, item_ids=item_ids if source else None, batch_size=batch_size)
+            if item_ids is not None and len(item_ids) != len(gallery):
+                raise ConfigError(f"got {len(item_ids)} item_ids for {len(gallery)} items; give one id per item")
+            index = BruteForceIndex(gallery, ids=item_ids)
+        return index.search(queries, k=k)
+
+    # -- saving ------------------------------------------------------------------------------------
+    def save_for_inference(self, path) -> Path:
+        """Write a ``.keras`` file without optimizer state (about half the size of ``model.save``).
+
+        ``keras.saving.load_model(path)`` (after ``import w2vvx``) gives back the model, preprocessor
+        and vocabularies included; it is not compiled. The file appears atomically.
+        """
+        from w2vvx.io.atomic import atomic_path
+
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ConfigError(f"{path}: an inference export is a .keras file; name it <something>.keras")
+        clone = self.inference_copy()
+        with atomic_path(path, mode_suffix=".keras") as tmp:
+            clone.save(tmp, overwrite=True)
+        return path
+
+    def inference_copy(self) -> "W2VVModel":
+        """An uncompiled copy of this model with the same weights (and preprocessor vocabularies)."""
+        clone = type(self).from_config(self.get_config())
+        weights = self.get_weights()
+        if len(clone.weights) != len(weights):
+            raise ConfigError(f"{type(self).__name__}.from_config(get_config()) rebuilds {len(clone.weights)} "
+                              f"weights instead of {len(weights)}; the model cannot be copied")
+        clone.set_weights(weights)
+        if self.preprocessor is not None:
+            if getattr(clone, "preprocessor", None) is None:
+                clone.preprocessor = type(self.preprocessor).from_config(self.preprocessor.get_config())
+            clone.preprocessor.set_vocabularies(self.preprocessor.gru_vocab, self.preprocessor.bow_vocab)
+        return clone
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, **self.build_settings}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from w2vvx.models.builder import build_model
-        from w2vvx.models.configs import ModelConfig
-
         config = dict(config)
         name = config.pop("name", None)
         config.pop("trainable", None)
-        return build_model(ModelConfig.from_dict(config.pop("model_config")), compile=False, name=name, **config)
+        backbone = W2VVBackbone(**config)
+        loss_fn, temperature = build_loss(backbone.model_config)
+        return cls(backbone.text_encoder, backbone.visual_encoder, loss_fn, temperature=temperature,
+                   build_settings=config, name=name)

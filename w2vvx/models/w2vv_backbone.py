@@ -1,0 +1,181 @@
+"""The two towers of a W2VV-family model, built from hyperparameters: :class:`W2VVBackbone`."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from w2vvx.errors import ConfigError
+from w2vvx.layers import CommonSpaceProjection, MultiScaleTextEncoder, TextToVisualMapping, VisualEncoder
+from w2vvx.models.configs import ModelConfig
+
+TEXT_INPUTS = ("tokens", "bow_tokens")
+
+
+def split_word_vectors(word_vectors, config: ModelConfig):
+    """Return ``(GRU embedding init, mean-word2vec init)`` from ``word_vectors``.
+
+    Args:
+        word_vectors: ``None``, one ``(gru_vocab_size, embed_dim)`` matrix (GRU embedding) or a dict
+            ``{"tokens": ..., "bow_tokens": ...}`` with one matrix per vocabulary.
+        config: the :class:`ModelConfig` whose branches use them.
+
+    Example:
+        >>> from w2vvx.models import get_config
+        >>> gru, w2v = split_word_vectors(np.zeros((5, 8)), get_config("w2vvpp", embed_dim=8, text_branches=("gru",)))
+        >>> gru.shape, w2v
+        ((5, 8), None)
+    """
+    if word_vectors is None:
+        return None, None
+    if not isinstance(word_vectors, dict):
+        word_vectors = {"tokens": word_vectors}
+    unknown = set(word_vectors) - set(TEXT_INPUTS)
+    if unknown:
+        raise ConfigError(f"word_vectors keys must be 'tokens' (GRU vocabulary rows) and/or 'bow_tokens' "
+                          f"(BoW vocabulary rows), got {sorted(unknown)}")
+    gru_init = word_vectors.get("tokens") if "gru" in config.text_branches else None
+    w2v_init = None
+    if "w2v" in config.text_branches:
+        w2v_init = word_vectors.get(config.w2v_source)
+        if w2v_init is None:
+            raise ConfigError(
+                f"the word2vec branch averages {config.w2v_source!r} ids, so word_vectors needs a matrix "
+                f"for that vocabulary: pass word_vectors={{'tokens': ..., {config.w2v_source!r}: ...}} "
+                "(w2vvx.text.embedding_matrix builds one per vocabulary)")
+    if gru_init is not None and np.shape(gru_init)[1] != config.embed_dim:
+        raise ConfigError(f"word_vectors['tokens'] has {np.shape(gru_init)[1]} columns but embed_dim is "
+                          f"{config.embed_dim}; set embed_dim to the word-vector dimension")
+    return gru_init, w2v_init
+
+
+def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, output_dim: int,
+                       word_vectors=None, name: str = "text_encoder") -> keras.Model:
+    """Functional text model ``{"tokens", "bow_tokens"} → (B, output_dim)``.
+
+    ``output_dim`` is the visual dimension (W2VV) or ignored in favour of
+    ``config.common_space_dim`` (W2VV++).
+
+    Example:
+        >>> from w2vvx.models import get_config
+        >>> config = get_config("w2vvpp", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16)
+        >>> build_text_encoder(config, 30, 20, output_dim=12).output.shape
+        (None, 16)
+    """
+    gru_init, w2v_init = split_word_vectors(word_vectors, config)
+    w2v_dim = config.w2v_dim if w2v_init is None else int(np.shape(w2v_init)[1])
+    inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key) for key in TEXT_INPUTS}
+    sentence = MultiScaleTextEncoder(
+        branches=config.text_branches, gru_vocab_size=gru_vocab_size, bow_vocab_size=bow_vocab_size,
+        embed_dim=config.embed_dim, units=config.gru_units, bidirectional=config.bidirectional,
+        pooling=config.pooling, dropout=config.dropout, embedding_trainable=config.we_trainable,
+        attention_mask_padding=config.attention_mask_padding, w2v_dim=w2v_dim,
+        w2v_source=config.w2v_source, w2v_trainable=config.w2v_trainable,
+        gru_embeddings=gru_init, w2v_embeddings=w2v_init, name="multiscale")(inputs)
+    if config.common_space_dim is None:
+        embedding = TextToVisualMapping(
+            hidden_units=config.text_mlp, output_dim=output_dim, activation=config.activation,
+            output_activation=config.output_activation, dropout=config.dropout, name="mapping")(sentence)
+    else:
+        if config.text_mlp:
+            sentence = TextToVisualMapping(
+                hidden_units=config.text_mlp[:-1], output_dim=config.text_mlp[-1],
+                activation=config.activation, output_activation=config.activation,
+                dropout=config.dropout, name="mapping")(sentence)
+        embedding = CommonSpaceProjection(
+            config.common_space_dim, activation=config.space_activation, dropout=config.dropout,
+            batch_norm=config.batch_norm, name="projection")(sentence)
+    return keras.Model(inputs, embedding, name=name)
+
+
+def build_visual_encoder(config: ModelConfig, visual_dim: int, frames: bool = False,
+                         name: str = "visual_encoder") -> keras.Model:
+    """Functional visual model ``(B, D)`` (or ``(B, T, D)`` when ``frames``) → ``(B, E)``.
+
+    Example:
+        >>> from w2vvx.models import get_config
+        >>> build_visual_encoder(get_config("w2vvpp", common_space_dim=16), visual_dim=12).output.shape
+        (None, 16)
+    """
+    features = keras.Input(shape=(None, visual_dim) if frames else (visual_dim,), dtype="float32", name="visual")
+    embedding = VisualEncoder(common_space_dim=config.common_space_dim, activation=config.space_activation,
+                              dropout=config.dropout, batch_norm=config.batch_norm, name="visual_projection")(features)
+    return keras.Model(features, embedding, name=name)
+
+
+@keras.saving.register_keras_serializable(package="w2vvx")
+class W2VVBackbone(keras.Model):
+    """The text and visual towers of a W2VV-family model, built from hyperparameters.
+
+    ``text_encoder`` maps ``{"tokens", "bow_tokens"}`` (``(B, L)`` int32, post-padded, 0 = padding) to
+    ``(B, E)``; ``visual_encoder`` maps ``(B, D)`` features (or ``(B, T, D)`` frames) to ``(B, E)``.
+    ``call`` encodes whichever of ``"tokens"``/``"bow_tokens"`` and ``"visual"`` it is given. The
+    backbone knows no loss and no tokenizer: :class:`~w2vvx.models.W2VVRetriever` adds them.
+
+    Args:
+        model_config: a :class:`ModelConfig` (or its dict) giving the architecture.
+        gru_vocab_size: rows of the GRU vocabulary (padding included); needed with the "gru" branch.
+        bow_vocab_size: rows of the BoW vocabulary; needed with "bow" (and "w2v" on ``bow_tokens``).
+        visual_dim: visual feature dimension D.
+        frames: visual inputs are ``(B, T, D)`` frame features (mean-pooled); also set by
+            ``model_config.frames``.
+        word_vectors: optional initial word vectors (see :func:`split_word_vectors`); not part of
+            the config (the trained weights are saved instead).
+
+    Example:
+        >>> from w2vvx.models import get_config
+        >>> config = get_config("w2vvpp", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16)
+        >>> backbone = W2VVBackbone(config, gru_vocab_size=30, bow_vocab_size=20, visual_dim=12)
+        >>> out = backbone({"tokens": np.ones((2, 4), "int32"), "bow_tokens": np.ones((2, 4), "int32"),
+        ...                 "visual": np.zeros((2, 12), "float32")})
+        >>> tuple(out["text"].shape), tuple(out["visual"].shape)
+        ((2, 16), (2, 16))
+    """
+
+    def __init__(self, model_config, gru_vocab_size=None, bow_vocab_size=None, visual_dim: int = 2048,
+                 frames: bool = False, word_vectors=None, **kwargs):
+        if isinstance(model_config, dict):
+            model_config = ModelConfig.from_dict(model_config)
+        if not isinstance(model_config, ModelConfig):
+            raise ConfigError(f"model_config must be a ModelConfig (see w2vvx.models.get_config), got "
+                              f"{type(model_config).__name__}")
+        if isinstance(visual_dim, bool) or not isinstance(visual_dim, (int, np.integer)) or visual_dim <= 0:
+            raise ConfigError(f"visual_dim must be a positive integer, got {visual_dim!r}")
+        kwargs.setdefault("name", "backbone")
+        super().__init__(**kwargs)
+        self.model_config = model_config
+        self.gru_vocab_size = None if gru_vocab_size is None else int(gru_vocab_size)
+        self.bow_vocab_size = None if bow_vocab_size is None else int(bow_vocab_size)
+        self.visual_dim = int(visual_dim)
+        self.frames = bool(frames or model_config.frames)
+        self.text_encoder = build_text_encoder(model_config, self.gru_vocab_size, self.bow_vocab_size,
+                                               self.visual_dim, word_vectors)
+        self.visual_encoder = build_visual_encoder(model_config, self.visual_dim, self.frames)
+        self.built = True
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    @property
+    def embedding_dim(self) -> int:
+        """E: the size of both towers' outputs."""
+        return int(self.visual_encoder.output.shape[-1])
+
+    def call(self, inputs, training=None):
+        if not isinstance(inputs, dict):
+            raise ConfigError(f"W2VVBackbone expects a dict with {list(TEXT_INPUTS)} and/or 'visual', "
+                              f"got {type(inputs).__name__}")
+        outputs = {}
+        if any(key in inputs for key in TEXT_INPUTS):
+            outputs["text"] = self.text_encoder({key: inputs[key] for key in TEXT_INPUTS}, training=training)
+        if "visual" in inputs:
+            outputs["visual"] = self.visual_encoder(inputs["visual"], training=training)
+        return outputs
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "model_config": self.model_config.to_dict(),
+                "gru_vocab_size": self.gru_vocab_size, "bow_vocab_size": self.bow_vocab_size,
+                "visual_dim": self.visual_dim, "frames": self.frames}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)

@@ -1,0 +1,155 @@
+"""Raw sentences of each language -> the text tower's inputs: :class:`W2VVPreprocessor`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import keras
+import numpy as np
+
+from w2vvx.errors import ConfigError, MissingFileError
+from w2vvx.text.featurizer import SentenceFeaturizer
+from w2vvx.text.tokenizers import LANGUAGES, language_of_tag
+from w2vvx.text.vocabulary import Vocabulary
+
+GRU_VOCAB_ASSET = "gru_vocab.txt"
+BOW_VOCAB_ASSET = "bow_vocab.txt"
+
+
+@keras.saving.register_keras_serializable(package="w2vvx")
+class W2VVPreprocessor(keras.layers.Layer):
+    """Tokenise sentences with the tokenizer of their language and map them to ``tokens``/``bow_tokens``.
+
+    ``tokens``: every token through the GRU vocabulary (unknown words -> ``<unk>``), post-padded to
+    ``maxlen``; ``bow_tokens``: the stopword-filtered tokens found in the BoW vocabulary. One
+    vocabulary pair serves every language of a run (a multilingual run learns one joint vocabulary).
+
+    Tokenisation runs in Python (jieba for Chinese), outside the compiled graph: call the layer on a
+    list of strings, it returns NumPy int32 arrays. The two vocabularies are saved as assets inside
+    the ``.keras`` file (``save_assets``/``load_assets``), so a loaded model needs no other file.
+
+    Args:
+        gru_vocab: :class:`~w2vvx.text.Vocabulary` of the recurrent branch (``None`` until
+            ``load_assets`` fills it).
+        bow_vocab: vocabulary of the bag-of-words and mean-word2vec branches.
+        languages: the languages the vocabularies were built from.
+        default_language: the language of sentences given without one.
+        maxlen: padded sentence length (32 in the lineage).
+
+    Example:
+        >>> vocab = Vocabulary(["dog", "runs", "hund"])
+        >>> pre = W2VVPreprocessor(vocab, vocab, languages=["en", "de"], maxlen=4)
+        >>> pre(["The dog runs"])["tokens"].tolist()
+        [[1, 2, 3, 0]]
+        >>> pre(["Der Hund"], language="de")["tokens"].tolist()
+        [[1, 4, 0, 0]]
+    """
+
+    def __init__(self, gru_vocab: Optional[Vocabulary] = None, bow_vocab: Optional[Vocabulary] = None,
+                 languages: Sequence[str] = ("en",), default_language: str = "en", maxlen: int = 32, **kwargs):
+        kwargs.setdefault("name", "preprocessor")
+        super().__init__(**kwargs)
+        languages = [str(language) for language in ([languages] if isinstance(languages, str) else languages)]
+        unknown = [language for language in list(languages) + [default_language] if language not in LANGUAGES]
+        if unknown:
+            raise ConfigError(f"unsupported language(s) {unknown}; supported: {list(LANGUAGES)}")
+        if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 1:
+            raise ConfigError(f"maxlen must be a positive integer, got {maxlen!r}")
+        self.languages = sorted(set(languages) | {default_language})
+        self.default_language = default_language
+        self.maxlen = int(maxlen)
+        self.gru_vocab: Optional[Vocabulary] = None
+        self.bow_vocab: Optional[Vocabulary] = None
+        self._featurizers: Dict[str, SentenceFeaturizer] = {}
+        if (gru_vocab is None) != (bow_vocab is None):
+            raise ConfigError("give both gru_vocab and bow_vocab (or neither, to load them with load_assets)")
+        if gru_vocab is not None:
+            self.set_vocabularies(gru_vocab, bow_vocab)
+        self.built = True
+
+    def set_vocabularies(self, gru_vocab: Vocabulary, bow_vocab: Vocabulary) -> None:
+        """Use these vocabularies (the tokenizers are created again on first use)."""
+        for name, vocab in (("gru_vocab", gru_vocab), ("bow_vocab", bow_vocab)):
+            if not isinstance(vocab, Vocabulary):
+                raise ConfigError(f"{name} must be a w2vvx Vocabulary, got {type(vocab).__name__}")
+        self.gru_vocab, self.bow_vocab = gru_vocab, bow_vocab
+        self._featurizers = {}
+
+    def resolve_language(self, language: Optional[str]) -> str:
+        """``language`` (a code such as ``"zh"`` or a caption tag such as ``"google_enc2zh"``) as a code of this run."""
+        if language is None:
+            return self.default_language
+        code = language if language in LANGUAGES else language_of_tag(language)
+        if code not in self.languages:
+            raise ConfigError(f"this model was trained on {self.languages} text, not {language!r}; encode "
+                              "sentences of those languages (or train a model on this one)")
+        return code
+
+    def featurizer(self, language: Optional[str] = None) -> SentenceFeaturizer:
+        """The :class:`~w2vvx.text.SentenceFeaturizer` of ``language`` (one tokenizer per language, reused)."""
+        if self.gru_vocab is None:
+            raise ConfigError("the preprocessor has no vocabularies: build it with gru_vocab/bow_vocab or load "
+                              "a saved model (its vocabularies are assets of the .keras file)")
+        code = self.resolve_language(language)
+        if code not in self._featurizers:
+            self._featurizers[code] = SentenceFeaturizer(code, self.gru_vocab, self.bow_vocab, maxlen=self.maxlen)
+        return self._featurizers[code]
+
+    def __call__(self, sentences, language: Optional[str] = None) -> Dict[str, np.ndarray]:
+        # Python-side tokenisation: Keras's tensor conversion of the inputs does not apply to strings.
+        return self.call(sentences, language=language)
+
+    def call(self, sentences, language: Optional[str] = None) -> Dict[str, np.ndarray]:
+        """``{"tokens", "bow_tokens"}``: ``(N, maxlen)`` int32 arrays of ``sentences``.
+
+        Args:
+            sentences: one string, a list of strings (all in ``language``), ``w2vvx.io.Caption``
+                objects (each in the language of its tag; untagged ones in ``language``) or
+                ``(item_id, text)`` pairs.
+            language: the language of plain strings (default: ``default_language``).
+        """
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        sentences = list(sentences)
+        by_language: Dict[str, List[int]] = {}
+        texts: List[str] = []
+        for position, sentence in enumerate(sentences):
+            code = language
+            if isinstance(sentence, str):
+                text = sentence
+            elif hasattr(sentence, "text"):
+                text = sentence.text
+                code = getattr(sentence, "tag", None) or language
+            elif isinstance(sentence, (tuple, list)) and len(sentence) == 2 and isinstance(sentence[1], str):
+                text = sentence[1]
+            else:
+                raise ConfigError(f"sentence {position} is a {type(sentence).__name__}; expected a str, a "
+                                  "w2vvx.io.Caption or an (item_id, text) pair")
+            by_language.setdefault(self.resolve_language(code), []).append(position)
+            texts.append(text)
+        out = {key: np.zeros((len(texts), self.maxlen), np.int32) for key in ("tokens", "bow_tokens")}
+        for code, positions in by_language.items():
+            arrays = self.featurizer(code).batch([texts[position] for position in positions])
+            for key in out:
+                out[key][positions] = arrays[key]
+        return out
+
+    def save_assets(self, dir_path) -> None:
+        if self.gru_vocab is None:
+            raise ConfigError("cannot save a preprocessor without vocabularies")
+        self.gru_vocab.save(Path(dir_path) / GRU_VOCAB_ASSET)
+        self.bow_vocab.save(Path(dir_path) / BOW_VOCAB_ASSET)
+
+    def load_assets(self, dir_path) -> None:
+        paths = [Path(dir_path) / name for name in (GRU_VOCAB_ASSET, BOW_VOCAB_ASSET)]
+        missing = [path.name for path in paths if not path.is_file()]
+        if missing:
+            raise MissingFileError(f"the saved preprocessor lacks its vocabularies {missing}; the model file is "
+                                   "incomplete, save it again", path=dir_path)
+        self.set_vocabularies(Vocabulary.load(paths[0]), Vocabulary.load(paths[1]))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"languages": list(self.languages), "default_language": self.default_language,
+                       "maxlen": self.maxlen})
+        return config
