@@ -41,7 +41,8 @@ from w2vvx.layers.cross_attention import CrossAttentionPseudoTarget
 from w2vvx.layers.masking import masked_mean, padding_mask
 from w2vvx.losses.distillation import feature_distillation_loss, similarity_distillation_loss
 from w2vvx.losses.triplet import TripletRankingLoss
-from w2vvx.models.builder import _split_word_vectors, build_optimizer, build_visual_encoder
+from w2vvx.models.builder import build_optimizer
+from w2vvx.models.w2vv_backbone import build_visual_encoder, split_word_vectors
 from w2vvx.models.configs import ModelConfig
 from w2vvx.models.w2vv import W2VVModel
 
@@ -386,7 +387,7 @@ def build_nrccr_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=N
         raise ConfigError(f"gru_units ({config.gru_units}) must be a multiple of the cross-attention heads "
                           f"({weights.num_heads}); set weights num_heads")
     visual_dim, frames = int(visual_dim), bool(frames or config.frames)
-    gru_init, w2v_init = _split_word_vectors(word_vectors, config)
+    gru_init, w2v_init = split_word_vectors(word_vectors, config)
     w2v_dim = config.w2v_dim if w2v_init is None else int(np.shape(w2v_init)[1])
     multiscale = MultiScaleTextEncoder(
         branches=config.text_branches, gru_vocab_size=gru_vocab_size, bow_vocab_size=bow_vocab_size,
