@@ -12,11 +12,21 @@ set to one of (epochs are 1-based counts of finished epochs, batches 0-based):
   the rename;
 * ``history-write:<epoch>`` - SIGKILL half-way through writing ``history.csv``;
 * ``sigint:<epoch>:<batch>`` - send SIGINT (Ctrl-C) to itself at that batch;
+* ``sigterm:<epoch>:<batch>`` - send SIGTERM (``kill``, schedulers, ``docker stop``) to itself at that batch;
+* ``hold`` - print ``TRAINING`` when the first batch is requested, then wait until a line arrives on
+  stdin (the parent does something while the run folder is certainly in use);
 * ``announce`` - print ``TRAINING`` when the first batch is requested (the parent then kills the
   process at a random moment).
 
 The hooks wrap library functions from the outside; the library itself has no test hooks. The result
-(``epochs_done``, ``interrupted``, history) is printed as one JSON line prefixed with ``RESULT``.
+(``epochs_done``, ``interrupted``, history) is printed as one JSON line prefixed with ``RESULT``; the exit
+status is 130 after SIGINT, 143 after SIGTERM, 0 otherwise.
+
+The worker stands for a program run in a terminal, where Ctrl-C reaches only foreground processes, whose
+SIGINT is never ignored. A process started in the background of a non-interactive shell (``cmd &`` in a
+CI script) inherits SIGINT *ignored*, and a SIGINT sent to it does nothing (Python keeps ``SIG_IGN`` and so
+does w2vvx). The worker therefore installs Python's default Ctrl-C handler itself, so that the test means
+the same thing however the test suite was started.
 """
 from __future__ import annotations
 
@@ -42,7 +52,7 @@ def _install_hook(spec: str) -> None:
     kind, *numbers = spec.split(":")
     numbers = [int(n) for n in numbers]
 
-    if kind in ("batch", "sigint"):
+    if kind in ("batch", "sigint", "sigterm"):
         epoch, batch = numbers
         real_getitem = batching.CaptionBatchDataset.__getitem__
 
@@ -50,7 +60,7 @@ def _install_hook(spec: str) -> None:
             if self.epoch == epoch - 1 and index == batch:
                 if kind == "batch":
                     _die()
-                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT if kind == "sigint" else signal.SIGTERM)
             return real_getitem(self, index)
 
         batching.CaptionBatchDataset.__getitem__ = getitem
@@ -106,6 +116,17 @@ def _install_hook(spec: str) -> None:
             return real_write(self, data, *args, **kwargs)
 
         Path.write_text = write_text
+    elif kind == "hold":
+        real_getitem = batching.CaptionBatchDataset.__getitem__
+
+        def getitem(self, index):
+            if not _STATE.get("announced"):
+                _STATE["announced"] = True
+                print("TRAINING", flush=True)
+                sys.stdin.readline()  # the parent starts a second training into the same folder meanwhile
+            return real_getitem(self, index)
+
+        batching.CaptionBatchDataset.__getitem__ = getitem
     elif kind == "announce":
         real_getitem = batching.CaptionBatchDataset.__getitem__
 
@@ -124,6 +145,7 @@ _STATE = {}
 
 
 def main(argv):
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # see the module docstring
     collection_dir, run_dir = Path(argv[0]), Path(argv[1])
     resume = "--resume" in argv
     from w2vvx.io import BigFile, read_captions
@@ -153,7 +175,9 @@ def main(argv):
     result = trainer.fit(resume=resume)
     print("RESULT " + json.dumps({"epochs_done": result.epochs_done, "interrupted": result.interrupted,
                                   "history": result.history}), flush=True)
-    return 130 if result.interrupted else 0
+    if result.interrupted:
+        return 143 if result.signal == "SIGTERM" else 130
+    return 0
 
 
 if __name__ == "__main__":

@@ -223,6 +223,8 @@ def train(ctx, config, collection_name, feature, train_variant, val_variant, tra
         if single is not None and several is not None:
             raise click.UsageError(f"give either --{name}-variant or --{name}-variants, not both")
     suffix = train_variant or (train_variants.strip(",").replace(",", "+") if train_variants else "")
+    if run_dir is not None and not run_dir.strip():
+        raise click.UsageError("--run-dir is empty; give a folder or leave the option out for the default")
     run_dir = Path(run_dir) if run_dir else collection.path / "runs" / (config + (f"_{suffix}" if suffix else ""))
     train_captions = (_captions_by_language(collection, "train", train_variants, language) if train_variants is not None
                       else collection.captions("train", train_variant))
@@ -234,7 +236,7 @@ def train(ctx, config, collection_name, feature, train_variant, val_variant, tra
     result = trainer.fit(resume=resume)
     if result.interrupted:
         click.echo(f"interrupted; resume with the same command plus --resume (run folder {run_dir})", err=True)
-        sys.exit(130)
+        sys.exit(143 if result.signal == "SIGTERM" else 130)
     click.echo(f"best {result.monitor} = {result.best_metric} at epoch {result.best_epoch + 1}; "
                f"{result.epochs_done} epochs; model in {run_dir / 'best.keras'}")
 

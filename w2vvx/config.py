@@ -171,7 +171,16 @@ def load_settings(rootpath=None, ini_path=None, environ: Optional[Mapping[str, s
         except UnicodeDecodeError as error:
             raise ConfigError(f"{used_ini}: byte {error.start} is not valid UTF-8; save the file as UTF-8") from None
         values = parse_ini_text(text, path=used_ini, environ=environ)
-    if rootpath is not None and str(rootpath):
+    if rootpath is not None and not os.fspath(rootpath).strip():
+        raise ConfigError("the rootpath given (--rootpath) is empty; give the VisualSearch folder, e.g. "
+                          "--rootpath ~/VisualSearch (an empty path is never taken to mean the default)")
+    if ROOTPATH_ENV in environ and not environ[ROOTPATH_ENV].strip():
+        raise ConfigError(f"the environment variable {ROOTPATH_ENV} is set but empty; set it to the VisualSearch "
+                          f"folder or unset it (unset {ROOTPATH_ENV})")
+    if used_ini is not None and "rootpath" in values and not values["rootpath"].strip():
+        raise ConfigError(f"{used_ini}: rootpath= is empty (or names an unset variable); give a folder or delete the "
+                          "line")
+    if rootpath is not None:
         chosen, source = os.path.expanduser(os.fspath(rootpath)), "argument"
     elif environ.get(ROOTPATH_ENV):
         chosen, source = os.path.expanduser(environ[ROOTPATH_ENV]), "environment"

@@ -80,3 +80,12 @@ class StorageError(_PathError, OSError):
 
     Nothing half-written is left behind (see :mod:`w2vvx.io.atomic`); the message names the path.
     """
+
+
+class RunLockedError(_PathError):
+    """Another process is training into this run folder (it holds the folder's lock); the message names it."""
+
+
+class ProvenanceError(_PathError):
+    """A run folder is used with data or files other than those it was trained with (resume on other
+    captions or features, a ``best.keras`` copied from another run, an index encoded by another run)."""

@@ -58,6 +58,62 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def process_umask() -> int:
+    """The process's file-creation mask (read without changing it where ``/proc`` allows).
+
+    Example:
+        >>> 0 <= process_umask() <= 0o777
+        True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no /proc: read it by setting and restoring (not thread-safe, only a fallback)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path, directory: bool) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would have given it under the process umask.
+
+    ``tempfile.mkstemp``/``mkdtemp`` create 0600 files and 0700 folders whatever the umask, so outputs
+    renamed into place from a temporary would be unreadable by the group on a shared data root.
+    """
+    mode = (0o777 if directory else 0o666) & ~process_umask()
+    with contextlib.suppress(OSError):
+        os.chmod(path, mode)
+
+
+def _temp_owner_pid(name: str) -> Optional[int]:
+    """The pid in a temporary's name written by :func:`atomic_path`/:func:`atomic_dir` on this host, else None."""
+    match = _ANY_TEMP.match(name) or _ANY_OLD.match(name)
+    return None if match is None else int(match.group(1))
+
+
+_ANY_TEMP = re.compile(r"^\..+\." + re.escape(_HOST) + r"-([0-9]+)-.*\.tmp")
+_ANY_OLD = re.compile(r"^\..+\.old-([0-9]+)$")
+
+
+def temporary_of_live_process(path) -> bool:
+    """Whether ``path`` is a temporary (``.<name>.<host>-<pid>-*.tmp*``) of a process that is still running.
+
+    Temporaries of other hosts count as live (their process cannot be checked from here).
+
+    Example:
+        >>> temporary_of_live_process(f".x.{_HOST}-{os.getpid()}-abc.tmp")
+        True
+    """
+    name = Path(path).name
+    pid = _temp_owner_pid(name)
+    if pid is not None:
+        return _pid_alive(pid)
+    return bool(re.match(r"^\..+\.[A-Za-z0-9]+-[0-9]+-.*\.tmp", name))
+
+
 def remove_stale_temporaries(final_path) -> int:
     """Delete temporaries of ``final_path`` left by writers of this host that died; return how many.
 
@@ -126,6 +182,7 @@ def atomic_path(final_path, mode_suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp
         _fsync_file(tmp)
+        apply_umask(tmp, directory=False)
         os.replace(tmp, final_path)
         _fsync_dir(final_path.parent)
     except BaseException as error:
@@ -176,6 +233,7 @@ def atomic_dir(final_dir, overwrite: bool = False) -> Iterator[Path]:
         for child in tmp.iterdir():
             if child.is_file():
                 _fsync_file(child)
+        apply_umask(tmp, directory=True)
         if final_dir.exists():
             old = final_dir.with_name(f".{final_dir.name}.old-{os.getpid()}")
             os.replace(final_dir, old)

@@ -166,16 +166,27 @@ def remove_stale_temporaries(run_dir) -> None:
     """Delete temporaries left by a run killed while writing a checkpoint or a run file (kill -9)."""
     from w2vvx.io.atomic import remove_stale_temporaries as remove_dead_writers_temporaries
 
+    from w2vvx.io.atomic import temporary_of_live_process
+
     root = Path(run_dir) / CHECKPOINT_DIR
     if root.is_dir():
         for child in root.iterdir():
-            if child.name.startswith(".") and child.is_dir():
-                shutil.rmtree(child, ignore_errors=True)
+            # a live writer's temporary (another process, or this one) is never touched
+            if child.name.startswith(".") and child.is_dir() and not temporary_of_live_process(child):
+                remove_dead_writers_temporaries(root / _final_name(child.name))
+                if child.exists() and not temporary_of_live_process(child):
+                    shutil.rmtree(child, ignore_errors=True)
     for name in (BEST_MODEL, "history.csv", "training.png", "config.json", "prepared"):
         remove_dead_writers_temporaries(Path(run_dir) / name)
     # a run killed between a checkpoint's commit and the removal of the older one keeps both
     for older in list_checkpoints(run_dir)[:-1]:
         shutil.rmtree(older, ignore_errors=True)
+
+
+def _final_name(temporary_name: str) -> str:
+    """``epoch-0003`` of a temporary named ``.epoch-0003.<host>-<pid>-<random>.tmp`` or ``.epoch-0003.old-<pid>``."""
+    match = re.match(r"^\.(epoch-[0-9]+)\.", temporary_name)
+    return match.group(1) if match else temporary_name.lstrip(".")
 
 
 def read_state(checkpoint: Path) -> TrainerState:
@@ -197,8 +208,11 @@ def load_checkpoint(checkpoint, model) -> TrainerState:
 
 
 def save_best_model(run_dir, model) -> Path:
-    """Save the whole model (architecture + weights) as ``<run_dir>/best.keras``, atomically."""
+    """Save the model for inference (weights, vocabularies, no optimizer state) as ``<run_dir>/best.keras``."""
+    from w2vvx.training.run_dir import record_best_model
+
     final = Path(run_dir) / BEST_MODEL
     with atomic_path(final, mode_suffix=".keras") as tmp:
-        model.save(tmp, overwrite=True)
+        (model.inference_copy() if hasattr(model, "inference_copy") else model).save(tmp, overwrite=True)
+    record_best_model(run_dir, BEST_MODEL)  # load_run refuses a best.keras this run did not save
     return final

@@ -45,12 +45,15 @@ from w2vvx.datasets.batching import (CaptionBatchDataset, EncodeDataset, Multili
                                      caption_pairs, featurize_captions)
 from w2vvx.errors import ConfigError, MissingFileError, ResumeError
 from w2vvx.io.captions import Caption
-from w2vvx.training.callbacks import (EpochSync, LineageSchedule, MultilingualRetrievalValidation,
-                                      RetrievalValidation, RunRecorder, selection_key, set_learning_rate,
-                                      tensorboard_callback)
+from w2vvx.models.w2vv import predict_batches
+from w2vvx.training.callbacks import (EpochSync, GracefulStop, LineageSchedule, MultilingualRetrievalValidation,
+                                      RetrievalValidation, RunRecorder, TrainingStopped, selection_key,
+                                      set_learning_rate, tensorboard_callback)
 from w2vvx.training.checkpoint import (BEST_MODEL, CHECKPOINT_DIR, TrainerState, latest_checkpoint,
                                        load_checkpoint, remove_stale_temporaries)
 from w2vvx.training.prepare import PREPARED_DIR, PreparedText, prepare_text
+from w2vvx.training.run_dir import (RunDirLock, check_loaded_run, check_resume_provenance, data_provenance,
+                                    record_provenance, record_vocabulary)
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +72,9 @@ class TrainingResult:
         best_metric, best_epoch: the best validation value and its 0-based epoch.
         epochs_done: completed epochs.
         stopped_early: the early-stopping rule ended the run.
-        interrupted: Ctrl-C stopped the run; resume it with ``fit(resume=True)``.
+        interrupted: Ctrl-C or SIGTERM stopped the run; resume it with ``fit(resume=True)``.
         history: one dict per epoch (loss, lr, val_* metrics).
+        signal: ``"SIGINT"`` or ``"SIGTERM"`` when interrupted.
     """
 
     run_dir: Path
@@ -81,6 +85,7 @@ class TrainingResult:
     stopped_early: bool
     interrupted: bool
     history: List[Dict[str, float]]
+    signal: Optional[str] = None
 
 
 def _resolve_config(config):
@@ -94,11 +99,13 @@ def _resolve_config(config):
 
 
 def build_compiled_model(config, prepared: PreparedText, visual_dim: int, frames: bool = False):
-    """Build the model of ``config`` for the prepared vocabularies, compiled with the config's optimizer."""
-    from w2vvx.models import build_model
+    """Build the retriever of ``config`` for the prepared vocabularies (its preprocessor), compiled."""
+    from w2vvx.models import W2VVPreprocessor, build_model
 
+    preprocessor = W2VVPreprocessor(prepared.gru_vocab, prepared.bow_vocab, languages=prepared.languages,
+                                    default_language=prepared.default_language, maxlen=prepared.maxlen)
     return build_model(config, gru_vocab_size=len(prepared.gru_vocab), bow_vocab_size=len(prepared.bow_vocab),
-                       visual_dim=int(visual_dim), frames=frames,
+                       visual_dim=int(visual_dim), frames=frames, preprocessor=preprocessor,
                        word_vectors={"tokens": prepared.gru_embedding, "bow_tokens": prepared.w2v_embedding})
 
 
@@ -161,12 +168,6 @@ def _language_captions(captions_by_language, what: str) -> Dict[str, list]:
                         for caption, (item, text), number in zip(captions, caption_pairs(captions), numbers)]
         out[str(key)] = captions
     return out
-
-
-def _encode_in_batches(encoder, dataset) -> np.ndarray:
-    outputs = [np.asarray(keras.ops.convert_to_numpy(encoder.predict_on_batch(dataset[index][0])))
-               for index in range(len(dataset))]
-    return np.concatenate(outputs, axis=0)
 
 
 class Trainer:
@@ -270,6 +271,9 @@ class Trainer:
     # -- setup ---------------------------------------------------------------------------------------
     def _check_run_dir(self, resume: bool) -> Optional[Path]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if getattr(self, "_run_lock", None) is None:
+            self._run_lock = RunDirLock(self.run_dir)
+        self._run_lock.acquire()  # one training per run folder (RunLockedError names the holder)
         remove_stale_temporaries(self.run_dir)
         checkpoint = latest_checkpoint(self.run_dir)
         if checkpoint is None:
@@ -277,6 +281,7 @@ class Trainer:
                 logger.info("%s has no checkpoint yet; starting from epoch 1", self.run_dir)
             return None
         if resume:
+            check_resume_provenance(self.run_dir, self._data_provenance())
             return checkpoint
         if not self.overwrite:
             raise ResumeError(
@@ -322,17 +327,17 @@ class Trainer:
                             for language, captions in self.val_by_language.items()}
 
             def encode_languages(model):
-                return ({language: _encode_in_batches(model.text_encoder, batches)
+                return ({language: predict_batches(model.text_encoder, batches)
                          for language, batches in text_batches.items()},
-                        _encode_in_batches(model.visual_encoder, item_batches))
+                        predict_batches(model.visual_encoder, item_batches))
 
             return encode_languages
         text_inputs = featurize_captions(featurizer, self.val_captions)
         text_batches = EncodeDataset(text_inputs, batch_size=self.eval_batch_size)
 
         def encode(model):
-            return (_encode_in_batches(model.text_encoder, text_batches),
-                    _encode_in_batches(model.visual_encoder, item_batches))
+            return (predict_batches(model.text_encoder, text_batches),
+                    predict_batches(model.visual_encoder, item_batches))
 
         return encode
 
@@ -362,13 +367,39 @@ class Trainer:
                                    seed=self.seed, negatives=config.loss == "ctl",
                                    steps_per_epoch=self.steps_per_epoch)
 
+    def _data_provenance(self) -> dict:
+        return data_provenance(self.train_by_language or self.train_captions,
+                               self.val_by_language or self.val_captions, self.features, self.val_features,
+                               self.word_vectors)
+
     def setup(self, resume: bool = False):
-        """Prepare the text side, build and compile the model, restore a checkpoint when resuming."""
+        """Prepare the text side, build and compile the model, restore a checkpoint when resuming.
+
+        Takes the run folder's lock (:class:`~w2vvx.training.run_dir.RunDirLock`), held until :meth:`fit`
+        returns or :meth:`close` is called.
+        """
+        try:
+            return self._setup(resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run folder's lock (``fit`` does this when it returns)."""
+        lock = getattr(self, "_run_lock", None)
+        if lock is not None:
+            lock.release()
+
+    def _setup(self, resume: bool):
         checkpoint = self._check_run_dir(resume)
         if self.deterministic:
             enable_determinism()
         keras.utils.set_random_seed(self.seed)
+        if checkpoint is None:
+            record_provenance(self.run_dir, self._data_provenance())
         self.prepared = self._prepare(resume=checkpoint is not None)
+        if checkpoint is None:
+            record_vocabulary(self.run_dir, PREPARED_DIR)
         self.config = config_for_word_vectors(self.config, self.prepared)
         if checkpoint is not None:
             self._check_same_config()
@@ -397,7 +428,30 @@ class Trainer:
 
     # -- training ------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainingResult:
-        """Train until ``max_epochs`` or early stop; ``resume=True`` continues from the last checkpoint."""
+        """Train until ``max_epochs`` or early stop; ``resume=True`` continues from the last checkpoint.
+
+        SIGINT (Ctrl-C) and SIGTERM stop the run at a safe point (see
+        :class:`~w2vvx.training.callbacks.GracefulStop`); the result then says ``interrupted``.
+        """
+        stop = GracefulStop()
+        try:
+            with stop:
+                return self._fit(resume, stop)
+        except TrainingStopped as stopped:  # the signal arrived while preparing, before the loop
+            return self._interrupted(stopped.signal_name)
+        finally:
+            self.close()
+
+    def _interrupted(self, signal_name: str) -> TrainingResult:
+        done = self.state.epochs_done if self.state is not None else 0
+        logger.warning("interrupted after %d complete epochs (%s); the checkpoint of epoch %d is intact. Resume "
+                       "with Trainer(...).fit(resume=True) or `w2vvx train ... --resume` on %s",
+                       done, signal_name, done, self.run_dir)
+        if self.state is None:
+            return TrainingResult(self.run_dir, self.monitor, None, -1, 0, False, True, [], signal_name)
+        return self._result(True, signal_name)
+
+    def _fit(self, resume: bool, stop) -> TrainingResult:
         self.setup(resume=resume)
         state, config = self.state, self.config
         self.monitor = "val_" + selection_key(config.selection_metric)
@@ -410,6 +464,7 @@ class Trainer:
         dataset = self._training_batches(featurizer)
         dataset.set_epoch(state.epochs_done)
         callbacks = [
+            stop,
             EpochSync(dataset, seed=self.seed),
             self._validation_callback(featurizer),
             LineageSchedule(state, self.monitor, run_dir=self.run_dir, factor=0.5,
@@ -427,17 +482,16 @@ class Trainer:
             # Python's global random state, which a resumed run cannot reproduce.
             self.model.fit(dataset, epochs=config.max_epochs, initial_epoch=state.epochs_done, shuffle=False,
                            verbose=self.verbose, callbacks=callbacks)
-        except KeyboardInterrupt:
-            interrupted = True
-            logger.warning("interrupted after %d complete epochs; the checkpoint of epoch %d is intact. Resume "
-                           "with Trainer(...).fit(resume=True) or `w2vvx train ... --resume` on %s",
-                           state.epochs_done, state.epochs_done, self.run_dir)
+        except KeyboardInterrupt as stopped:
+            return self._interrupted(getattr(stopped, "signal_name", "SIGINT"))
+        if stop.received is not None:  # arrived after the last batch boundary: the run is complete anyway
+            return self._interrupted(stop.received)
         return self._result(interrupted)
 
-    def _result(self, interrupted: bool) -> TrainingResult:
+    def _result(self, interrupted: bool, signal_name: Optional[str] = None) -> TrainingResult:
         state = self.state
         return TrainingResult(self.run_dir, self.monitor, state.best_metric, state.best_epoch, state.epochs_done,
-                              state.stopped_early, interrupted, list(state.history))
+                              state.stopped_early, interrupted, list(state.history), signal_name)
 
 
 @dataclasses.dataclass
@@ -466,6 +520,7 @@ def load_run(run_dir, checkpoint: str = BEST_MODEL) -> LoadedRun:
     if not model_path.is_file():
         raise MissingFileError("no trained model in this run folder; train it first (w2vvx train) or check the path",
                                path=model_path)
+    check_loaded_run(run_dir, checkpoint, PREPARED_DIR)  # a best.keras or vocabulary from elsewhere is refused
     config = ModelConfig.load(run_dir / CONFIG_FILE)
     prepared = PreparedText.load(run_dir)
     from w2vvx.io.archives import load_keras_model
