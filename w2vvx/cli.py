@@ -65,9 +65,11 @@ def cli(ctx, backend, rootpath, verbose):
 @cli.command()
 @click.pass_context
 def env(ctx):
-    """Print the environment: versions, Keras backend, devices, rootpath."""
+    """Print the environment: versions, Keras backend, devices, rootpath, each backend's device."""
     import keras
     import numpy
+
+    from w2vvx.devices import describe_backends
 
     settings = _settings(ctx)
     lines = {
@@ -81,6 +83,8 @@ def env(ctx):
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
         "devices": ", ".join(_devices()),
     }
+    for backend, device in describe_backends().items():
+        lines[f"{backend} trains on"] = device
     for package in ("tensorflow", "torch", "jax", "gensim", "jieba", "h5py"):
         lines[package] = _package_version(package)
     width = max(len(key) for key in lines)
