@@ -22,15 +22,15 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 
-from w2vvx.datasets.batching import CaptionBatchDataset, EncodeDataset, featurize_captions
+from w2vvx.datasets.batching import CaptionBatchDataset, featurize_captions
 from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRModel for load_run
 from w2vvx.training.callbacks import RetrievalValidation
-from w2vvx.training.trainer import Trainer, _encode_in_batches
+from w2vvx.training.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +139,7 @@ def fused_scores(model, featurizer, native, translated, item_emb, native_weight:
 
 
 def _encode(model, featurizer, captions, batch_size: int) -> np.ndarray:
-    inputs = featurize_captions(featurizer, captions)
-    return _encode_in_batches(model.text_encoder, EncodeDataset(inputs, batch_size=batch_size))
+    return model.encode_text(featurize_captions(featurizer, captions), batch_size=batch_size)
 
 
 class NRCCRTrainer(Trainer):
@@ -205,10 +204,9 @@ class NRCCRTrainer(Trainer):
     def _fused_validation(self, featurizer) -> RetrievalValidation:
         from w2vvx.evaluation.metrics import evaluate_from_scores
 
-        item_batches = EncodeDataset.from_features(self.val_features, self.val_items, batch_size=self.eval_batch_size)
-
         def encode(model):
-            return model, _encode_in_batches(model.visual_encoder, item_batches)
+            return model, model.encode_items(self.val_features, item_ids=self.val_items,
+                                             batch_size=self.eval_batch_size)
 
         def evaluate(model, text_item_ids, item_emb, item_ids):
             fused, _ = fused_scores(model, featurizer, self.val_captions, self.val_translations, item_emb,
@@ -266,7 +264,7 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
     from w2vvx.evaluation.metrics import evaluate_from_scores, evaluate_retrieval
 
     item_ids = collection.item_ids(split)
-    item_emb = run.model.encode_visual(_item_rows(features, item_ids))
+    item_emb = run.model.encode_items(features, item_ids=item_ids)
     rows: Dict[str, dict] = {}
     # a model trained on target-language text only (the upper bound) has no source-language vocabulary
     knows_source = source_language in getattr(run.featurizer, "languages", [source_language])
@@ -288,11 +286,6 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
         share = f"{native_weight:.1f}/{1 - native_weight:.1f}"
         rows[f"fused ({language}, {share})"] = evaluate_from_scores(fused, query_items, item_ids)
     return rows
-
-
-def _item_rows(features, item_ids: Sequence[str]) -> np.ndarray:
-    dataset = EncodeDataset.from_features(features, item_ids, batch_size=max(len(item_ids), 1))
-    return np.concatenate([dataset[index][0] for index in range(len(dataset))], axis=0)
 
 
 def nrccr_do_all_metrics(settings, collection, features, config, run_root, source_tag: str = "enc"):
