@@ -38,8 +38,19 @@ def _collection(ctx, name: Optional[str]):
     return Collection(settings.rootpath, name or settings.get("default_collection", "w2vvx_synth"))
 
 
+def _check_backend(ctx, param, value):
+    if value is None or value in BACKENDS:
+        return value
+    source = ctx.get_parameter_source(param.name)
+    where = "the environment variable KERAS_BACKEND" if source is not None and source.name == "ENVIRONMENT" else \
+        "--backend"
+    raise click.BadParameter(f"{where} is {value!r}, which is no backend w2vvx runs on; use one of "
+                             f"{', '.join(BACKENDS)} (e.g. export KERAS_BACKEND=tensorflow)", ctx=ctx, param=param)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("--backend", type=click.Choice(BACKENDS), default=None, envvar="KERAS_BACKEND",
+@click.option("--backend", default=None, envvar="KERAS_BACKEND", callback=_check_backend,
+              metavar="[" + "|".join(BACKENDS) + "]",
               help="Keras backend (default: $KERAS_BACKEND, else tensorflow).")
 @click.option("--rootpath", type=click.Path(file_okay=False), default=None,
               help="VisualSearch root folder (overrides $W2VVX_ROOTPATH and common.ini).")
@@ -299,6 +310,7 @@ def evaluate(ctx, run_dir, collection_name, feature, split, variant, out):
     run = load_run(run_dir)
     captions = collection.captions(split, variant)
     items = collection.item_ids(split)
+    _check_features_for_run(run_dir, features, items)
     text = run.model.encode_text(run.featurizer.featurize_captions(captions))
     visual = run.model.encode_visual(_item_features(features, items))
     metrics = evaluate_retrieval(text, [c.item_id for c in captions], visual, items)
@@ -328,8 +340,12 @@ def encode(ctx, run_dir, collection_name, feature, split, out, batch_size, overw
     features = collection.features(_pick_feature(collection, feature))
     item_ids = collection.item_ids(split) if split else None
     run = load_run(run_dir)
+    _check_features_for_run(run_dir, features, item_ids)
     written = encode_items(run.model, features, out, item_ids=item_ids, batch_size=batch_size, overwrite=overwrite,
                            progress=True)
+    from w2vvx.training.run_dir import record_encoding
+
+    record_encoding(out, run_dir)  # search --index refuses an index encoded by another run
     click.echo(f"wrote {written}")
 
 
@@ -358,17 +374,22 @@ def search(ctx, run_dir, query, collection_name, feature, index_dir, split, lang
     inputs = featurizer.for_language(language or featurizer.default_language).batch([sentence])
     query_emb = run.model.encode_text(inputs)
     if index_dir:
+        from w2vvx.training.run_dir import check_encoding
+
+        check_encoding(index_dir, run_dir)
         gallery = BigFile(index_dir)
         ids, matrix = gallery.names, gallery.matrix
     else:
         collection = _collection(ctx, collection_name)
         features = collection.features(_pick_feature(collection, feature))
         ids = collection.item_ids(split) if split else list(features.names)
+        _check_features_for_run(run_dir, features, ids)
         matrix = run.model.encode_visual(_item_features(features, ids))
     from w2vvx.evaluation.metrics import l2_normalize
 
     gallery_matrix = matrix if index_dir else l2_normalize(matrix)
-    indices, scores = brute_force_search(query_emb, gallery_matrix, k=top_k, normalize_queries=True)
+    indices, scores = brute_force_search(query_emb, gallery_matrix, k=top_k, normalize_queries=True, gallery_ids=ids,
+                                         gallery_path=Path(index_dir) / "feature.bin" if index_dir else None)
     hits = [(str(ids[i]), float(s)) for i, s in zip(indices[0], scores[0])]
     if as_json:
         click.echo(json.dumps({"query": sentence, "results": [{"id": i, "score": s} for i, s in hits]},
@@ -377,6 +398,14 @@ def search(ctx, run_dir, query, collection_name, feature, index_dir, split, lang
     click.echo(f"query: {sentence}")
     for rank, (item, score) in enumerate(hits, 1):
         click.echo(f"{rank:>3}  {score:7.4f}  {item}")
+
+
+def _check_features_for_run(run_dir, features, item_ids) -> None:
+    """NaN/Inf rows of the items used are refused naming file and id; another feature type is warned about."""
+    from w2vvx.training.run_dir import check_features_for_run
+
+    check_features_for_run(run_dir, features)
+    features.check_finite(item_ids)
 
 
 @cli.command("do-all")

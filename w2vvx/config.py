@@ -209,3 +209,29 @@ def ensure_writable_rootpath(rootpath) -> Path:
         raise ConfigError(f"rootpath {path} is read-only for this user; choose a writable folder with --rootpath / "
                           f"{ROOTPATH_ENV}, or fix its permissions")
     return path
+
+
+#: Keras 3 backends (w2vvx is tested on the first three).
+KERAS_BACKENDS = ("tensorflow", "torch", "jax", "numpy", "openvino")
+
+
+def check_keras_backend(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Check ``KERAS_BACKEND`` before Keras is imported (Keras itself fails with "Unable to import backend").
+
+    Returns the backend named, or ``None`` when the variable is unset.
+
+    Raises:
+        ConfigError: the variable names no Keras backend.
+
+    Example:
+        >>> check_keras_backend({"KERAS_BACKEND": "torch"})
+        'torch'
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get("KERAS_BACKEND")
+    if value is None:
+        return None
+    if value.strip().lower() not in KERAS_BACKENDS:
+        raise ConfigError(f"the environment variable KERAS_BACKEND={value!r} names no Keras backend; set it to "
+                          "tensorflow, torch or jax (e.g. export KERAS_BACKEND=tensorflow), or unset it")
+    return value.strip().lower()

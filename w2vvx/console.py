@@ -30,6 +30,7 @@ def run_command_group(group: click.Command, argv=None, prog_name: str = "w2vvx")
         argv: the arguments (default: ``sys.argv[1:]``).
         prog_name: the program name shown in usage lines.
     """
+    _terminate_like_interrupt()
     try:
         group.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
@@ -46,9 +47,29 @@ def run_command_group(group: click.Command, argv=None, prog_name: str = "w2vvx")
         click.echo(f"error: {where}{error.strerror or error}; check the path, its permissions and free disk space",
                    err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(143 if str(error) == "SIGTERM" else 130)
+
+
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (kill, schedulers, docker stop) unwinds like Ctrl-C, so atomic writers remove their temporaries.
+
+    Training installs its own handler on top while it runs (it stops at a safe point; see
+    ``w2vvx.training.callbacks.GracefulStop``). A SIGTERM that is ignored or already handled is left alone.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def terminate(number, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 __all__ = ["run_command_group"]

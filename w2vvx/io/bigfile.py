@@ -290,6 +290,37 @@ class BigFile:
         return self
 
 
+    def check_finite(self, names: Optional[Iterable[str]] = None, chunk_rows: int = _FINITE_CHUNK_ROWS) -> "BigFile":
+        """Raise ``DataFormatError`` naming the file and the id of the first row of ``names`` with NaN or Inf.
+
+        Training and evaluation call it on the rows they use before the first batch, so a NaN feature
+        row is refused at once instead of training an epoch at ``loss: nan`` or ranking a NaN item.
+
+        Args:
+            names: the ids to check (unknown ids are ignored); ``None`` checks every row (:meth:`validate`).
+
+        Example:
+            >>> import tempfile, os, numpy as np
+            >>> folder = os.path.join(tempfile.mkdtemp(), "feat")
+            >>> write_bigfile(folder, ["a", "b"], np.eye(2, dtype="float32"))
+            >>> BigFile(folder).check_finite(["b"]).shape
+            (2, 2)
+        """
+        if names is None:
+            return self.validate(check_finite=True, chunk_rows=chunk_rows)
+        rows = np.unique(np.asarray([self._index[name] for name in names if name in self._index], dtype=np.int64))
+        for start in range(0, rows.size, chunk_rows):
+            chunk = rows[start:start + chunk_rows]
+            finite = np.isfinite(np.asarray(self._matrix[chunk], dtype=np.float32)).all(axis=1)
+            if not finite.all():
+                row = int(chunk[int(np.argmin(finite))])
+                raise DataFormatError(
+                    f"row {row} (id {self._names[row]!r}) holds NaN or Inf; re-create the features (txt2bin "
+                    "skips such rows) or drop that item from the captions and split files",
+                    path=self.path / FEATURE_FILE)
+        return self
+
+
 def _check_names(names: Sequence[str], seen: Optional[set] = None, offset: int = 0, where: str = "") -> None:
     seen = set() if seen is None else seen
     for position, name in enumerate(names):

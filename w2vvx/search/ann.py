@@ -270,6 +270,11 @@ class ANNIndex:
             vectors = vectors[None, :]
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ConfigError(f"{what} must have shape (n, {self.dim}), got {vectors.shape}")
+        finite = np.isfinite(vectors).all(axis=1)
+        if not finite.all():
+            raise DataFormatError(f"{what} row {int(np.argmin(finite))} (0-based, in this block) holds NaN or Inf; "
+                                  "an index row or query with NaN would show up as a result or duplicate another "
+                                  "id: drop or re-encode it")
         if self.metric == "cos":
             vectors = _normalized(vectors)
         return np.ascontiguousarray(vectors)
@@ -322,9 +327,17 @@ class ANNIndex:
         if self.backend == "usearch":
             self._index.expansion_search = max(self.params["expansion_search"], int(k))
             matches = self._index.search(queries, int(k), threads=self.threads)
-            keys = np.asarray(matches.keys).reshape(len(queries), -1).astype(np.int64)
-            distances = np.asarray(matches.distances, dtype=np.float32).reshape(len(queries), -1)
-            counts = np.asarray(matches.counts).reshape(-1)
+            if hasattr(matches, "counts"):  # BatchMatches: (n_queries, k) arrays and a count per query
+                keys = np.asarray(matches.keys).reshape(len(queries), -1).astype(np.int64)
+                distances = np.asarray(matches.distances, dtype=np.float32).reshape(len(queries), -1)
+                counts = np.asarray(matches.counts).reshape(-1)
+            else:  # one query: usearch returns Matches, with only the found keys and no counts
+                found_keys = np.asarray(matches.keys).reshape(-1).astype(np.int64)
+                keys = np.zeros((1, int(k)), dtype=np.int64)
+                distances = np.zeros((1, int(k)), dtype=np.float32)
+                keys[0, :found_keys.size] = found_keys[:int(k)]
+                distances[0, :found_keys.size] = np.asarray(matches.distances, dtype=np.float32).reshape(-1)[:int(k)]
+                counts = np.array([min(found_keys.size, int(k))])
             found = np.arange(keys.shape[1])[None, :] < counts[:, None]
             scores = -distances if self.metric == "l2" else 1.0 - distances
         else:
@@ -397,10 +410,16 @@ class ANNIndex:
         index.source = meta.get("source")
         if features is not None:
             _check_source(index.source, _feature_folder(features), meta_path)
-        if index.backend == "usearch":
-            index._index.load(os.fspath(path / INDEX_FILE))
-        else:
-            index._index = index._lib.read_index(os.fspath(path / INDEX_FILE))
+        try:
+            if index.backend == "usearch":
+                index._index.load(os.fspath(path / INDEX_FILE))
+            else:
+                index._index = index._lib.read_index(os.fspath(path / INDEX_FILE))
+        except (RuntimeError, ValueError, OSError) as error:
+            first_line = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            raise DataFormatError(f"cannot read this {index.backend} index file (truncated, damaged or written by "
+                                  f"another library version: {first_line}); build and save the index again",
+                                  path=path / INDEX_FILE) from None
         index.ids = (path / ID_FILE).read_text(encoding="utf-8").split()
         stored = index._stored_count()
         if len(index.ids) != size or len(index.ids) != stored:

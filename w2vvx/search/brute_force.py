@@ -44,6 +44,10 @@ def _as_queries(queries, dim: int, normalize: bool) -> np.ndarray:
         queries = queries[None, :]
     if queries.ndim != 2 or queries.shape[1] != dim:
         raise ConfigError(f"queries must have shape (n_queries, {dim}) to match the gallery, got {queries.shape}")
+    finite = np.isfinite(queries).all(axis=1)
+    if not finite.all():
+        raise DataFormatError(f"query {int(np.argmin(finite))} (0-based) holds NaN or Inf; a NaN query has no "
+                              "ranking (was it encoded from NaN features or by a model whose weights hold NaN?)")
     if normalize:
         norms = np.linalg.norm(queries, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
@@ -52,7 +56,8 @@ def _as_queries(queries, dim: int, normalize: bool) -> np.ndarray:
 
 
 def search(queries, gallery, k: int = 10, chunk_rows: Optional[int] = None, normalize_queries: bool = False,
-           memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> Tuple[np.ndarray, np.ndarray]:
+           memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET, gallery_ids: Optional[Sequence[str]] = None,
+           gallery_path=None) -> Tuple[np.ndarray, np.ndarray]:
     """Top-``k`` gallery rows by inner product for every query.
 
     Args:
@@ -63,9 +68,17 @@ def search(queries, gallery, k: int = 10, chunk_rows: Optional[int] = None, norm
         normalize_queries: L2-normalise the queries first.
         memory_budget_bytes: bound on the working memory (scores, masks, cast block), not counting
             the gallery itself.
+        gallery_ids, gallery_path: the ids of the gallery rows and the file they come from, only to
+            name a bad row in an error message.
 
     Returns:
-        ``(indices, scores)``: int64 and float32 arrays of shape ``(n_queries, min(k, N))``, best first.
+        ``(indices, scores)``: int64 and float32 arrays of shape ``(n_queries, min(k, N))``, best first;
+        every index is a valid row and every score finite.
+
+    Raises:
+        DataFormatError: a query or a gallery row holds NaN or Inf (the row and its id are named), or
+            scores overflow float32; NaN scores would otherwise rank arbitrarily or fill the top-k with
+            the index -1 (the last row, in Python).
 
     Example:
         >>> gallery = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]], dtype=np.float32)
@@ -91,13 +104,21 @@ def search(queries, gallery, k: int = 10, chunk_rows: Optional[int] = None, norm
     for q_start in range(0, len(queries), _MAX_QUERY_BLOCK):
         block = queries[q_start:q_start + _MAX_QUERY_BLOCK]
         rows = chunk_rows or _rows_per_block(len(block), dim, memory_budget_bytes)
-        top_i, top_s = _search_block(block, gallery, k, rows)
+        top_i, top_s = _search_block(block, gallery, k, rows, gallery_ids, gallery_path)
         indices[q_start:q_start + len(block)] = top_i
         scores[q_start:q_start + len(block)] = top_s
     return indices, scores
 
 
-def _search_block(queries: np.ndarray, gallery, k: int, chunk_rows: int) -> Tuple[np.ndarray, np.ndarray]:
+def _bad_row_error(block: np.ndarray, start: int, ids, path) -> DataFormatError:
+    row = start + int(np.argmin(np.isfinite(block).all(axis=1)))
+    named = f" (id {ids[row]!r})" if ids is not None and row < len(ids) else ""
+    return DataFormatError(f"gallery row {row}{named} holds NaN or Inf; re-encode the items (w2vvx encode) from "
+                           "finite features, or drop that item", path=path)
+
+
+def _search_block(queries: np.ndarray, gallery, k: int, chunk_rows: int, ids=None,
+                  path=None) -> Tuple[np.ndarray, np.ndarray]:
     n_queries = len(queries)
     best_s = np.full((n_queries, k), -np.inf, dtype=np.float32)
     best_i = np.full((n_queries, k), -1, dtype=np.int64)
@@ -106,7 +127,13 @@ def _search_block(queries: np.ndarray, gallery, k: int, chunk_rows: int) -> Tupl
         block = gallery[start:start + chunk_rows]
         if block.dtype != np.float32:
             block = block.astype(np.float32)
-        chunk_scores = queries @ block.T
+        if not np.isfinite(block).all():
+            raise _bad_row_error(block, start, ids, path)
+        with np.errstate(over="ignore", invalid="ignore"):
+            chunk_scores = queries @ block.T
+        if not np.isfinite(chunk_scores).all():
+            raise DataFormatError("inner products overflow float32 (vectors with huge values); L2-normalise the "
+                                  "gallery and the queries", path=path)
         passing = chunk_scores > threshold[:, None]
         n_passing = int(np.count_nonzero(passing))
         if n_passing == 0:
@@ -181,6 +208,7 @@ class BruteForceIndex:
         self.storage = storage
         self.memory_budget_bytes = memory_budget_bytes
         self.vectors = self._convert(vectors, np.dtype(storage), normalize)
+        self.path = None
 
     @staticmethod
     def _convert(vectors, dtype: np.dtype, normalize: bool):
@@ -209,7 +237,8 @@ class BruteForceIndex:
         """Return ``(ids or row indices, scores)`` of the top-``k`` rows per query, best first."""
         indices, scores = search(queries, self.vectors, k=k, chunk_rows=chunk_rows,
                                  normalize_queries=normalize_queries,
-                                 memory_budget_bytes=self.memory_budget_bytes)
+                                 memory_budget_bytes=self.memory_budget_bytes, gallery_ids=self.ids,
+                                 gallery_path=getattr(self, "path", None))
         if self.ids is None:
             return indices, scores
         names = np.asarray(self.ids, dtype=object)
@@ -271,4 +300,5 @@ class BruteForceIndex:
         index.storage = storage
         index.memory_budget_bytes = memory_budget_bytes
         index.vectors = vectors
+        index.path = path / FEATURE_FILE
         return index

@@ -58,6 +58,9 @@ from w2vvx.training.run_dir import (RunDirLock, check_loaded_run, check_resume_p
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
+#: Fewer validation items make model selection meaningless: R@10 is 100 for any model below 11 items,
+#: R@5 below 6, and one item moves every metric by 10 points or more (with one item every metric is 100).
+MIN_VALIDATION_ITEMS = 10
 #: Config fields that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("max_epochs", "early_stop_patience")
 
@@ -197,6 +200,8 @@ class Trainer:
         eval_batch_size: batch size of validation encoding.
         overwrite: start again in a ``run_dir`` that already holds a checkpoint (deletes it).
         callbacks: extra Keras callbacks, run after the trainer's own (they see the ``val_*`` logs).
+        min_val_items: the smallest validation split accepted (default :data:`MIN_VALIDATION_ITEMS`; at
+            least 2), since selection on fewer items is meaningless.
     """
 
     def __init__(self, config, run_dir, train_captions, features, val_captions, val_features=None,
@@ -204,7 +209,7 @@ class Trainer:
                  default_language: str = "en", seed: int = 0, verbose: int = 1, tensorboard: bool = True,
                  deterministic: bool = False, max_epochs: Optional[int] = None,
                  steps_per_epoch: Optional[int] = None, eval_batch_size: int = 500, overwrite: bool = False,
-                 callbacks: Sequence[keras.callbacks.Callback] = ()):
+                 callbacks: Sequence[keras.callbacks.Callback] = (), min_val_items: int = MIN_VALIDATION_ITEMS):
         config = _resolve_config(config)
         if max_epochs is not None:
             config = config.replace(max_epochs=max_epochs)
@@ -250,6 +255,13 @@ class Trainer:
         self.val_features = features if val_features is None else val_features
         self.val_text_item_ids = [item for item, _ in caption_pairs(self.val_captions)]
         self.val_items = list(dict.fromkeys(self.val_text_item_ids)) if val_items is None else list(val_items)
+        if len(self.val_items) < max(int(min_val_items), 2):
+            raise ConfigError(
+                f"the validation split has {len(self.val_items)} item(s); model selection on fewer than "
+                f"{max(int(min_val_items), 2)} is meaningless (with one item every metric is 100 every epoch, so the "
+                "learning rate is halved and epoch 1 kept; below 11 items R@10 is 100 for any model). Use a "
+                f"larger validation split, or pass min_val_items= (at least 2; default {MIN_VALIDATION_ITEMS}) "
+                "to accept a small one knowingly")
         self.word_vectors = word_vectors
         self.trusted = trusted
         self.default_language = default_language
@@ -390,8 +402,16 @@ class Trainer:
         if lock is not None:
             lock.release()
 
+    def _check_finite_features(self) -> None:
+        """Refuse NaN/Inf feature rows of the training and validation items before the first batch."""
+        if hasattr(self.features, "check_finite"):
+            self.features.check_finite(item for item, _ in caption_pairs(self.train_captions))
+        if hasattr(self.val_features, "check_finite"):
+            self.val_features.check_finite(self.val_items)
+
     def _setup(self, resume: bool):
         checkpoint = self._check_run_dir(resume)
+        self._check_finite_features()
         if self.deterministic:
             enable_determinism()
         keras.utils.set_random_seed(self.seed)
