@@ -52,27 +52,21 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from w2vvx.errors import ConfigError, MissingFileError
 from w2vvx.io.atomic import atomic_path
+from w2vvx.models.presets import SIZE_PRESETS
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "w2vvx_synth"
 
-#: Overrides that make a named config train in minutes on a 2-core CPU (the ``small`` size: smaller
-#: GRU and embeddings, and a 10x learning rate so that 10 epochs suffice where the lineage trains
-#: 100-200); ``tiny`` is for tests; the ``lineage`` size keeps the config exactly as published.
-SIZE_OVERRIDES: Dict[str, dict] = {
-    "small": {"embed_dim": 128, "w2v_dim": 128, "gru_units": 256, "learning_rate": 1e-3, "max_epochs": 10,
-              "lr_halving_patience": 2, "early_stop_patience": 4},
-    "tiny": {"embed_dim": 16, "w2v_dim": 16, "gru_units": 32, "text_mlp": (256,), "learning_rate": 3e-3,
-             "max_epochs": 8, "batch_size": 32, "vocab_min_count": 1},
-    "lineage": {},
-}
+#: The size presets do-all accepts (defined once in :data:`w2vvx.models.presets.SIZE_PRESETS`): ``small``
+#: trains in minutes on a 2-core CPU, ``tiny`` is for tests, ``lineage`` keeps the config as published.
+SIZE_OVERRIDES: Dict[str, dict] = {name: SIZE_PRESETS[name] for name in ("small", "tiny", "lineage")}
 
 
 @dataclasses.dataclass
@@ -168,23 +162,14 @@ def _resolve_collection(settings: DoAllSettings):
     return Collection(rootpath, name)
 
 
-def _pick_feature(collection, feature: Optional[str]) -> str:
+def pick_feature(collection, feature: Optional[str]) -> str:
+    """``feature``, or the only feature folder of ``collection`` (a ConfigError names them when there are several)."""
     names = collection.feature_names()
     if feature is not None:
         return feature
     if len(names) != 1:
         raise ConfigError(f"collection {collection.name!r} has features {names}; choose one with --feature")
     return names[0]
-
-
-def _item_features(bigfile, item_ids: Sequence[str]) -> np.ndarray:
-    rows = []
-    for item in item_ids:
-        if item not in bigfile:
-            raise ConfigError(f"item {item!r} has no feature vector in {bigfile.path}; the caption files and the "
-                              "features disagree — regenerate or re-prepare the collection")
-        rows.append(bigfile.index(item))
-    return bigfile.read_rows(np.asarray(rows, dtype=np.int64))
 
 
 def _source_tag(settings: DoAllSettings) -> str:
@@ -241,7 +226,7 @@ class _Encoder:
     def item_embeddings(self, run, split: str) -> np.ndarray:
         key = (str(run.run_dir), split)
         if key not in self._item_cache:
-            self._item_cache[key] = run.model.encode_visual(_item_features(self.features, self.items(split)))
+            self._item_cache[key] = run.model.encode_items(self.features, item_ids=self.items(split))
         return self._item_cache[key]
 
 
@@ -284,7 +269,7 @@ def run_do_all(settings: DoAllSettings) -> DoAllResult:
 
     config = model_config(settings)  # a bad config name fails before any collection is generated
     collection = _resolve_collection(settings)
-    feature = _pick_feature(collection, settings.feature)
+    feature = pick_feature(collection, settings.feature)
     features = collection.features(feature)
     run_root = Path(settings.run_root) if settings.run_root else (
         collection.path / "runs" / f"do_all_{settings.config}_{settings.size}")
