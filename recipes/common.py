@@ -27,17 +27,16 @@ import numpy as np
 
 from w2vvx.errors import DataFormatError, MissingFileError, W2VVXError
 from w2vvx.io.atomic import atomic_path
+from w2vvx.models.presets import SIZE_PRESETS, SMOKE_SPACE_DIM
 
 logger = logging.getLogger(__name__)
 
 STATE_DIR = ".w2vvx-recipes"
 
-#: Overrides that make any named config tiny, for ``--small-scale`` CPU smoke runs.
-SMALL_SCALE_OVERRIDES = {"gru_units": 16, "embed_dim": 16, "w2v_dim": 16, "text_mlp": (32,), "batch_size": 16,
-                         "max_epochs": 2, "vocab_min_count": 1, "early_stop_patience": 2,
-                         "lr_halving_patience": 1}
+#: Overrides that make any named config tiny, for ``--small-scale`` CPU smoke runs (the ``smoke`` size preset).
+SMALL_SCALE_OVERRIDES = SIZE_PRESETS["smoke"]
 #: Common-space size used by ``--small-scale`` for configs with a common space (w2vvpp).
-SMALL_SCALE_SPACE_DIM = 32
+SMALL_SCALE_SPACE_DIM = SMOKE_SPACE_DIM
 
 
 # ------------------------------------------------------------------------------------------------
@@ -287,16 +286,10 @@ def render_plan(title: str, inputs: Sequence[InputFile], summaries: Mapping[str,
 # Model settings, training, encoding, scoring
 # ------------------------------------------------------------------------------------------------
 def model_config(name: str, small_scale: bool = False, **overrides):
-    """The named config, made tiny for ``small_scale`` (see :data:`SMALL_SCALE_OVERRIDES`), plus ``overrides``."""
-    from w2vvx.models.configs import get_config
+    """The named config, made tiny for ``small_scale`` (the ``smoke`` size preset), plus ``overrides``."""
+    from w2vvx.models.presets import sized_config
 
-    config = get_config(name)
-    if small_scale:
-        small = dict(SMALL_SCALE_OVERRIDES)
-        if config.common_space_dim is not None:
-            small["common_space_dim"] = SMALL_SCALE_SPACE_DIM
-            small["text_mlp"] = ()
-        config = config.replace(**small)
+    config = sized_config(name, "smoke" if small_scale else "lineage")
     return config.replace(**overrides) if overrides else config
 
 
@@ -331,27 +324,16 @@ def train(config, run_dir, train_captions, features, val_captions, val_features=
     return load_run(run_dir)
 
 
-def _predict(encoder, dataset) -> np.ndarray:
-    import keras
-
-    outputs = [np.asarray(keras.ops.convert_to_numpy(encoder.predict_on_batch(dataset[i][0])))
-               for i in range(len(dataset))]
-    return np.concatenate(outputs, axis=0).astype(np.float32)
-
-
 def encode_captions(run, captions, batch_size: int = 500) -> np.ndarray:
-    """Text embeddings of ``captions`` (``w2vvx.io.Caption`` list) with a loaded run."""
-    from w2vvx.datasets.batching import EncodeDataset, featurize_captions
+    """Unit-norm text embeddings of ``captions`` (``w2vvx.io.Caption`` list) with a loaded run."""
+    from w2vvx.datasets.batching import featurize_captions
 
-    inputs = featurize_captions(run.featurizer, list(captions))
-    return _predict(run.model.text_encoder, EncodeDataset(inputs, batch_size=batch_size))
+    return run.model.encode_text(featurize_captions(run.featurizer, list(captions)), batch_size=batch_size)
 
 
 def encode_items(run, features, item_ids: Sequence[str], batch_size: int = 500) -> np.ndarray:
-    """Visual embeddings of ``item_ids`` (``features``: BigFile or ``ids -> array`` callable)."""
-    from w2vvx.datasets.batching import EncodeDataset
-
-    return _predict(run.model.visual_encoder, EncodeDataset.from_features(features, item_ids, batch_size=batch_size))
+    """Unit-norm item embeddings of ``item_ids`` (``features``: BigFile or ``ids -> array`` callable)."""
+    return run.model.encode_items(features, item_ids=list(item_ids), batch_size=batch_size)
 
 
 def score_matrix(query_emb, item_emb) -> np.ndarray:
