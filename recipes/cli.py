@@ -3,7 +3,7 @@
 Every dataset has ``prepare`` (check the authors' files, write the VisualSearch layout; ``--dry-run``
 only checks and prints the plan) and ``run`` (the paper's protocol; ``--small-scale`` for a CPU smoke
 run). ``pivot`` runs the real-text pivot benchmark on the shared data. Run it standalone with
-``python -m recipes.cli``.
+``python -m recipes.cli``. Depends on ``w2vvx`` only (relative imports inside this package).
 """
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ def _common_run(function):
                      help="Pretrained word vectors (BigFile, word2vec text/binary); default: train word2vec."),
         click.option("--trusted", is_flag=True, help="Allow pickle-based gensim word-vector files."),
         click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--max-epochs", type=click.IntRange(min=1), default=None,
+                     help="Override the number of training epochs."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -83,17 +85,17 @@ def _video_group(module, command_name: str, dataset: str):
     @group.command("run")
     @_common_run
     @click.pass_context
-    def run(ctx, rootpath, run_dir, small_scale, max_items, word_vectors, trusted, seed):
-        """Train and test with the NRCCR protocol."""
+    def run(ctx, rootpath, run_dir, small_scale, max_items, word_vectors, trusted, seed, max_epochs):
+        """Train NRCCR and test with its protocol."""
         root = _rootpath(ctx, rootpath)
         module.run(root, _run_dir(run_dir, root, dataset), small_scale=small_scale, max_items=max_items,
-                   word_vectors=word_vectors, trusted=trusted, seed=seed)
+                   word_vectors=word_vectors, trusted=trusted, seed=seed, max_epochs=max_epochs)
 
     return group
 
 
 def _mount_video():
-    from recipes import msrvtt_cn, vatex
+    from . import msrvtt_cn, vatex
 
     _video_group(vatex, "vatex", "vatex")
     _video_group(msrvtt_cn, "msrvtt-cn", "msrvtt-cn")
@@ -113,39 +115,43 @@ _LANG = click.option("--lang", type=click.Choice(["de", "fr", "cs"]), default="d
 
 
 @multi30k_group.command("prepare")
-@click.option("--source-dir", type=_DIR, required=True,
-              help="The multi30k/dataset 'data' folder (task1/, task2/ with raw/ and image_splits/).")
+@click.option("--nrccr-dir", type=_DIR, default=None,
+              help="NRCCR's Multi30K release: the folder holding multi30k/ (TextData/, FeatureData/).")
+@click.option("--source-dir", type=_DIR, default=None,
+              help="Or the raw multi30k/dataset 'data' folder (task1/, task2/ with raw/ and image_splits/).")
 @_TASK
 @_LANG
-@click.option("--features-dir", type=_DIR, default=None, help="Folder with the *-resnet_152-avgpool.npy files.")
-@click.option("--features-bigfile", type=_DIR, default=None, help="A BigFile keyed by Flickr30K file name (CLIP...).")
-@click.option("--mt-dir", type=_DIR, default=None, help="Folder with machine-translation caption files (optional).")
+@click.option("--features-dir", type=_DIR, default=None,
+              help="With --source-dir: a FeatureData folder of NRCCR's layout (id lists + resnet_152/*.npy).")
+@click.option("--features-bigfile", type=_DIR, default=None, help="A BigFile keyed by Flickr30K image id (CLIP...).")
 @_common_prepare
 @click.pass_context
-def multi30k_prepare(ctx, source_dir, task, lang, features_dir, features_bigfile, mt_dir, rootpath, dry_run, force):
-    """Check the raw release and convert it into the multi30k collection."""
-    from recipes import multi30k
+def multi30k_prepare(ctx, nrccr_dir, source_dir, task, lang, features_dir, features_bigfile, rootpath, dry_run,
+                     force):
+    """Check the release and convert it into the multi30k collection."""
+    from . import multi30k
 
     click.echo(multi30k.prepare(source_dir, _rootpath(ctx, rootpath, create=not dry_run), task=int(task), lang=lang,
-                                features_dir=features_dir, features_bigfile=features_bigfile, mt_dir=mt_dir,
+                                features_dir=features_dir, features_bigfile=features_bigfile, nrccr_dir=nrccr_dir,
                                 dry_run=dry_run, force=force))
 
 
 @multi30k_group.command("run")
 @_TASK
 @_LANG
-@click.option("--feature", default="resnet152_avgpool", show_default=True,
+@click.option("--feature", default="resnet_152", show_default=True,
               help="Prepared feature folder (the BigFile's folder name when --features-bigfile was used).")
 @_common_run
 @click.pass_context
-def multi30k_run(ctx, task, lang, feature, rootpath, run_dir, small_scale, max_items, word_vectors, trusted, seed):
-    """Train and test with the NRCCR protocol."""
-    from recipes import multi30k
+def multi30k_run(ctx, task, lang, feature, rootpath, run_dir, small_scale, max_items, word_vectors, trusted, seed,
+                 max_epochs):
+    """Train NRCCR and test with its protocol."""
+    from . import multi30k
 
     root = _rootpath(ctx, rootpath)
     multi30k.run(root, _run_dir(run_dir, root, f"multi30k-task{task}-{lang}"), task=int(task), lang=lang,
                  feature=feature, small_scale=small_scale, max_items=max_items, word_vectors=word_vectors,
-                 trusted=trusted, seed=seed)
+                 trusted=trusted, seed=seed, max_epochs=max_epochs)
 
 
 # ---- COCO-CN ---------------------------------------------------------------------------------------
@@ -155,30 +161,34 @@ def coco_cn_group():
 
 
 @coco_cn_group.command("prepare")
-@click.option("--release-dir", type=_DIR, required=True, help="The COCO-CN release folder.")
+@click.option("--retrieval-data", type=click.Path(path_type=Path), default=None,
+              help="coco-cn_retrieval_data.tar.gz (or the folder it extracts to), from the coco-cn image-retrieval "
+                   "README; replaces the options below except --features-bigfile.")
+@click.option("--release-dir", type=_DIR, default=None, help="The COCO-CN release folder.")
 @click.option("--test-json", type=_FILE, default=None,
               help="COCO-caption-style JSON with the test sentences (e.g. merged_captions_coco-cn_test.json).")
 @click.option("--mt-file", type=_FILE, default=None, help="Baidu MT sentences (TSV '<image>#<n>\\t<sentence>').")
-@click.option("--coco-captions-dir", type=_DIR, required=True,
+@click.option("--coco-captions-dir", type=_DIR, default=None,
               help="Folder with MS-COCO captions_train2014.json and captions_val2014.json.")
 @click.option("--features-bigfile", type=_DIR, default=None, help="Image features as a BigFile keyed by COCO id.")
 @click.option("--features-npy", type=_FILE, default=None, help="Image features as .npy (with --features-ids).")
 @click.option("--features-ids", type=_FILE, default=None, help="Row ids of --features-npy, one per line.")
 @_common_prepare
 @click.pass_context
-def coco_cn_prepare(ctx, release_dir, test_json, mt_file, coco_captions_dir, features_bigfile, features_npy,
-                    features_ids, rootpath, dry_run, force):
+def coco_cn_prepare(ctx, retrieval_data, release_dir, test_json, mt_file, coco_captions_dir, features_bigfile,
+                    features_npy, features_ids, rootpath, dry_run, force):
     """Check the inputs and write the mscoco2014dev* and cococn* collections."""
-    from recipes import coco_cn
+    from . import coco_cn
 
     click.echo(coco_cn.prepare(_rootpath(ctx, rootpath, create=not dry_run), dry_run=dry_run, force=force,
-                               release_dir=release_dir, test_json=test_json, mt_file=mt_file,
+                               retrieval_data=retrieval_data, release_dir=release_dir, test_json=test_json, mt_file=mt_file,
                                coco_captions_dir=coco_captions_dir, features_bigfile=features_bigfile,
                                features_npy=features_npy, features_ids=features_ids))
 
 
 @coco_cn_group.command("run")
-@click.option("--feature", required=True, help="Prepared feature folder under mscoco2014dev/FeatureData.")
+@click.option("--feature", default="pyresnext-101_rbps13k,flatten0_output,os", show_default=True,
+              help="Prepared feature folder under mscoco2014dev/FeatureData (the coco-cn retrieval data's by default).")
 @click.option("--config", type=click.Choice(["base_w2vv", "w2vv_attention_ctl"]), default="w2vv_attention_ctl",
               show_default=True)
 @click.option("--zh-word-vectors", type=click.Path(path_type=Path), default=None,
@@ -187,14 +197,15 @@ def coco_cn_prepare(ctx, release_dir, test_json, mt_file, coco_captions_dir, fea
 @_common_run
 @click.pass_context
 def coco_cn_run(ctx, feature, config, zh_word_vectors, all_queries, rootpath, run_dir, small_scale, max_items,
-                word_vectors, trusted, seed):
+                word_vectors, trusted, seed, max_epochs):
     """Train the English and Chinese models, report CL / CM / CLM on cococntest."""
-    from recipes import coco_cn
+    from . import coco_cn
 
     root = _rootpath(ctx, rootpath)
     coco_cn.run(root, _run_dir(run_dir, root, f"coco-cn-{config}"), feature=feature, config=config,
                 small_scale=small_scale, max_items=max_items, en_word_vectors=word_vectors,
-                zh_word_vectors=zh_word_vectors, trusted=trusted, all_queries=all_queries, seed=seed)
+                zh_word_vectors=zh_word_vectors, trusted=trusted, all_queries=all_queries, seed=seed,
+                max_epochs=max_epochs)
 
 
 # ---- pivot ------------------------------------------------------------------------------------------
@@ -214,7 +225,7 @@ def coco_cn_run(ctx, feature, config, zh_word_vectors, all_queries, rootpath, ru
               help="baseline (the config trained on MT text), nrccr, or baseline,nrccr for both.")
 def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale, max_items, seed, method):
     """Real-text pivot benchmark on CPU: MT-trained target-language encoders, human-written queries."""
-    from recipes.pivot import DATASETS, run_pivot
+    from .pivot import DATASETS, run_pivot
 
     overrides = {}
     if epochs is not None:
@@ -227,7 +238,7 @@ def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale
 
 def main(argv=None):
     """Standalone entry point (``python -m recipes.cli``); library errors print one line and exit 2."""
-    from w2vvx.cli import run_command_group
+    from w2vvx.console import run_command_group
 
     run_command_group(recipes, argv, prog_name="recipes")
 

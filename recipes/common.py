@@ -12,7 +12,9 @@ A recipe has three parts:
 
 Training and scoring helpers (:func:`train`, :func:`encode_captions`, :func:`encode_items`,
 :func:`score_matrix`) wrap :class:`w2vvx.training.trainer.Trainer` so that every recipe trains and
-evaluates the same way.
+encodes the same way; the evaluation routes (CL, CM, CLM, query-translation fusion) are those of
+:mod:`w2vvx.evaluation.crosslingual`. The NRCCR recipes train with
+:class:`w2vvx.training.nrccr.NRCCRTrainer` (see :mod:`recipes.crosslingual`).
 """
 from __future__ import annotations
 
@@ -182,7 +184,7 @@ def npy_validator(expected_rows: Optional[int] = None) -> Callable[[Path], str]:
         if array.ndim != 2:
             raise DataFormatError(f"expected a 2-D array (rows x dims), found shape {array.shape}", path=path)
         if expected_rows is not None and array.shape[0] != expected_rows:
-            raise DataFormatError(f"{array.shape[0]} rows, expected {expected_rows} (one per image of the split file)",
+            raise DataFormatError(f"{array.shape[0]} rows, expected {expected_rows} (one per id of its id list)",
                                   path=path)
         return f".npy {array.shape[0]} x {array.shape[1]} {array.dtype}"
     return validate
@@ -293,31 +295,35 @@ def model_config(name: str, small_scale: bool = False, **overrides):
     return config.replace(**overrides) if overrides else config
 
 
-def nrccr_style_config(small_scale: bool = False, **overrides):
-    """``nrccr`` when the library has it, else ``w2vvpp`` selected on SumR (returns ``(config, note)``)."""
-    from w2vvx.models.configs import config_names
+def small_scale_trainer_options(small_scale: bool) -> dict:
+    """Trainer options of a ``--small-scale`` smoke run: accept validation splits of a few items."""
+    return {"min_val_items": 2} if small_scale else {}
 
-    if "nrccr" in config_names():
-        return model_config("nrccr", small_scale, **overrides), "config nrccr"
-    overrides = {"selection_metric": "sum_recall", **overrides}
-    note = ("config w2vvpp (the library has no 'nrccr' config yet), selected on target-language validation "
-            "SumR (not on the NRCCR fused SumR)")
-    return model_config("w2vvpp", small_scale, **overrides), note
+
+def nrccr_config(small_scale: bool = False, **overrides):
+    """The ``nrccr`` config (encoders of the NRCCR model), made tiny for ``small_scale``.
+
+    Example:
+        >>> nrccr_config().name
+        'nrccr'
+    """
+    return model_config("nrccr", small_scale, **overrides)
 
 
 def train(config, run_dir, train_captions, features, val_captions, val_features=None, val_items=None,
           word_vectors=None, trusted: bool = False, default_language: str = "en", seed: int = 0,
-          verbose: int = 2):
+          verbose: int = 2, **trainer_options):
     """Train (or resume, or skip when finished) one model; returns the loaded best run.
 
     The run folder makes training resumable: a finished run is loaded as is, an interrupted one
-    continues from its last checkpoint.
+    continues from its last checkpoint. ``trainer_options`` go to :class:`~w2vvx.training.trainer.Trainer`.
     """
     from w2vvx.training.trainer import Trainer, load_run
 
     trainer = Trainer(config, run_dir, train_captions, features, val_captions, val_features=val_features,
                       val_items=val_items, word_vectors=word_vectors, trusted=trusted,
-                      default_language=default_language, seed=seed, verbose=verbose, tensorboard=False)
+                      default_language=default_language, seed=seed, verbose=verbose, tensorboard=False,
+                      **trainer_options)
     result = trainer.fit(resume=True)
     if result.interrupted:
         raise KeyboardInterrupt(f"training interrupted; run the same command again to resume {run_dir}")
@@ -343,49 +349,6 @@ def score_matrix(query_emb, item_emb) -> np.ndarray:
     return l2_normalize(query_emb) @ l2_normalize(item_emb).T
 
 
-def align_translations(native, translated, what: str) -> list:
-    """Order ``translated`` captions like ``native`` ones, matching ``(item_id, index)`` (tags differ).
-
-    Raises:
-        DataFormatError: a native caption has no translation.
-    """
-    by_key = {(c.item_id, c.index): c for c in translated}
-    aligned = []
-    for caption in native:
-        match = by_key.get((caption.item_id, caption.index))
-        if match is None:
-            raise DataFormatError(f"{what}: no translation of caption {caption.sent_id!r} (expected an id "
-                                  f"{caption.item_id}#<tag>#{caption.index}); the MT file must translate every "
-                                  "query sentence")
-        aligned.append(match)
-    return aligned
-
-
-def translation_fusion_results(run, native, translated, features, item_ids: Sequence[str],
-                               native_weights: Sequence[float] = (1.0, 0.8, 0.5, 0.2, 0.0)) -> Dict[str, dict]:
-    """NRCCR test protocol: metrics of ``w * minmax(native) + (1 - w) * minmax(translated)`` per ``w``.
-
-    ``native`` are the human target-language queries, ``translated`` their MT into the source language
-    (aligned by :func:`align_translations`). Returns ``{"w=0.8": metrics, ...}``.
-    """
-    from w2vvx.evaluation.fusion import query_translation_fusion
-    from w2vvx.evaluation.metrics import evaluate_from_scores
-
-    items = encode_items(run, features, item_ids)
-    native_scores = score_matrix(encode_captions(run, native), items)
-    text_item_ids = [c.item_id for c in native]
-    results = {}
-    translated_scores = None
-    if translated is not None:
-        translated_scores = score_matrix(encode_captions(run, align_translations(native, translated, "test")), items)
-    for weight in native_weights:
-        if translated_scores is None and weight != 1.0:
-            continue
-        scores = native_scores if weight == 1.0 else query_translation_fusion(native_scores, translated_scores, weight)
-        results[f"w={weight:g}"] = evaluate_from_scores(scores, text_item_ids, item_ids)
-    return results
-
-
 def write_report(path, rows: Mapping[str, Mapping[str, float]], header_lines: Sequence[str] = ()) -> str:
     """Write a Markdown results table (library :class:`ResultsTable`) with a header; returns the text."""
     from w2vvx.evaluation.report import ResultsTable
@@ -409,6 +372,6 @@ def first_n_items(captions, n: Optional[int]) -> list:
 
 __all__ = ["InputFile", "Step", "StepRunner", "check_input", "check_inputs", "render_plan", "count_text_lines",
            "read_lines", "sentence_file_validator", "id_list_validator", "caption_file_validator",
-           "bigfile_validator", "npy_validator", "model_config", "nrccr_style_config", "train", "encode_captions",
-           "encode_items", "score_matrix", "align_translations", "translation_fusion_results", "write_report",
+           "bigfile_validator", "npy_validator", "model_config", "nrccr_config", "small_scale_trainer_options", "train", "encode_captions",
+           "encode_items", "score_matrix", "write_report",
            "first_n_items", "SMALL_SCALE_OVERRIDES"]

@@ -25,9 +25,9 @@ from w2vvx.io.captions import caption_file_name, read_captions, write_captions
 from w2vvx.io.frames import mean_pool_frames, read_video2frames
 from w2vvx.io.imagesets import write_imageset
 
-from recipes.common import (InputFile, Step, StepRunner, bigfile_validator, caption_file_validator, check_inputs,
+from .common import (InputFile, Step, StepRunner, bigfile_validator, caption_file_validator, check_inputs,
                             render_plan)
-from recipes.crosslingual import CrossLingualSpec, run_crosslingual
+from .crosslingual import CrossLingualSpec, run_crosslingual
 
 POOL_CHUNK = 2048
 
@@ -53,6 +53,15 @@ class VideoRelease:
     source: str
     feature_source: str
     spec: CrossLingualSpec
+    folder_names: Tuple[str, ...] = ()
+
+
+def release_dir(release: VideoRelease, source_dir) -> Path:
+    """``<source_dir>/<folder>``: the first of the release's folder names that exists (default: its name)."""
+    for name in release.folder_names or (release.name,):
+        if (Path(source_dir) / name).is_dir():
+            return Path(source_dir) / name
+    return Path(source_dir) / release.name
 
 
 def en_to_zh_caption_inputs(query_note: str = "human Chinese queries") -> Tuple[CaptionInput, ...]:
@@ -72,7 +81,7 @@ def en_to_zh_caption_inputs(query_note: str = "human Chinese queries") -> Tuple[
 
 def caption_source_path(release: VideoRelease, source_dir: Path, entry: CaptionInput) -> Path:
     """The first upstream file of ``entry`` that exists (else the canonical name, for the error)."""
-    text_dir = Path(source_dir) / release.name / "TextData"
+    text_dir = release_dir(release, source_dir) / "TextData"
     for variant in entry.candidates:
         path = text_dir / caption_file_name(release.name, entry.split, variant)
         if path.is_file():
@@ -81,7 +90,7 @@ def caption_source_path(release: VideoRelease, source_dir: Path, entry: CaptionI
 
 
 def feature_source_dir(release: VideoRelease, source_dir: Path) -> Path:
-    return Path(source_dir) / release.name / "FeatureData" / release.feature
+    return release_dir(release, source_dir) / "FeatureData" / release.feature
 
 
 def _video2frames_validator(path: Path) -> str:
@@ -92,13 +101,16 @@ def release_inputs(release: VideoRelease, source_dir) -> List[InputFile]:
     """Every file of the release the recipe reads, with source and purpose."""
     source_dir = Path(source_dir)
     inputs = []
+    if release_dir(release, source_dir).name != release.name:
+        inputs.append(InputFile(release_dir(release, source_dir).name + "/", release_dir(release, source_dir),
+                                release.source, f"hold the release (prepared as collection {release.name})"))
     for entry in release.captions:
         path = caption_source_path(release, source_dir, entry)
         names = " or ".join(caption_file_name(release.name, entry.split, v) for v in entry.candidates)
         inputs.append(InputFile(names, path, release.source, entry.purpose, caption_file_validator, entry.optional))
     feature_dir = feature_source_dir(release, source_dir)
-    inputs.append(InputFile(f"FeatureData/{release.feature}", feature_dir, release.feature_source,
-                            "give the visual features (BigFile: feature.bin, id.txt, shape.txt)", bigfile_validator()))
+    inputs.append(InputFile(f"FeatureData/{release.feature}/{{feature.bin,id.txt,shape.txt}}", feature_dir,
+                            release.feature_source, "give the visual features (BigFile)", bigfile_validator()))
     inputs.append(InputFile(f"FeatureData/{release.feature}/video2frames.txt", feature_dir / "video2frames.txt",
                             release.feature_source, "mean-pool frame features per video (absent: features are "
                             "already per video)", _video2frames_validator, optional=True))
@@ -202,12 +214,14 @@ def require_prepared(release: VideoRelease, rootpath, feature: str) -> None:
 
 def protocol_lines(release: VideoRelease) -> List[str]:
     spec = release.spec
-    train_text = " + ".join(v for v in ("English", spec.train_mt, spec.back_translation) if v)
-    return [f"train one model on {train_text} captions of {release.name}train (config nrccr if the library has it, "
-            "else w2vvpp selected on SumR)",
-            f"select on {release.name}val_{spec.target} (human {spec.target} queries)",
-            f"test on {release.name}test_{spec.target}: t2v/v2t R@1/5/10, MedR, mAP, SumR for native/MT fusion "
-            "weights 1.0, 0.8, 0.5, 0.2, 0.0"]
+    return [f"train NRCCR (w2vvx.training.nrccr.NRCCRTrainer: cross-attention, similarity/feature distillation, "
+            f"back-translation consistency) on English {release.name}train aligned with {spec.train_mt} and "
+            f"{spec.back_translation} (optional: without it the back-translation term is off)",
+            f"select on {release.name}val_{spec.target} fused 0.8/0.2 with {release.name}val_{spec.query_mt} "
+            "(native only when that file is missing)",
+            f"test on {release.name}test_{spec.target}: t2v/v2t R@1/5/10, MedR, mAP, SumR of "
+            "v*norm(native) + (1-v)*norm(MT), v in 1.0, 0.8, 0.5, 0.2, 0.0 (norm: min-max over the whole matrix); "
+            "a missing optional file is named in the results header"]
 
 
 def prepare_release(release: VideoRelease, source_dir, rootpath, dry_run: bool = False, force: bool = False) -> str:
@@ -224,14 +238,16 @@ def prepare_release(release: VideoRelease, source_dir, rootpath, dry_run: bool =
 
 
 def run_release(release: VideoRelease, rootpath, run_dir, small_scale: bool = False,
-                max_items=None, word_vectors=None, trusted: bool = False, seed: int = 0, verbose: int = 2):
+                max_items=None, word_vectors=None, trusted: bool = False, seed: int = 0, verbose: int = 2,
+                max_epochs=None):
     """The protocol on the prepared collection (see :func:`recipes.crosslingual.run_crosslingual`)."""
     pooled = Path(rootpath) / release.name / "FeatureData" / f"{release.feature}_mean"
     feature = pooled.name if pooled.is_dir() else release.feature
     require_prepared(release, rootpath, feature)
     spec = dataclasses.replace(release.spec, feature=feature)
     return run_crosslingual(spec, rootpath, run_dir, small_scale=small_scale, max_items=max_items,
-                            word_vectors=word_vectors, trusted=trusted, seed=seed, verbose=verbose)
+                            word_vectors=word_vectors, trusted=trusted, seed=seed, verbose=verbose,
+                            max_epochs=max_epochs)
 
 
 __all__ = ["CaptionInput", "VideoRelease", "release_inputs", "prepare_steps", "prepared_feature",

@@ -17,12 +17,12 @@ def test_dry_run_prints_the_plan_and_writes_nothing(fixtures_dir, tmp_path):
 
 def test_multi30k_prepare_via_cli(fixtures_dir, tmp_path):
     root = tmp_path / "root"
-    result = CliRunner().invoke(recipes, ["multi30k", "prepare", "--source-dir",
-                                          str(fixtures_dir / "recipes" / "multi30k_release"), "--task", "2",
-                                          "--features-dir", str(fixtures_dir / "recipes" / "multi30k_features"),
+    result = CliRunner().invoke(recipes, ["multi30k", "prepare", "--nrccr-dir",
+                                          str(fixtures_dir / "releases" / "multi30k"), "--task", "1",
                                           "--rootpath", str(root)])
     assert result.exit_code == 0, result.output
-    assert (root / "multi30k" / "TextData" / "multi30ktask2train_de.caption.txt").is_file()
+    assert (root / "multi30k" / "TextData" / "multi30ktrain_google_enc2de.caption.txt").is_file()
+    assert (root / "multi30k" / "FeatureData" / "resnet_152").is_dir()
 
 
 def test_library_error_exits_2_with_one_line(tmp_path, capsys):
@@ -30,7 +30,7 @@ def test_library_error_exits_2_with_one_line(tmp_path, capsys):
         main(["msrvtt-cn", "prepare", "--source-dir", str(tmp_path), "--rootpath", str(tmp_path / "r"), "--dry-run"])
     assert raised.value.code == 2
     error = capsys.readouterr().err
-    assert error.startswith("error: ") and "msrvtt10kyutrain.caption.txt" in error and "nrccr" in error
+    assert error.startswith("error: ") and "msrvttcntrain.caption.txt" in error and "nrccr" in error
 
 
 def test_mounted_in_the_main_cli():

@@ -4,8 +4,8 @@ import gzip
 import numpy as np
 import pytest
 
-from recipes.common import (InputFile, Step, StepRunner, align_translations, check_input, check_inputs,
-                            model_config, npy_validator, sentence_file_validator)
+from recipes.common import (InputFile, Step, StepRunner, check_input, check_inputs, model_config, nrccr_config,
+                            npy_validator, sentence_file_validator)
 from w2vvx.errors import DataFormatError, MissingFileError
 from w2vvx.io.captions import Caption
 
@@ -79,15 +79,13 @@ def test_step_runner_skips_done_steps_and_redoes_half_finished_ones(tmp_path):
     assert StepRunner(tmp_path, "demo", force=True).run([step]) == ["s"]
 
 
-def test_align_translations_matches_item_and_index():
-    native = [Caption("v1#zh#1", "v1", "zh", 1, "b"), Caption("v1#zh#0", "v1", "zh", 0, "a")]
-    translated = [Caption("v1#zhc2en#0", "v1", "zhc2en", 0, "A"), Caption("v1#zhc2en#1", "v1", "zhc2en", 1, "B")]
-    assert [c.text for c in align_translations(native, translated, "test")] == ["B", "A"]
-    with pytest.raises(DataFormatError, match="v1#zh#1"):
-        align_translations(native, translated[:1], "test")
-
-
 def test_small_scale_config_is_tiny_and_valid():
     config = model_config("w2vvpp", small_scale=True)
     assert config.gru_units == 16 and config.common_space_dim == 32 and config.max_epochs == 2
     assert model_config("base_w2vv", small_scale=True).common_space_dim is None
+
+
+def test_nrccr_config_is_the_library_nrccr_config():
+    assert nrccr_config().name == "nrccr"
+    small = nrccr_config(small_scale=True)
+    assert small.name == "nrccr" and small.gru_units == 16 and small.max_epochs == 2

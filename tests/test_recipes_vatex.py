@@ -95,10 +95,11 @@ def test_small_scale_end_to_end(release, tmp_path):
     root = tmp_path / "root"
     vatex.prepare(release, root)
     results = vatex.run(root, tmp_path / "run", small_scale=True, verbose=0)
-    assert set(results) == {"w=1", "w=0.8", "w=0.5", "w=0.2", "w=0"}
-    assert results["w=0.8"]["t2i_queries"] == 30 and results["w=0.8"]["i2t_queries"] == 3
+    assert set(results) == {"native w=1", "native w=0.8", "native w=0.5", "native w=0.2", "native w=0"}
+    assert results["native w=0.8"]["t2i_queries"] == 30 and results["native w=0.8"]["i2t_queries"] == 3
     report = (tmp_path / "run" / "results.md").read_text(encoding="utf-8")
-    assert "| zh queries, w=0.8 |" in report and "not comparable" in report
+    assert "| zh queries, native w=0.8 |" in report and "not comparable" in report
+    assert "NRCCRTrainer" in report and "MISSING optional file: vatextrain_google_enc2zh2enc" in report
     # a second run reuses the finished model (resumable) and gives the same numbers
     again = vatex.run(root, tmp_path / "run", small_scale=True, verbose=0)
-    assert again["w=0.8"]["sumr"] == pytest.approx(results["w=0.8"]["sumr"])
+    assert again["native w=0.8"]["sumr"] == pytest.approx(results["native w=0.8"]["sumr"])
