@@ -25,6 +25,11 @@ def check_embedding_matrix(matrix, vocab_size: int, dim: int, name: str) -> np.n
 class MeanWordEmbedding(keras.layers.Layer):
     """Average the embeddings of the non-padding tokens of each sentence (the "word2vec" branch).
 
+    Tokens whose embedding row is all zeros are words without a pre-trained vector
+    (:func:`w2vvx.training.prepare.prepare_text` leaves their rows at zero) and are skipped, as
+    COCO-CN's ``AveWord2VecFilterStop`` averages only the words that have a vector; a sentence without
+    any such word gives zeros.
+
     Args:
         vocab_size: number of vocabulary rows, padding (0) included.
         dim: embedding dimension.
@@ -33,17 +38,20 @@ class MeanWordEmbedding(keras.layers.Layer):
             not part of ``get_config``: a saved model restores it from its weights.
         embeddings_initializer: initializer used when ``embeddings`` is not given (default
             uniform(-1, 1), as the lineage initialises out-of-vocabulary rows).
+        skip_zero_rows: skip tokens whose row is all zeros (words without a vector); ``False``
+            averages every non-padding token.
 
     Example:
         >>> import numpy as np
-        >>> layer = MeanWordEmbedding(3, 2, embeddings=np.array([[9, 9], [1, 2], [3, 4]]))
-        >>> keras.ops.convert_to_numpy(layer(np.array([[1, 2, 0], [0, 0, 0]]))).tolist()
-        [[2.0, 3.0], [0.0, 0.0]]
+        >>> layer = MeanWordEmbedding(4, 2, embeddings=np.array([[9, 9], [1, 2], [3, 4], [0, 0]]))
+        >>> keras.ops.convert_to_numpy(layer(np.array([[1, 2, 3], [3, 0, 0], [0, 0, 0]]))).tolist()
+        [[2.0, 3.0], [0.0, 0.0], [0.0, 0.0]]
     """
 
     def __init__(self, vocab_size: int, dim: int, trainable: bool = False, embeddings=None,
-                 embeddings_initializer="w2vvx_uniform", **kwargs):
+                 embeddings_initializer="w2vvx_uniform", skip_zero_rows: bool = True, **kwargs):
         super().__init__(trainable=trainable, **kwargs)
+        self.skip_zero_rows = bool(skip_zero_rows)
         self.vocab_size = positive_int("vocab_size", vocab_size)
         self.dim = positive_int("dim", dim)
         if embeddings_initializer == "w2vvx_uniform":
@@ -64,11 +72,16 @@ class MeanWordEmbedding(keras.layers.Layer):
     def call(self, token_ids):
         token_ids = ops.cast(token_ids, "int32")
         vectors = ops.take(self.embeddings, token_ids, axis=0)
-        return masked_mean(vectors, padding_mask(token_ids))
+        mask = padding_mask(token_ids)
+        if self.skip_zero_rows:
+            has_vector = ops.any(ops.not_equal(vectors, 0.0), axis=-1)
+            mask = ops.logical_and(mask, has_vector)
+        return masked_mean(vectors, mask)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.dim)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim,
-                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+                "skip_zero_rows": self.skip_zero_rows}

@@ -218,17 +218,24 @@ def _lookup(vectors, words: Sequence[str]):
     return positions, matrix.reshape(len(positions), vectors.vector_size), int(vectors.vector_size)
 
 
-def embedding_matrix(vocab, vectors, seed: int = 0) -> np.ndarray:
+MISSING_ROWS = ("uniform", "zero")
+
+
+def embedding_matrix(vocab, vectors, seed: int = 0, missing: str = "uniform") -> np.ndarray:
     """Initial embedding weights for ``vocab`` (w2vv ``get_we_parameter``).
 
     Row 0 (``<pad>``) is zero, rows of words found in ``vectors`` are copied, every other row
-    (``<unk>`` included) is drawn from uniform(-1, 1).
+    (``<unk>`` included) is drawn from uniform(-1, 1) (``missing="uniform"``, the GRU embedding of the
+    lineage) or left at zero (``missing="zero"``: the mean-word2vec branch, whose
+    :class:`~w2vvx.layers.mean_word2vec.MeanWordEmbedding` skips zero rows as COCO-CN's
+    ``AveWord2VecFilterStop`` skips words without a vector).
 
     Args:
         vocab: a :class:`w2vvx.text.vocabulary.Vocabulary`.
         vectors: gensim ``KeyedVectors``, a lineage :class:`~w2vvx.io.bigfile.BigFile` (read without
             loading the whole file), or a ``{word: vector}`` dict.
         seed: seed of the uniform draws.
+        missing: ``"uniform"`` or ``"zero"``, the rows of words without a vector.
 
     Returns:
         float32 array ``(len(vocab), dim)``.
@@ -238,10 +245,17 @@ def embedding_matrix(vocab, vectors, seed: int = 0) -> np.ndarray:
         >>> m = embedding_matrix(Vocabulary(["dog", "cat"]), {"dog": [0.5, 0.5]}, seed=0)
         >>> m.shape, m[0].tolist(), m[2].tolist()
         ((4, 2), [0.0, 0.0], [0.5, 0.5])
+        >>> embedding_matrix(Vocabulary(["dog", "cat"]), {"dog": [0.5, 0.5]}, missing="zero")[3].tolist()
+        [0.0, 0.0]
     """
+    if missing not in MISSING_ROWS:
+        raise ConfigError(f"missing must be one of {MISSING_ROWS}, got {missing!r}")
     words = vocab.words
     positions, found, dim = _lookup(vectors, words)
-    matrix = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(len(words), dim)).astype(np.float32)
+    if missing == "zero":
+        matrix = np.zeros((len(words), dim), dtype=np.float32)
+    else:
+        matrix = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(len(words), dim)).astype(np.float32)
     if positions:
         matrix[np.asarray(positions)] = found
     matrix[0] = 0.0

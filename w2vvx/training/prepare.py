@@ -9,8 +9,9 @@ so one run may mix languages (NRCCR trains on English + machine-translated targe
 Word vectors are either loaded (``load_word_vectors``: the lineage's BigFile, word2vec text/binary,
 trusted gensim models) or, when none are given, trained with gensim on the training captions
 (deterministic: one worker, fixed seed). The embedding matrices initialise the GRU embedding (GRU
-vocabulary) and the mean-word2vec branch (BoW vocabulary); rows of words without a vector are drawn from
-uniform(-1, 1).
+vocabulary; rows of words without a vector drawn from uniform(-1, 1), as w2vv) and the mean-word2vec
+branch (BoW vocabulary; rows of words without a vector left at zero, and skipped by the branch's mean,
+as COCO-CN's ``AveWord2VecFilterStop`` averages only the words that have a vector).
 
 Everything is saved as plain files in ``<run_dir>/prepared/`` (vocabularies as ``word count`` text,
 matrices as ``.npy``, settings as JSON), written as one atomic folder.
@@ -267,7 +268,7 @@ def prepare_text(train_captions: Iterable, word_vectors=None, dim: int = 500, mi
     else:
         vectors, source = word_vectors, "given"
     gru_embedding = embedding_matrix(gru_vocab, vectors, seed=seed)
-    w2v_embedding = embedding_matrix(bow_vocab, vectors, seed=seed + 1)
+    w2v_embedding = embedding_matrix(bow_vocab, vectors, seed=seed + 1, missing="zero")
     logger.info("vocabularies: GRU %d words, BoW %d words (min count %d); word vectors %s, dim %d",
                 len(gru_vocab), len(bow_vocab), min_count, source, gru_embedding.shape[1])
     return PreparedText(gru_vocab, bow_vocab, gru_embedding, w2v_embedding, languages, default_language,
