@@ -143,3 +143,25 @@ def test_serialization_round_trip_in_a_model(tmp_path):
 def test_rejects_bad_arguments(bad):
     with pytest.raises(ValueError, match="MaskedGRU"):
         MaskedGRU(**bad)
+
+
+@pytest.mark.parity
+def test_torch_padded_and_packed_kernels_agree_with_the_scan():
+    """The CUDA route (whole padded batch) and the CPU route (packed) of the torch kernel, both on the CPU."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("the fused torch kernel exists on the torch backend only")
+    import torch
+
+    from w2vvx.layers import recurrent
+
+    x, mask = _inputs(seed=3)
+    _, layer = _pair(return_sequences=True, use_fast_path=False)
+    expected = ops.convert_to_numpy(layer(x, mask=mask))
+    lengths = torch.tensor(mask.sum(1))
+    for packed in (False, True):
+        states = recurrent._torch_fused_gru(torch.tensor(x), lengths, layer.kernel, layer.recurrent_kernel,
+                                            layer.bias, packed=packed)
+        states = states.detach().numpy()
+        real = mask[..., None].repeat(UNITS, -1)
+        np.testing.assert_allclose(states[real], expected[real], rtol=1e-5, atol=1e-5,
+                                   err_msg=f"packed={packed}")

