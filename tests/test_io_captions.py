@@ -124,8 +124,11 @@ def test_fixture_caption_files(fixtures_dir):
     tsv = read_captions(fixtures_dir / "captions" / "coco-cn_ext.icap2020.txt")
     assert tsv[0].item_id.startswith("COCO_") and tsv[0].tag is None and "\t" not in tsv[0].text
     en = read_captions(fixtures_dir / "captions" / "flickr8kenc.caption.txt")
-    assert en[0].item_id == "1000268201_693b08cb0e.jpg"
-    assert strip_extension(en[0].item_id) == "1000268201_693b08cb0e"
+    # the lineage's id rule: the .jpg of '1000268201_693b08cb0e.jpg#enc#0' is not part of the item id
+    assert en[0].item_id == "1000268201_693b08cb0e" and en[0].sent_id.startswith("1000268201_693b08cb0e.jpg#")
+    kept = read_captions(fixtures_dir / "captions" / "flickr8kenc.caption.txt", keep_extension=True)
+    assert kept[0].item_id == "1000268201_693b08cb0e.jpg"
+    assert strip_extension(kept[0].item_id) == "1000268201_693b08cb0e"
     test_ids = read_imageset(fixtures_dir / "imagesets" / "flickr8ktest.txt")
     assert len(test_ids) == 5 and not any(i.endswith(".jpg") for i in test_ids)
 

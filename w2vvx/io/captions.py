@@ -3,7 +3,10 @@
 One caption per line: ``<sent_id> <sentence>``, split on the first whitespace (a space, or a tab as
 in COCO-CN's ``coco-cn_ext.icap2020.txt``). A sentence id is ``<item>#<tag>#<n>`` (``video7064#zh#0``,
 ``img.jpg#enc#2``) or ``<item>#<n>`` (``1000268201_693b08cb0e.jpg#1``); the item id is the part before
-the first ``#`` and keeps its ``.jpg``/``.mp4`` suffix as written (see :func:`strip_extension`).
+the first ``#``, without a ``.jpg``/``.mp4`` suffix: the lineage's rule (w2vv ``util/util.py``, NRCCR
+``basic/util.py`` ``getVideoId``), so captions written ``xxx.jpg#0`` meet features and ImageSets keyed
+``xxx``. Pass ``keep_extension=True`` to :func:`read_captions` / :func:`iter_captions` to keep the suffix
+(for feature files keyed ``xxx.jpg``); the sentence id always stays as written.
 """
 from __future__ import annotations
 
@@ -15,8 +18,11 @@ from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from w2vvx.errors import DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_path
+from w2vvx.io.textlines import decode_line, iter_raw_lines
 
 MEDIA_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".mp4", ".avi", ".webm", ".mkv", ".mov")
+#: The suffixes the lineage strips from caption item ids (``getVideoId``).
+LINEAGE_EXTENSIONS = (".jpg", ".mp4")
 _INDEX_RE = re.compile(r"^[0-9]+$")
 
 
@@ -83,24 +89,6 @@ def strip_extension(item_id: str, extensions: Iterable[str] = MEDIA_EXTENSIONS) 
     return item_id
 
 
-def _decode_line(raw: bytes, encoding: str, path, number: int, offset: int) -> str:
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as error:
-        raise DataFormatError(
-            f"byte {error.start} of this line (file offset {offset + error.start}) is not valid {encoding}; "
-            f"re-encode the file to UTF-8 (e.g. `iconv -f GB18030 -t UTF-8`) or pass its encoding",
-            path=path, line=number) from None
-    except LookupError:
-        raise DataFormatError(f"unknown text encoding {encoding!r}", path=path) from None
-
-
-def _open_binary(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
 def _damaged_gzip(path: Path, error: BaseException) -> DataFormatError:
     return DataFormatError(f"the gzip file is damaged or truncated ({error}); re-download it or "
                            "decompress what is left with `zcat` and check the last lines", path=path)
@@ -111,8 +99,12 @@ def _check_file(path: Path, what: str) -> None:
         raise MissingFileError(f"{what} not found", path=path)
 
 
-def iter_captions(path, encoding: str = "utf-8") -> Iterator[Caption]:
+def iter_captions(path, encoding: str = "utf-8", keep_extension: bool = False) -> Iterator[Caption]:
     """Yield the captions of a ``*.caption.txt`` file one by one (for big files); blank lines are skipped.
+
+    A UTF-8 byte-order mark is removed, ``\r\n`` and lone ``\r`` end lines like ``\n``, and UTF-16 text
+    is refused by name (:mod:`w2vvx.io.textlines`). Item ids lose a ``.jpg``/``.mp4`` suffix unless
+    ``keep_extension`` (see the module docstring).
 
     Raises:
         MissingFileError: the file does not exist.
@@ -122,42 +114,42 @@ def iter_captions(path, encoding: str = "utf-8") -> Iterator[Caption]:
     path = Path(path)
     _check_file(path, "caption file")
     try:
-        yield from _iter_caption_lines(path, encoding)
+        yield from _iter_caption_lines(path, encoding, keep_extension)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise _damaged_gzip(path, error) from None
 
 
-def _iter_caption_lines(path: Path, encoding: str) -> Iterator[Caption]:
-    offset = 0
-    with _open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = _decode_line(raw, encoding, path, number, offset)
-            offset += len(raw)
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            stripped = line.strip()
-            if not stripped:
-                continue
-            if line[:1].isspace():
-                raise DataFormatError(
-                    "the line starts with whitespace, so it has no sentence id; expected '<sent_id> <sentence>'",
-                    path=path, line=number)
-            fields = stripped.split(None, 1)
-            if len(fields) < 2:
-                raise DataFormatError(
-                    f"line holds only {fields[0][:60]!r} and no sentence; expected '<sent_id> <sentence>'",
-                    path=path, line=number)
-            sent_id, text = fields
-            item_id, tag, index = parse_sentence_id(sent_id, path=path, line=number)
-            yield Caption(sent_id, item_id, tag, index, text)
+def _iter_caption_lines(path: Path, encoding: str, keep_extension: bool = False) -> Iterator[Caption]:
+    # BOM removed, \n, \r\n and lone \r end lines, UTF-16 refused by name (w2vvx.io.textlines)
+    for number, raw, offset in iter_raw_lines(path):
+        line = decode_line(raw, encoding, path, number, offset)
+        line = line.lstrip("\ufeff")  # a BOM of the file, or of a file concatenated into it
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if line[:1].isspace():
+            raise DataFormatError(
+                "the line starts with whitespace, so it has no sentence id; expected '<sent_id> <sentence>'",
+                path=path, line=number)
+        fields = stripped.split(None, 1)
+        if len(fields) < 2:
+            raise DataFormatError(
+                f"line holds only {fields[0][:60]!r} and no sentence; expected '<sent_id> <sentence>'",
+                path=path, line=number)
+        sent_id, text = fields
+        item_id, tag, index = parse_sentence_id(sent_id, path=path, line=number)
+        if not keep_extension:
+            item_id = strip_extension(item_id, LINEAGE_EXTENSIONS)
+        yield Caption(sent_id, item_id, tag, index, text)
 
 
-def read_captions(path, encoding: str = "utf-8") -> List[Caption]:
+def read_captions(path, encoding: str = "utf-8", keep_extension: bool = False) -> List[Caption]:
     """Read a whole caption file.
 
     Args:
         path: a ``<coll>[_<variant>].caption.txt`` file (``.gz`` accepted).
         encoding: the text encoding (UTF-8 in every known release).
+        keep_extension: keep a ``.jpg``/``.mp4`` suffix of item ids (default: strip it, as the lineage).
 
     Returns:
         The captions in file order.
@@ -168,13 +160,13 @@ def read_captions(path, encoding: str = "utf-8") -> List[Caption]:
     Example:
         >>> import tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "x.caption.txt")
-        >>> write_captions(path, [("v1#enc#0", "a dog runs"), ("v1#enc#1", "a dog")])
-        >>> [c.item_id for c in read_captions(path)]
-        ['v1', 'v1']
+        >>> write_captions(path, [("v1.jpg#enc#0", "a dog runs"), ("v1.jpg#enc#1", "a dog")])
+        >>> [c.item_id for c in read_captions(path)], read_captions(path, keep_extension=True)[0].item_id
+        (['v1', 'v1'], 'v1.jpg')
     """
     captions: List[Caption] = []
     seen = {}
-    for caption in iter_captions(path, encoding=encoding):
+    for caption in iter_captions(path, encoding=encoding, keep_extension=keep_extension):
         position = seen.setdefault(caption.sent_id, len(captions))
         if position != len(captions):
             raise DataFormatError(
@@ -217,14 +209,9 @@ def read_sentences(path, encoding: str = "utf-8") -> List[str]:
     path = Path(path)
     _check_file(path, "sentence file")
     sentences = []
-    offset = 0
-    try:
-        with _open_binary(path) as handle:
-            for number, raw in enumerate(handle, start=1):
-                sentences.append(_decode_line(raw, encoding, path, number, offset).rstrip("\r\n"))
-                offset += len(raw)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise _damaged_gzip(path, error) from None
+    for number, raw, offset in iter_raw_lines(path):  # a UTF-8 BOM is not part of sentence 1
+        line = decode_line(raw, encoding, path, number, offset)
+        sentences.append(line.lstrip("\ufeff") if number == 1 else line)
     return sentences
 
 
@@ -238,5 +225,5 @@ def caption_file_name(collection: str, split: str = "", variant: Optional[str] =
     return f"{collection}{split}" + (f"_{variant}" if variant else "") + ".caption.txt"
 
 
-__all__ = ["Caption", "parse_sentence_id", "strip_extension", "iter_captions", "read_captions",
+__all__ = ["LINEAGE_EXTENSIONS", "Caption", "parse_sentence_id", "strip_extension", "iter_captions", "read_captions",
            "write_captions", "read_sentences", "caption_file_name", "MEDIA_EXTENSIONS"]
