@@ -45,8 +45,8 @@ from w2vvx.io.imagesets import read_imageset
 
 from w2vvx.evaluation.metrics import evaluate_from_scores
 
-from recipes.common import (InputFile, check_inputs, encode_captions, encode_items, model_config, score_matrix,
-                            train, write_report)
+from .common import (InputFile, check_inputs, encode_captions, encode_items, model_config, score_matrix,
+                     train, write_report)
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,11 @@ METHODS = ("baseline", "nrccr")
 SKIPPED = {"msrvtt-cn": "skipped: its human Chinese captions translate the single English caption that is the "
                         "pivot (leaky) and it has no training split"}
 PIVOT_FEATURE = "minilm_en_pivot"
-SHARED_SOURCE = "the shared data folder (/work/shared/data, see its README.md)"
+#: Where the shared data come from (quoted in every error about a missing file).
+SHARED_SOURCE = ("the shared data folder, given by --shared-data or the W2VVX_SHARED_DATA environment variable (see "
+                 "its README.md and docs/recipes.md: captions from github.com/li-xirong/flickr8kcn, "
+                 "github.com/multi30k/dataset and github.com/HuiGuanLab/MLCMR; pivot/<dataset>/minilm_en_pivot "
+                 "computed from their English captions with all-MiniLM-L6-v2)")
 
 #: Floor from the data README: the English MiniLM itself as query encoder, no training (t2i R@1/5/10, MedR).
 FLOOR = {
