@@ -211,7 +211,8 @@ def coco_cn_run(ctx, feature, config, zh_word_vectors, all_queries, rootpath, ru
 # ---- pivot ------------------------------------------------------------------------------------------
 @recipes.command("pivot")
 @click.option("--shared-data", type=_DIR, default=Path("../shared/data"), show_default=True,
-              help="The shared data folder (pivot/ and the caption files).")
+              envvar="W2VVX_SHARED_DATA", show_envvar=True,
+              help="The shared data folder (pivot/ and the caption files; see docs/recipes.md for its sources).")
 @click.option("--out", "out_dir", type=_DIR, default=Path("runs/pivot"), show_default=True)
 @click.option("--dataset", "datasets", multiple=True, type=click.Choice(["flickr8k-cn", "multi30k", "vatex"]),
               help="Datasets to run (default: all three).")
