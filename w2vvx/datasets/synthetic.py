@@ -18,9 +18,12 @@ Files written under ``<rootpath>/<name>/`` (NRCCR single-folder layout, see ``do
     TextData/<name>{val,test}.caption.txt                             English, '#enc#'
     TextData/<name>{val,test}_<l>.caption.txt                         human-style <l>, '#<l>#'
     TextData/<name>{val,test}_google_<l>2enc.caption.txt              simulated MT of those to English, '#<l>2enc#'
-    TextData/<name>train_<l>.caption.txt                              human-style <l> train captions: ONLY for
-                                                                      the upper-bound experiment (training on
-                                                                      real target-language text)
+    TextData/<name>train_<l>.caption.txt                              human-style <l> train captions: the
+                                                                      COCO-CN protocol of ``do-all`` (the
+                                                                      target model trained on human-written
+                                                                      text, as COCO-CN's cococntrain) and the
+                                                                      upper-bound experiment; never mixed into
+                                                                      the MT setting
     scenes.json                                                       each item's scene (ground truth)
     generator.json                                                    parameters, seed, lexicon checksum
 
@@ -779,7 +782,7 @@ def generate_collection(rootpath, name: str = "w2vvx_synth", seed: int = 0, n_tr
         overwrite: replace an existing collection folder.
         scale: size preset ``tiny`` (120/40/40), ``default`` (3000/500/500) or ``large`` (20000/2000/2000).
         feature_noise: per-item feature noise.
-        upper_bound_train: also write human-style ``train_<lang>`` captions (upper-bound experiment only).
+        upper_bound_train: also write human-style ``train_<lang>`` captions (COCO-CN protocol of do-all, upper bound).
 
     Example:
         >>> import tempfile
@@ -825,9 +828,9 @@ def write_collection(spec: SyntheticSpec, rootpath, overwrite: bool = False,
             "mt_noise_observed": {k: dataclasses.asdict(v) for k, v in sorted(stats.items())},
             "files": sorted(f"TextData/{caption_file_name(spec.name, s, v)}" for s, v in files),
             "notes": ("train_<lang>.caption.txt hold human-style target-language captions of the training items; "
-                      "they exist only for the upper-bound experiment (training on real target-language text) "
-                      "and must not be used by the cross-lingual transfer setting, which trains on English "
-                      "plus google_enc2<lang> machine translations."),
+                      "they serve the COCO-CN protocol of do-all (a target model trained on human-written text) "
+                      "and the upper-bound experiment, and must not be used by the cross-lingual transfer "
+                      "setting, which trains on English plus google_enc2<lang> machine translations."),
         }
         (tmp / "generator.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
                                             encoding="utf-8")
