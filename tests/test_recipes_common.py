@@ -7,7 +7,6 @@ import pytest
 from recipes.common import (InputFile, Step, StepRunner, check_input, check_inputs, model_config, nrccr_config,
                             npy_validator, sentence_file_validator)
 from w2vvx.errors import DataFormatError, MissingFileError
-from w2vvx.io.captions import Caption
 
 
 def test_missing_input_names_file_purpose_and_source(tmp_path):
