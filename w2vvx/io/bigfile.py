@@ -52,7 +52,7 @@ def parse_shape_text(data: bytes, path=None) -> Tuple[int, int]:
         shown = data[:80].decode("ascii", errors="backslashreplace")
         raise DataFormatError(
             f"expected one line 'N D' (two non-negative integers: rows and dimensions), found {shown!r}; "
-            "re-create the BigFile (e.g. `w2vvx txt2bin`) or fix shape.txt",
+            "re-create the BigFile (e.g. w2vvx.io.bigfile.txt2bin) or fix shape.txt",
             path=path, line=1)
     n_rows, n_dims = int(tokens[0]), int(tokens[1])
     if n_dims < 1:
@@ -74,7 +74,12 @@ def decode_ids(data: bytes, path=None) -> List[str]:
     Example:
         >>> decode_ids(b"a b\\nc caf\\xe9")
         ['a', 'b', 'c', 'café']
+        >>> decode_ids(b"\\xef\\xbb\\xbfa b")
+        ['a', 'b']
     """
+    from w2vvx.io.textlines import check_not_wide
+
+    data = check_not_wide(data, path)  # a UTF-8 BOM would rename the first item; UTF-16 is refused by name
     tokens = data.split()
     try:
         data.decode("utf-8")
@@ -133,7 +138,7 @@ class BigFile:
         if not self.path.is_dir():
             raise MissingFileError(
                 "BigFile folder not found (expected a folder with feature.bin, id.txt and shape.txt); "
-                "check the rootpath/collection/feature name, or create it with `w2vvx txt2bin`",
+                "check the rootpath/collection/feature name, or create it with w2vvx.io.bigfile.txt2bin (Python)",
                 path=self.path)
         for name in (SHAPE_FILE, ID_FILE, FEATURE_FILE):
             if not (self.path / name).is_file():
@@ -318,6 +323,30 @@ class BigFile:
                     f"row {row} (id {self._names[row]!r}) holds NaN or Inf; re-create the features (txt2bin "
                     "skips such rows) or drop that item from the captions and split files",
                     path=self.path / FEATURE_FILE)
+        return self
+
+
+    def require(self, names: Iterable[str], source=None, what: str = "ids listed here") -> "BigFile":
+        """Raise ``DataFormatError`` when some of ``names`` have no row, blaming ``source`` (the file the ids
+        came from: an ImageSets file, a caption file) and naming this feature folder.
+
+        Example:
+            >>> import tempfile, os, numpy as np
+            >>> folder = os.path.join(tempfile.mkdtemp(), "feat")
+            >>> write_bigfile(folder, ["a"], np.ones((1, 2)))
+            >>> BigFile(folder).require(["a", "zz"], source="toytest.txt")  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            w2vvx.errors.DataFormatError: toytest.txt: 1 of 2 ids listed here have no row in .../id.txt (e.g. 'zz')...
+        """
+        names = list(names)
+        missing = [name for name in dict.fromkeys(names) if name not in self._index]
+        if missing:
+            shown = ", ".join(repr(name) for name in missing[:5])
+            raise DataFormatError(
+                f"{len(missing)} of {len(set(names))} {what} have no row in {self.path / ID_FILE} (e.g. {shown}); "
+                "use the feature folder of this collection (--feature), or remove those ids from this file",
+                path=source if source is not None else self.path / ID_FILE)
         return self
 
 

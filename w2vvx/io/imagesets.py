@@ -15,15 +15,18 @@ def parse_imageset(data: bytes, path=None) -> List[str]:
         >>> parse_imageset(b"img1\\nimg2\\n\\n")
         ['img1', 'img2']
     """
+    from w2vvx.io.textlines import check_not_wide, split_lines
+
+    data = check_not_wide(data, path)  # a UTF-8 BOM is dropped, UTF-16 refused by name
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
+        line = data[: error.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
         raise DataFormatError(f"byte at file offset {error.start} is not valid UTF-8; re-encode the file to UTF-8",
                               path=path, line=line) from None
     ids: List[str] = []
     first_line = {}
-    for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
+    for number, line in enumerate(split_lines(text), start=1):  # \n, \r\n or a lone \r end a line
         fields = line.split()
         if not fields:
             continue

@@ -15,7 +15,7 @@ import logging
 import re
 import zlib
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -154,8 +154,36 @@ def load_word_vectors(path, format: str = "auto", trusted: bool = False):
             return KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=no_header,
                                                      unicode_errors="replace")
     except (ValueError, EOFError, IndexError, OverflowError) as error:
+        if not binary:
+            located = _first_bad_text_line(path, header=not no_header)
+            if located is not None:
+                raise located from None
         raise DataFormatError(f"not a valid {fmt} word-vector file ({type(error).__name__}: {error})",
                               path=path) from None
+
+
+def _first_bad_text_line(path, header: bool) -> Optional[DataFormatError]:
+    """The first line of a text word-vector file that is not ``word v1 ... vD`` (to name it in the error)."""
+    dim = None
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            tokens = raw.split()
+            if number == 1 and header:
+                if len(tokens) == 2 and all(token.isdigit() for token in tokens):
+                    dim = int(tokens[1])
+                continue
+            if not tokens:
+                continue
+            if dim is None:
+                dim = len(tokens) - 1
+            word = raw.decode("utf-8", errors="replace").strip()[:60]
+            if len(tokens) - 1 != dim or not _looks_like_floats(tokens[1:]):
+                extra = len(tokens) - 1 - dim
+                why = (f"{extra} field(s) more than the {dim} values: the word itself holds spaces (GloVe 840B has "
+                       "such tokens, e.g. '. . .'); drop those lines, e.g. awk 'NF==" + str(dim + 1) + "'"
+                       if extra > 0 else f"expected a word and {dim} numbers, found {len(tokens)} fields")
+                return DataFormatError(f"{why} (line starts {word!r})", path=path, line=number)
+    return None
 
 
 def _stable_hash(text) -> int:
