@@ -223,7 +223,8 @@ class StepRunner:
         >>> root = Path(tempfile.mkdtemp()); out = root / "a.txt"; calls = []
         >>> step = Step("write-a", "write a.txt", [out], lambda: (calls.append(1), out.write_text("a")))
         >>> runner = StepRunner(root, "demo")
-        >>> runner.run([step]); runner.run([step]); len(calls)
+        >>> runner.run([step]), runner.run([step]), len(calls)
+        (['write-a'], [], 1)
         1
     """
 
