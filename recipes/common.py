@@ -225,7 +225,6 @@ class StepRunner:
         >>> runner = StepRunner(root, "demo")
         >>> runner.run([step]), runner.run([step]), len(calls)
         (['write-a'], [], 1)
-        1
     """
 
     def __init__(self, rootpath, recipe: str, force: bool = False):
