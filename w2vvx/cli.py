@@ -38,6 +38,58 @@ def _collection(ctx, name: Optional[str]):
     return Collection(settings.rootpath, name or settings.get("default_collection", "w2vvx_synth"))
 
 
+#: Entry-point group of command plugins: ``name = module:click_command`` adds ``w2vvx <name>`` (the recipes
+#: register ``recipe = w2vvx_recipes.cli:recipe``). A plugin that fails to import is reported, never hidden.
+PLUGIN_GROUP = "w2vvx.cli_plugins"
+
+
+class PluginGroup(click.Group):
+    """The ``w2vvx`` group: built-in commands plus the commands of the ``w2vvx.cli_plugins`` entry points."""
+
+    plugins_loaded = False
+
+    def _load_plugins(self) -> None:
+        if self.plugins_loaded:
+            return
+        self.plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group=PLUGIN_GROUP):
+            if entry.name in self.commands:
+                continue
+            try:
+                command = entry.load()
+            except Exception as error:  # reported when the command is used, and in --help
+                command = _broken_plugin(entry, error)
+            if not isinstance(command, click.Command):
+                command = _broken_plugin(entry, TypeError(f"{entry.value} is a {type(command).__name__}, "
+                                                          "not a click command"))
+            self.add_command(command, entry.name)
+
+    def list_commands(self, ctx):
+        self._load_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, cmd_name):
+        self._load_plugins()
+        return super().get_command(ctx, cmd_name)
+
+
+def _broken_plugin(entry, error: BaseException) -> click.Command:
+    """A command standing in for a plugin that failed to load: using it prints why and exits with 2."""
+    message = (f"the {entry.name!r} commands ({entry.value}, entry point group {PLUGIN_GROUP}) failed to load: "
+               f"{type(error).__name__}: {error}; reinstall w2vvx (pip install -e .) or fix the plugin")
+
+    @click.command(entry.name, help=f"(broken plugin) {message}",
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def broken():
+        from w2vvx.errors import ConfigError
+
+        raise ConfigError(message)
+
+    return broken
+
+
 def _check_backend(ctx, param, value):
     if value is None or value in BACKENDS:
         return value
@@ -48,7 +100,7 @@ def _check_backend(ctx, param, value):
                              f"{', '.join(BACKENDS)} (e.g. export KERAS_BACKEND=tensorflow)", ctx=ctx, param=param)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--backend", default=None, envvar="KERAS_BACKEND", callback=_check_backend,
               metavar="[" + "|".join(BACKENDS) + "]",
               help="Keras backend (default: $KERAS_BACKEND, else tensorflow).")
@@ -65,8 +117,7 @@ def cli(ctx, backend, rootpath, verbose):
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if verbose == 0:
-        logging.getLogger("w2vvx").setLevel(logging.INFO)
+    logging.getLogger("w2vvx").setLevel(level)  # INFO lines only with -v
     for noisy in ("jieba", "tensorflow", "absl", "h5py", "gensim", "smart_open"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING if noisy == "jieba" else logging.ERROR))
     ctx.ensure_object(dict)
@@ -211,8 +262,11 @@ def vocab(ctx, collection_name, split, variant, language, min_count, out):
 @click.option("--language", default="en", show_default=True, help="Language of untagged captions.")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
               help="Run folder (default: <collection>/runs/<config>[_<train-variant>]).")
-@click.option("--size", type=click.Choice(["tiny", "small", "lineage"]), default="lineage", show_default=True,
-              help="small/tiny shrink the model for CPU runs; lineage keeps the published sizes.")
+@click.option("--size", type=click.Choice(["small", "tiny", "lineage"]), default="small", show_default=True,
+              help="small: CPU-sized model (minutes on 2 cores), as do-all; tiny: tests; lineage: the published "
+                   "sizes (GPU, hours).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Maximum epochs (default: the config's max_epochs after --size).")
 @click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
               help="Override a config field (JSON value), e.g. --set max_epochs=5 --set text_mlp=[1024].")
 @click.option("--word-vectors", type=click.Path(exists=True), default=None,
@@ -223,17 +277,18 @@ def vocab(ctx, collection_name, split, variant, language, min_count, out):
 @click.option("--overwrite", is_flag=True, help="Start again in a run folder that holds a checkpoint.")
 @click.pass_context
 def train(ctx, config, collection_name, feature, train_variant, val_variant, train_variants, val_variants, language,
-          run_dir, size, overrides, word_vectors, trusted, seed, resume, overwrite):
+          run_dir, size, epochs, overrides, word_vectors, trusted, seed, resume, overwrite):
     """Train a named CONFIG (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, w2vv_1tok, ...)."""
-    from w2vvx.pipeline import SIZE_OVERRIDES, _pick_feature
-    from w2vvx.models.configs import get_config
+    from w2vvx.models.presets import sized_config
+    from w2vvx.pipeline import pick_feature
     from w2vvx.training.trainer import Trainer
 
     collection = _collection(ctx, collection_name)
-    fields = dict(SIZE_OVERRIDES[size])
-    fields.update(_parse_overrides(overrides))
-    model_config = get_config(config, **fields)
-    feature = _pick_feature(collection, feature)
+    fields = _parse_overrides(overrides)
+    if epochs is not None:
+        fields["max_epochs"] = epochs
+    model_config = sized_config(config, size, **fields)
+    feature = pick_feature(collection, feature)
     for single, several, name in ((train_variant, train_variants, "train"), (val_variant, val_variants, "val")):
         if single is not None and several is not None:
             raise click.UsageError(f"give either --{name}-variant or --{name}-variants, not both")
@@ -247,13 +302,18 @@ def train(ctx, config, collection_name, feature, train_variant, val_variant, tra
                     else collection.captions("val", val_variant))
     trainer = Trainer(model_config, run_dir, train_captions, collection.features(feature), val_captions,
                       word_vectors=word_vectors, trusted=trusted, default_language=language, seed=seed,
-                      verbose=1, overwrite=overwrite)
+                      verbose=_progress_verbosity(), overwrite=overwrite)
     result = trainer.fit(resume=resume)
     if result.interrupted:
         click.echo(f"interrupted; resume with the same command plus --resume (run folder {run_dir})", err=True)
         sys.exit(143 if result.signal == "SIGTERM" else 130)
     click.echo(f"best {result.monitor} = {result.best_metric} at epoch {result.best_epoch + 1}; "
                f"{result.epochs_done} epochs; model in {run_dir / 'best.keras'}")
+
+
+def _progress_verbosity() -> int:
+    """Keras ``verbose``: a progress bar on a terminal, one line per epoch (no carriage returns) otherwise."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _captions_by_language(collection, split: str, variants: str, language: str) -> dict:
@@ -302,17 +362,19 @@ def evaluate(ctx, run_dir, collection_name, feature, split, variant, out):
     """Evaluate a trained run: t2i and i2t R@1/5/10, MedR, mAP, mIR, SumR."""
     from w2vvx.evaluation.metrics import evaluate_retrieval
     from w2vvx.evaluation.report import ResultsTable
-    from w2vvx.pipeline import _item_features, _pick_feature
+    from w2vvx.pipeline import pick_feature
     from w2vvx.training.trainer import load_run
 
     collection = _collection(ctx, collection_name)
-    features = collection.features(_pick_feature(collection, feature))
+    features = collection.features(pick_feature(collection, feature))
     run = load_run(run_dir)
     captions = collection.captions(split, variant)
     items = collection.item_ids(split)
-    _check_features_for_run(run_dir, features, items)
+    imageset = collection.imageset_path(split)
+    _check_features_for_run(run_dir, features, items,
+                            source=imageset if imageset.is_file() else collection.caption_path(split, variant))
     text = run.model.encode_text(run.featurizer.featurize_captions(captions))
-    visual = run.model.encode_visual(_item_features(features, items))
+    visual = run.model.encode_items(features, item_ids=items)
     metrics = evaluate_retrieval(text, [c.item_id for c in captions], visual, items)
     table = ResultsTable()
     table.add(f"{split}{'_' + variant if variant else ''}", metrics)
@@ -332,79 +394,198 @@ def evaluate(ctx, run_dir, collection_name, feature, split, variant, out):
 @click.pass_context
 def encode(ctx, run_dir, collection_name, feature, split, out, batch_size, overwrite):
     """Encode a collection's items into the run's retrieval space, as a BigFile (atomic)."""
-    from w2vvx.pipeline import _pick_feature
+    from w2vvx.pipeline import pick_feature
     from w2vvx.search.encode import encode_items
     from w2vvx.training.trainer import load_run
 
     collection = _collection(ctx, collection_name)
-    features = collection.features(_pick_feature(collection, feature))
+    features = collection.features(pick_feature(collection, feature))
     item_ids = collection.item_ids(split) if split else None
     run = load_run(run_dir)
     _check_features_for_run(run_dir, features, item_ids)
     written = encode_items(run.model, features, out, item_ids=item_ids, batch_size=batch_size, overwrite=overwrite,
-                           progress=True)
+                           progress=sys.stdout.isatty())
     from w2vvx.training.run_dir import record_encoding
 
     record_encoding(out, run_dir)  # search --index refuses an index encoded by another run
     click.echo(f"wrote {written}")
 
 
-@cli.command()
+@cli.group()
+def index():
+    """Encode a collection's items once into a searchable index (exact, faiss or usearch)."""
+
+
+@index.command("build")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("query", nargs=-1, required=True)
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="The index folder.")
 @click.option("--collection", "collection_name", default=None, help="Collection (default: the embedded one).")
 @click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
-@click.option("--index", "index_dir", type=click.Path(file_okay=False), default=None,
-              help="A BigFile of encoded items (w2vvx encode); default: encode the collection's items now.")
-@click.option("--split", default=None, help="Search only this split's items.")
-@click.option("--language", default=None, help="Query language (default: the run's language).")
-@click.option("-k", "--top-k", default=10, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--split", default=None, help="Index only this split's items (default: every item of the feature file).")
+@click.option("--kind", type=click.Choice(["exact", "faiss", "usearch"]), default="exact", show_default=True,
+              help="exact: brute force over memory-mapped vectors; faiss/usearch: approximate (pip install w2vvx[ann]).")
+@click.option("--captions/--no-captions", default=True, show_default=True,
+              help="Store the items' captions of the split (or of all splits) to show beside results.")
+@click.option("--batch-size", default=1024, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing index.")
 @click.pass_context
-def search(ctx, run_dir, query, collection_name, feature, index_dir, split, language, top_k, as_json):
-    """Search items with a QUERY sentence (any language the run was trained on); top-k ids and scores."""
-    from w2vvx.io.bigfile import BigFile
-    from w2vvx.pipeline import _item_features, _pick_feature
-    from w2vvx.search.brute_force import search as brute_force_search
+def index_build(ctx, run_dir, out, collection_name, feature, split, kind, captions, batch_size, overwrite):
+    """Encode the items with RUN_DIR's model and store them, with the run they came from, in --out."""
+    from w2vvx.io.atomic import remove_stale_temporaries
+    from w2vvx.pipeline import pick_feature
+    from w2vvx.search.index_store import build_index
+    from w2vvx.training.run_dir import record_encoding
     from w2vvx.training.trainer import load_run
 
-    sentence = " ".join(query)
+    collection = _collection(ctx, collection_name)
+    feature = pick_feature(collection, feature)
+    features = collection.features(feature)
+    item_ids = collection.item_ids(split) if split else None
+    run = load_run(run_dir)
+    _check_features_for_run(run_dir, features, item_ids if item_ids is not None else list(features.names))
+    texts = _item_captions(collection, split, item_ids) if captions else None
+    info = {"split": split, "collection": collection.name, "feature": feature, "run": Path(run_dir).name}
+    remove_stale_temporaries(Path(out) / "vectors")
+    folder = build_index(run.model, features, out, item_ids=item_ids, kind=kind, info=info, captions=texts,
+                         batch_size=batch_size, overwrite=overwrite, progress=sys.stdout.isatty())
+    record_encoding(folder, run_dir)  # search refuses the index with another run's model
+    click.echo(f"indexed {len(item_ids) if item_ids is not None else len(features)} items ({kind}) in {folder}")
+
+
+def _item_captions(collection, split: Optional[str], item_ids) -> dict:
+    """``{item id: [source caption, ...]}`` of ``split`` (or of train, val and test), when the files exist."""
+    texts: dict = {}
+    for name in ([split] if split else ["train", "val", "test"]):
+        if not collection.caption_path(name).is_file():
+            continue
+        for caption in collection.captions(name):
+            texts.setdefault(caption.item_id, []).append(caption.text)
+    if item_ids is not None:
+        texts = {item: texts[item] for item in item_ids if item in texts}
+    return texts
+
+
+def _read_queries(query, queries_file) -> list:
+    """Queries: the words of QUERY as one sentence, else one per line of --file (``-``: stdin), else stdin lines."""
+    if query and queries_file:
+        raise click.UsageError("give the query as arguments or with --file, not both")
+    if query:
+        return [" ".join(query)]
+    if queries_file is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise click.UsageError("give a QUERY, --file FILE, or sentences on stdin (one per line)")
+        queries_file = "-"
+    with click.open_file(queries_file, "r", encoding="utf-8") as handle:
+        lines = [line.strip() for line in handle]
+    queries = [line for line in lines if line]
+    if not queries:
+        raise click.UsageError(f"no sentences in {'stdin' if queries_file == '-' else queries_file}; "
+                               "give one query per line")
+    return queries
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("query", nargs=-1)
+@click.option("-f", "--file", "queries_file", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Read queries from this file, one per line ('-': stdin); stdin is read when no QUERY is given.")
+@click.option("--collection", "collection_name", default=None, help="Collection (default: the embedded one).")
+@click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
+@click.option("--index", "index_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="An index (w2vvx index build) or a BigFile of encoded items (w2vvx encode); default: encode "
+                   "the collection's items now.")
+@click.option("--split", default=None, help="Search only this split's items (with --index: the index must hold them).")
+@click.option("--language", default=None, help="Query language, e.g. zh (default: the run's language).")
+@click.option("-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line per query instead of a table.")
+@click.pass_context
+def search(ctx, run_dir, query, queries_file, collection_name, feature, index_dir, split, language, top_k, as_json):
+    """Search items with QUERY sentences (any language the run was trained on): rank, id, cosine score, captions.
+
+    The words of QUERY form one sentence; more sentences come from --file or stdin, one per line.
+    """
+    import numpy as np
+
+    from w2vvx.pipeline import pick_feature
+    from w2vvx.search.index_store import StoredIndex, is_stored_index
+    from w2vvx.training.trainer import load_run
+
+    queries = _read_queries(query, queries_file)
     run = load_run(run_dir)
     featurizer = run.featurizer
-    inputs = featurizer.for_language(language or featurizer.default_language).batch([sentence])
+    inputs = featurizer.for_language(language or featurizer.default_language).batch(queries)
     query_emb = run.model.encode_text(inputs)
     if index_dir:
         from w2vvx.training.run_dir import check_encoding
 
         check_encoding(index_dir, run_dir)
-        gallery = BigFile(index_dir)
-        ids, matrix = gallery.names, gallery.matrix
+        if is_stored_index(index_dir):
+            stored = StoredIndex.load(index_dir)
+            restrict = None
+            if split is not None and split != stored.split:
+                if stored.split is not None:
+                    raise click.UsageError(f"the index {index_dir} holds the {stored.split!r} items, not the "
+                                           f"{split!r} ones; build an index of that split (w2vvx index build "
+                                           f"--split {split}) or leave --split out")
+                restrict = _collection(ctx, collection_name).item_ids(split)
+            ids, scores = stored.search(query_emb, k=top_k, restrict_to=restrict)
+            captions_of = stored.captions_of
+        else:  # a BigFile written by `w2vvx encode`
+            from w2vvx.io.bigfile import BigFile
+            from w2vvx.search.brute_force import BruteForceIndex
+
+            gallery = BigFile(index_dir)
+            if split is not None:
+                ids_wanted = _collection(ctx, collection_name).item_ids(split)
+                missing = [item for item in ids_wanted if item not in gallery]
+                if missing:
+                    raise click.UsageError(f"{len(missing)} items of split {split!r} are not in {index_dir} (e.g. "
+                                           f"{missing[:3]}); encode that split (w2vvx encode --split {split})")
+                if len(ids_wanted) != len(gallery):
+                    names, vectors = gallery.read(ids_wanted)
+                    gallery = BruteForceIndex(np.asarray(vectors, np.float32), ids=names)
+            if not isinstance(gallery, BruteForceIndex):
+                gallery = BruteForceIndex(gallery.matrix, ids=gallery.names)
+            ids, scores = gallery.search(query_emb, k=top_k, normalize_queries=True)
+
+            def captions_of(item):
+                return []
     else:
         collection = _collection(ctx, collection_name)
-        features = collection.features(_pick_feature(collection, feature))
-        ids = collection.item_ids(split) if split else list(features.names)
-        _check_features_for_run(run_dir, features, ids)
-        matrix = run.model.encode_visual(_item_features(features, ids))
-    from w2vvx.evaluation.metrics import l2_normalize
+        feature = pick_feature(collection, feature)
+        features = collection.features(feature)
+        item_ids = collection.item_ids(split) if split else list(features.names)
+        _check_features_for_run(run_dir, features, item_ids)
+        texts = _item_captions(collection, split, item_ids)
+        from w2vvx.search.brute_force import BruteForceIndex
 
-    gallery_matrix = matrix if index_dir else l2_normalize(matrix)
-    indices, scores = brute_force_search(query_emb, gallery_matrix, k=top_k, normalize_queries=True, gallery_ids=ids,
-                                         gallery_path=Path(index_dir) / "feature.bin" if index_dir else None)
-    hits = [(str(ids[i]), float(s)) for i, s in zip(indices[0], scores[0])]
-    if as_json:
-        click.echo(json.dumps({"query": sentence, "results": [{"id": i, "score": s} for i, s in hits]},
-                              ensure_ascii=False))
-        return
-    click.echo(f"query: {sentence}")
-    for rank, (item, score) in enumerate(hits, 1):
-        click.echo(f"{rank:>3}  {score:7.4f}  {item}")
+        gallery = BruteForceIndex(run.model.encode_items(features, item_ids=item_ids), ids=item_ids)
+        ids, scores = gallery.search(query_emb, k=top_k, normalize_queries=True)
+
+        def captions_of(item):
+            return list(texts.get(item, []))
+    for sentence, row_ids, row_scores in zip(queries, ids, scores):
+        hits = [(str(item), float(score)) for item, score in zip(row_ids, row_scores) if item is not None]
+        if as_json:
+            click.echo(json.dumps({"query": sentence, "results": [
+                {"rank": rank, "id": item, "score": score, "captions": captions_of(item)}
+                for rank, (item, score) in enumerate(hits, 1)]}, ensure_ascii=False))
+            continue
+        click.echo(f"query: {sentence}")
+        for rank, (item, score) in enumerate(hits, 1):
+            texts = captions_of(item)
+            shown = f"  {texts[0]}" + (f" (+{len(texts) - 1} more)" if len(texts) > 1 else "") if texts else ""
+            click.echo(f"{rank:>3}  {item}  {score:7.4f}{shown}")
 
 
-def _check_features_for_run(run_dir, features, item_ids) -> None:
-    """NaN/Inf rows of the items used are refused naming file and id; another feature type is warned about."""
+def _check_features_for_run(run_dir, features, item_ids, source=None) -> None:
+    """Items without a feature row are refused blaming ``source`` (the split file they came from); NaN/Inf rows
+    of the items used are refused naming file and id; another feature type is warned about."""
     from w2vvx.training.run_dir import check_features_for_run
 
     check_features_for_run(run_dir, features)
+    if item_ids is not None:
+        features.require(item_ids, source=source)
     features.check_finite(item_ids)
 
 
@@ -442,23 +623,38 @@ def do_all(ctx, config, collection_name, feature, targets, size, scale, override
     click.echo(f"wall time: {time.perf_counter() - started:.0f} s")
 
 
-def _mount_recipes():
-    try:
-        from recipes.cli import recipes as recipes_group
-    except ImportError:  # recipes are not installed (a wheel built without them)
-        return
-    cli.add_command(recipes_group, "recipe")
-
-
-_mount_recipes()
-
-
 from w2vvx.console import run_command_group  # noqa: E402  (shared with the recipes' entry point)
 
 
+def _requested_backend(argv) -> Optional[str]:
+    """The value of ``--backend`` among the options before the command (``None`` when not given)."""
+    for position, arg in enumerate(argv):
+        if arg == "--backend" and position + 1 < len(argv):
+            return argv[position + 1]
+        if arg.startswith("--backend="):
+            return arg.split("=", 1)[1]
+        if not arg.startswith("-"):
+            return None  # the command name: later options are the command's
+    return None
+
+
 def main(argv=None):
-    """Entry point of the ``w2vvx`` console script."""
-    run_command_group(cli, argv, prog_name="w2vvx")
+    """Entry point of the ``w2vvx`` console script.
+
+    ``import w2vvx`` imports Keras (it registers the model classes), so a ``--backend`` other than the
+    one Keras started with restarts the command once in a fresh interpreter with ``KERAS_BACKEND`` set.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    backend = _requested_backend(args)
+    if backend in BACKENDS and os.environ.get("_W2VVX_BACKEND_RESTART") != backend:
+        import keras
+
+        if keras.backend.backend() != backend:
+            env = dict(os.environ, KERAS_BACKEND=backend, _W2VVX_BACKEND_RESTART=backend)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execve(sys.executable, [sys.executable, "-m", "w2vvx.cli", *args], env)
+    run_command_group(cli, args, prog_name="w2vvx")
 
 
 if __name__ == "__main__":

@@ -12,14 +12,14 @@ from w2vvx.io.bigfile import BigFileWriter
 
 def encode_items(model, features, out, item_ids: Optional[Sequence[str]] = None, batch_size: int = 1024,
                  overwrite: bool = False, progress: bool = False, normalize: bool = True) -> Path:
-    """Encode items with ``model.encode_visual`` and write the embeddings as a BigFile.
+    """Encode items with ``model.encode_items`` and write the embeddings as a BigFile.
 
     The features are read from the memory-mapped BigFile one batch at a time, so collections larger
     than memory work. The output folder appears only when every row is written (a crash or Ctrl-C
     leaves nothing behind; run the command again to restart).
 
     Args:
-        model: a trained ``W2VVModel`` (see :func:`w2vvx.training.load_run`).
+        model: a trained retriever (``keras.saving.load_model("best.keras")`` or ``load_run(...).model``).
         features: the items' ``w2vvx.io.BigFile``.
         out: the output BigFile folder.
         item_ids: items to encode (default: every row of ``features``, in file order).
@@ -59,10 +59,8 @@ def encode_items(model, features, out, item_ids: Optional[Sequence[str]] = None,
     writer = None
     try:
         for start in range(0, len(rows), batch_size):
-            embeddings = model.encode_visual(features.read_rows(rows[start:start + batch_size]),
-                                             batch_size=batch_size)
-            if normalize:
-                embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+            embeddings = model.encode_items(features.read_rows(rows[start:start + batch_size]),
+                                            normalize=normalize, batch_size=batch_size)
             if writer is None:
                 writer = BigFileWriter(out, dim=int(embeddings.shape[1]), overwrite=overwrite)
             writer.add(names[start:start + batch_size], embeddings)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import tempfile
@@ -100,6 +101,11 @@ def _jieba_segmenter():
     """
     import jieba
 
+    # jieba logs its dictionary loading on its own handler (and again through the root logger): once,
+    # and only when w2vvx logs INFO lines (CLI -v)
+    jieba_logger = logging.getLogger("jieba")
+    jieba_logger.propagate = False
+    jieba_logger.setLevel(logging.DEBUG if logging.getLogger("w2vvx").isEnabledFor(logging.INFO) else logging.WARNING)
     segmenter = jieba.Tokenizer()
     segmenter.tmp_dir = tempfile.gettempdir()
     segmenter.cache_file = f"w2vvx-jieba-{os.getuid() if hasattr(os, 'getuid') else 0}.cache"
