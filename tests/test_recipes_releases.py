@@ -112,3 +112,14 @@ def test_missing_optional_file_is_named_in_the_results_header(msrvttcn_run):
     report = (run_dir / "results.md").read_text(encoding="utf-8")
     assert "MISSING optional file: msrvttcnval_google_zh2enc.caption.txt" in report
     assert "NRCCRTrainer" in report and "similarity" in report and "backtranslation" in report
+
+
+@pytest.mark.slow
+def test_coco_cn_run_on_the_prepared_retrieval_data(fixtures_dir, tmp_path):
+    root = tmp_path / "root"
+    coco_cn.prepare(root, retrieval_data=fixtures_dir / "releases" / "coco-cn" / "coco-cn_retrieval_data")
+    results = coco_cn.run(root, tmp_path / "run", feature=coco_cn.RETRIEVAL_FEATURE, config="base_w2vv",
+                          small_scale=True, max_epochs=1, verbose=0)
+    assert list(results)[:2] == ["CL", "CM"] and list(results)[2].startswith("CLM (w=")
+    report = (tmp_path / "run" / "results.md").read_text(encoding="utf-8")
+    assert "MISSING optional file cococntrain_zhb.caption.txt" in report and "ONE English test sentence" in report
