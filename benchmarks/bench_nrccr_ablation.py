@@ -1,22 +1,32 @@
-"""NRCCR ablation on the embedded synthetic collection: which loss term helps against MT noise.
+"""NRCCR vs the src+MT baseline on the synthetic MT-noise collection, trained to convergence.
 
-For each machine-translation noise level, a synthetic collection is generated (English captions,
-their simulated MT into Chinese and its back-translation, human Chinese val/test queries and, for
-the upper bound only, human Chinese training captions). Each row trains one model with the NRCCR
-trainer (:mod:`w2vvx.training.nrccr`), selected on validation as NRCCR does, and is tested with the
-human Chinese test queries (native query, text→item R@1/5/10 and SumR), mean ± std over seeds:
+For each machine-translation noise level a synthetic collection is generated (English captions, their
+simulated MT into Chinese and its back-translation, human-style Chinese val/test queries and, for the
+upper bound only, human-style Chinese training captions; see :mod:`w2vvx.datasets.noise`). Each row
+trains one model with the library's NRCCR trainer (:mod:`w2vvx.training.nrccr`, the lineage LR rule
+and early stopping, selection on validation by the fused 0.8/0.2 text→item SumR as NRCCR's
+``validate.py``) and is tested with the human-style Chinese test queries (native query, text→item
+R@1/5/10 and SumR; the fused query too), mean ± std over seeds:
 
-* ``MT only``: baseline, the Chinese query model trained on the MT text alone (Tri(tgt, v));
-* ``src + MT``: the shared encoder trained on English and MT (Tri(src, v) + 0.6·Tri(tgt, v));
-* ``+ back-translation``: + 0.5·Tri(src, back-translation);
-* ``+ similarity view``: + 0.4·SimDistill (on top of + back-translation);
-* ``+ feature view``: + 0.1·SmoothL1(tgt, cross) (on top of + back-translation);
-* ``NRCCR (full)``: all terms; also reported with the fused 0.8/0.2 query (``fused``);
-* ``upper bound``: trained on human Chinese training captions.
+* ``mt_only``: the Chinese query model trained on the MT text alone (Tri(tgt, v));
+* ``src_mt``: **baseline**, the shared encoder on English + MT (Tri(src, v) + 0.6·Tri(tgt, v));
+* ``src_mt_bt``: NRCCR without distillation (+ 0.5·Tri(src, back-translation));
+* ``nrccr_no_bt``: NRCCR without back-translation (src_mt + 0.4·SimDistill + 0.1·SmoothL1);
+* ``src_mt_bt_sim`` / ``src_mt_bt_feat``: one distillation view only;
+* ``nrccr``: all terms;
+* ``upper``: trained on human-style Chinese training captions.
 
-Usage:
-    OMP_NUM_THREADS=1 KERAS_BACKEND=jax python benchmarks/bench_nrccr_ablation.py --seeds 0 1 \\
-        --noise 0.1 0.3 0.6 --out /tmp/nrccr_ablation
+Every run's per-epoch history (each weighted loss term ``loss_<term>``, the view agreements
+``cos_target_cross`` / ``cos_source_backtranslation``, the validation metric, the LR) is stored with
+its test metrics in ``--results`` (one JSON object per line); finished runs are skipped when the
+command is run again, so an interrupted study resumes. ``--report`` prints the tables of a results
+file without training.
+
+Usage (the study of docs/nrccr.md):
+    OMP_NUM_THREADS=1 KERAS_BACKEND=jax nice -n 5 python benchmarks/bench_nrccr_ablation.py \\
+        --noise 0.1 0.3 0.6 --seeds 0 1 2 --rows src_mt nrccr src_mt_bt nrccr_no_bt \\
+        --results benchmarks/results/nrccr_synthetic.jsonl
+    python benchmarks/bench_nrccr_ablation.py --report --results benchmarks/results/nrccr_synthetic.jsonl
 """
 from __future__ import annotations
 
@@ -29,29 +39,37 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import machine_line, set_threads  # noqa: E402
 
-ROWS = [("MT only", "mt_only"), ("src + MT", "src_mt"), ("+ back-translation", "src_mt_bt"),
-        ("+ similarity view", "src_mt_bt_sim"), ("+ feature view", "src_mt_bt_feat"),
-        ("NRCCR (full)", "nrccr"), ("upper bound (human zh)", "upper")]
+LABELS = {"mt_only": "MT only", "src_mt": "baseline: src + MT", "src_mt_bt": "NRCCR w/o distillation (+ BT)",
+          "nrccr_no_bt": "NRCCR w/o back-translation", "src_mt_bt_sim": "src + MT + BT + similarity view",
+          "src_mt_bt_feat": "src + MT + BT + feature view", "nrccr": "NRCCR (full)",
+          "upper": "upper bound (human zh)"}
 METRICS = ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_sum_recall")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--noise", type=float, nargs="+", default=[0.1, 0.3, 0.6])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--rows", nargs="+", default=[key for _, key in ROWS])
-    parser.add_argument("--n-train", type=int, default=500)
-    parser.add_argument("--n-val", type=int, default=150)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rows", nargs="+", default=["src_mt", "nrccr", "src_mt_bt", "nrccr_no_bt"],
+                        choices=list(LABELS))
+    parser.add_argument("--n-train", type=int, default=400)
+    parser.add_argument("--n-val", type=int, default=100)
     parser.add_argument("--n-test", type=int, default=300)
-    parser.add_argument("--feature-dim", type=int, default=256)
+    parser.add_argument("--feature-dim", type=int, default=128)
     parser.add_argument("--embed-dim", type=int, default=32)
     parser.add_argument("--gru-units", type=int, default=64)
     parser.add_argument("--space-dim", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--heads", type=int, default=8, help="cross-attention heads (NRCCR: 8)")
+    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--patience", type=int, default=4,
+                        help="early stop after more than this many epochs without a better validation SumR")
+    parser.add_argument("--halving-patience", type=int, default=2, help="epochs per LR before halving on a bad epoch")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default="/tmp/w2vvx_nrccr_ablation")
+    parser.add_argument("--out", default="/tmp/w2vvx_nrccr_ablation", help="collections and run folders")
+    parser.add_argument("--results", default="benchmarks/results/nrccr_synthetic.jsonl")
+    parser.add_argument("--report", action="store_true", help="print the tables of --results and exit")
     return parser.parse_args(argv)
 
 
@@ -62,10 +80,10 @@ def run_one(args, collection, features, row: str, seed: int, run_dir: Path) -> d
     from w2vvx.training.trainer import load_run
 
     config = get_config("nrccr", embed_dim=args.embed_dim, w2v_dim=args.embed_dim, gru_units=args.gru_units,
-                        common_space_dim=args.space_dim, batch_size=args.batch_size, max_epochs=args.epochs,
-                        learning_rate=args.learning_rate, vocab_min_count=2, lr_halving_patience=2,
-                        early_stop_patience=3)
-    weights = ABLATIONS["nrccr" if row == "upper" else row]
+                        common_space_dim=args.space_dim, batch_size=args.batch_size, max_epochs=args.max_epochs,
+                        learning_rate=args.learning_rate, vocab_min_count=2,
+                        lr_halving_patience=args.halving_patience, early_stop_patience=args.patience)
+    weights = ABLATIONS["nrccr" if row == "upper" else row].replace(num_heads=args.heads)
     trainer = nrccr_trainer_for_collection(collection, config, run_dir, features, language="zh", weights=weights,
                                            train_on_human=row == "upper", seed=seed, verbose=0, tensorboard=False,
                                            overwrite=True)
@@ -78,18 +96,29 @@ def run_one(args, collection, features, row: str, seed: int, run_dir: Path) -> d
     if fused is not None:
         out["fused_t2i_sum_recall"] = float(fused["t2i_r1"] + fused["t2i_r5"] + fused["t2i_r10"])
     out["best_epoch"] = result.best_epoch + 1
+    out["epochs"] = result.epochs_done
+    out["stopped_early"] = bool(result.stopped_early)
+    out["weights"] = weights.to_dict()
+    out["history"] = [{key: round(float(value), 6) for key, value in entry.items()} for entry in result.history]
     return out
 
 
-def mean_std(values):
-    import numpy as np
-
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.1f}"
+def load_results(path: Path) -> dict:
+    done = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                done[(record["noise"], record["row"], record["seed"])] = record
+    return done
 
 
 def main(argv=None):
     args = parse_args(argv)
+    results_path = Path(args.results)
+    if args.report:
+        print(report(load_results(results_path)))
+        return
     thread_line = set_threads(args.threads)
     import keras
 
@@ -98,53 +127,101 @@ def main(argv=None):
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "results.jsonl"
-    done = {}
-    if results_path.is_file():
-        for line in results_path.read_text().splitlines():
-            record = json.loads(line)
-            done[(record["noise"], record["row"], record["seed"])] = record
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    done = load_results(results_path)
     started = time.perf_counter()
-    for noise in args.noise:
-        root = out / f"noise_{noise}"
-        name = "synth"
-        if not (root / name).is_dir():
-            generate_collection(root, name=name, seed=0, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
-                                mt_noise=noise, languages=("zh",), feature_dim=args.feature_dim)
-        collection = Collection(root, name)
-        features = collection.features(collection.feature_names()[0])
-        for seed in args.seeds:
+    setup = {"n_train": args.n_train, "n_val": args.n_val, "n_test": args.n_test, "feature_dim": args.feature_dim,
+             "embed_dim": args.embed_dim, "gru_units": args.gru_units, "space_dim": args.space_dim,
+             "heads": args.heads, "max_epochs": args.max_epochs, "patience": args.patience,
+             "halving_patience": args.halving_patience, "batch_size": args.batch_size,
+             "learning_rate": args.learning_rate, "backend": keras.backend.backend(), "threads": args.threads}
+    for seed in args.seeds:
+        for noise in args.noise:
+            root = out / f"noise_{noise}"
+            name = "synth"
+            if not (root / name).is_dir():
+                generate_collection(root, name=name, seed=0, n_train=args.n_train, n_val=args.n_val,
+                                    n_test=args.n_test, mt_noise=noise, languages=("zh",),
+                                    feature_dim=args.feature_dim)
+            collection = Collection(root, name)
+            features = collection.features(collection.feature_names()[0])
             for row in args.rows:
                 if (noise, row, seed) in done:
                     continue
                 tic = time.perf_counter()
                 record = run_one(args, collection, features, row, seed, out / "runs" / f"{noise}_{row}_{seed}")
-                record.update(noise=noise, row=row, seed=seed, seconds=round(time.perf_counter() - tic, 1))
+                record.update(noise=noise, row=row, seed=seed, seconds=round(time.perf_counter() - tic, 1),
+                              setup=setup)
                 done[(noise, row, seed)] = record
                 with results_path.open("a") as handle:
                     handle.write(json.dumps(record) + "\n")
-                print(json.dumps(record), flush=True)
-    print_tables(args, done, keras.backend.backend(), thread_line, time.perf_counter() - started)
+                print(json.dumps({k: v for k, v in record.items() if k not in ("history", "setup", "weights")}),
+                      flush=True)
+    print(f"\n{machine_line()}; {thread_line}; wall {(time.perf_counter() - started) / 60:.1f} min")
+    print(report(done))
 
 
-def print_tables(args, done, backend, thread_line, seconds):
-    print(f"\n{machine_line()}; backend {backend}; {thread_line}; wall {seconds / 60:.1f} min")
-    print(f"collection: synthetic, {args.n_train}/{args.n_val}/{args.n_test} items (5 captions each), "
-          f"features {args.feature_dim}-d; model: embed {args.embed_dim}, GRU {args.gru_units}, space "
-          f"{args.space_dim}, Adam {args.learning_rate:g}, batch {args.batch_size}, {args.epochs} epochs max; "
-          f"seeds {args.seeds}")
-    for noise in args.noise:
-        print(f"\n### MT noise {noise} (test, human zh queries; mean ± std over {len(args.seeds)} seeds)\n")
-        print("| row | R@1 | R@5 | R@10 | SumR | SumR fused 0.8/0.2 |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for label, key in ROWS:
-            records = [done[(noise, key, seed)] for seed in args.seeds if (noise, key, seed) in done]
+def mean_std(values, digits: int = 1) -> str:
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    spread = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.{digits}f} ± {spread:.{digits}f}"
+
+
+def _at_best(record: dict, key: str):
+    """``key`` of the history entry of the selected (best) epoch."""
+    entry = record["history"][record["best_epoch"] - 1]
+    return entry.get(key)
+
+
+def report(done: dict) -> str:
+    """Markdown tables: test metrics per noise level, and the loss terms / view agreement at the best epoch."""
+    import numpy as np
+
+    lines = []
+    if not done:
+        return "no results yet"
+    setup = next(iter(done.values()))["setup"]
+    lines.append("setup: " + ", ".join(f"{k}={v}" for k, v in setup.items()))
+    noises = sorted({key[0] for key in done})
+    rows = [row for row in LABELS if any(key[1] == row for key in done)]
+    for noise in noises:
+        lines += ["", f"### MT noise {noise}: test, human-style zh queries (mean ± std over seeds)", "",
+                  "| row | seeds | R@1 | R@5 | R@10 | SumR | SumR fused 0.8/0.2 | Δ SumR vs baseline (paired) "
+                  "| best epoch | epochs run |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        base = {key[2]: rec for key, rec in done.items() if key[0] == noise and key[1] == "src_mt"}
+        for row in rows:
+            records = sorted((rec for key, rec in done.items() if key[0] == noise and key[1] == row),
+                             key=lambda rec: rec["seed"])
             if not records:
                 continue
             cells = [mean_std([r[m] for r in records]) for m in METRICS]
             fused = [r["fused_t2i_sum_recall"] for r in records if "fused_t2i_sum_recall" in r]
             cells.append(mean_std(fused) if len(fused) == len(records) else "–")
-            print(f"| {label} | " + " | ".join(cells) + " |")
+            paired = [r["t2i_sum_recall"] - base[r["seed"]]["t2i_sum_recall"] for r in records if r["seed"] in base]
+            cells.append("–" if row == "src_mt" or not paired else mean_std(paired))
+            cells.append(mean_std([r["best_epoch"] for r in records]))
+            cells.append(mean_std([r["epochs"] for r in records]))
+            seeds = ",".join(str(r["seed"]) for r in records)
+            lines.append(f"| {LABELS[row]} | {seeds} | " + " | ".join(cells) + " |")
+    keys = ("loss_source", "loss_target", "loss_similarity", "loss_feature", "loss_backtranslation",
+            "cos_target_cross", "cos_source_backtranslation")
+    lines += ["", "### Weighted loss terms and view agreement at the selected epoch (training means, mean over seeds)",
+              "", "| noise | row | " + " | ".join(keys) + " |", "|---|---|" + "---:|" * len(keys)]
+    for noise in noises:
+        for row in rows:
+            records = [rec for key, rec in done.items() if key[0] == noise and key[1] == row]
+            if not records:
+                continue
+            cells = []
+            for key in keys:
+                values = [_at_best(r, key) for r in records]
+                values = [v for v in values if v is not None]
+                cells.append(f"{np.mean(values):.3g}" if values else "–")
+            lines.append(f"| {noise} | {LABELS[row]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def test_outputs_are_normalised_and_each_term_matches_numpy():
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("ablation", ["mt_only", "src_mt", "src_mt_bt", "src_mt_bt_sim", "src_mt_bt_feat", "nrccr"])
+@pytest.mark.parametrize("ablation", ["mt_only", "src_mt", "src_mt_bt", "src_mt_bt_sim", "src_mt_bt_feat", "nrccr_no_bt",
+                                      "nrccr"])
 def test_each_ablation_flag_removes_its_term(ablation):
     """Same weights, other flags: the loss is the hand-computed sum of the enabled terms only."""
     from w2vvx.models.nrccr import ABLATIONS

@@ -141,6 +141,7 @@ ABLATIONS: Dict[str, NRCCRWeights] = {
     "src_mt_bt": NRCCRWeights(similarity=0.0, feature=0.0),
     "src_mt_bt_sim": NRCCRWeights(feature=0.0),
     "src_mt_bt_feat": NRCCRWeights(similarity=0.0),
+    "nrccr_no_bt": NRCCRWeights(backtranslation=0.0),
     "nrccr": NRCCRWeights(),
 }
 
@@ -273,6 +274,15 @@ class NRCCRModel(W2VVModel):
         self.cross = cross
         self.nrccr_weights = weights
         self.shared_encoder = next(layer for layer in text_encoder.layers if isinstance(layer, NRCCRTextEncoder))
+        # per-epoch means of each weighted loss term and of the view agreements (keys of fit's logs and of
+        # the trainer's history.csv): loss_<term> for the active terms, cos_target_cross (mean cosine of
+        # the MT embedding and its cross-attention pseudo target), cos_source_backtranslation
+        self.term_trackers = [keras.metrics.Mean(name=f"loss_{term}") for term in weights.active_terms()]
+        self.view_trackers = []
+        if weights.needs_cross:
+            self.view_trackers.append(keras.metrics.Mean(name="cos_target_cross"))
+        if weights.backtranslation:
+            self.view_trackers.append(keras.metrics.Mean(name="cos_source_backtranslation"))
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict):
@@ -331,13 +341,25 @@ class NRCCRModel(W2VVModel):
             y_pred = self(x, training=training)
         if "source" not in y_pred:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
-        terms = list(self.loss_terms(y_pred).values())
+        named = self.loss_terms(y_pred)
+        self._track(named, y_pred)
+        terms = list(named.values())
         loss = terms[0]
         for term in terms[1:]:
             loss = loss + term
         for extra in self.losses:
             loss = loss + ops.cast(extra, loss.dtype)
         return loss
+
+    def _track(self, terms, outputs) -> None:
+        """Update the per-term and view-agreement trackers (reported by ``fit`` as ``loss_<term>``, ``cos_*``)."""
+        for tracker in self.term_trackers:
+            tracker.update_state(ops.stop_gradient(terms[tracker.name[len("loss_"):]]))
+        pairs = {"cos_target_cross": ("target", "cross"), "cos_source_backtranslation": ("source", "backtranslation")}
+        for tracker in self.view_trackers:
+            first, second = pairs[tracker.name]
+            agreement = ops.mean(ops.sum(outputs[first] * outputs[second], axis=-1))
+            tracker.update_state(ops.stop_gradient(agreement))
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

@@ -288,6 +288,101 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
     return rows
 
 
+def nrccr_view_diagnostics(model, featurizer, source, translations, features, tau: float = 0.07,
+                           batch_size: int = 128, max_items: Optional[int] = None,
+                           training: bool = False) -> Dict[str, float]:
+    """How the NRCCR views of aligned (source, MT) captions agree, and how well each view retrieves.
+
+    Takes one (source, MT) pair per item (the first), encodes them in batches of distinct items, as
+    training sees them (``training=True``: dropout and batch statistics, as the loss sees the views;
+    ``False``: inference mode), and returns the means over batches of:
+
+    * ``cos_target_cross``, ``cos_target_source``: cosine of the MT embedding (the student) with the
+      cross pseudo target (the teacher) and with the source-sentence embedding;
+    * ``kl_similarity``: KL(teacher ‖ student) of the similarity view at ``tau`` (the part of its
+      cross-entropy the student can still lower; visual→text and text→visual averaged) and
+      ``teacher_entropy``;
+    * ``r1_source``, ``r1_target``, ``r1_cross``: text→item R@1 (%) of each view inside the batch, i.e.
+      whether the teacher ranks the right item higher than the student does.
+
+    Args:
+        model: a trained :class:`~w2vvx.models.nrccr.NRCCRModel` with the cross-attention (similarity
+            or feature weight > 0), e.g. ``load_run(run_dir).model``.
+        featurizer: the run's featurizer.
+        source, translations: caption lists aligned by item and caption index (:func:`align_translations`).
+        features: visual features of their items (BigFile or callable).
+        tau: temperature of the similarity view (NRCCR: 0.07).
+        batch_size: items per batch (NRCCR: 128).
+        max_items: use only the first items.
+        training: run the model in training mode (dropout on, BatchNorm on batch statistics).
+
+    Returns:
+        ``{name: mean over batches}`` and ``batches``.
+
+    Example:
+        >>> stats = nrccr_view_diagnostics(run.model, run.featurizer, train_en, train_mt, features)  # doctest: +SKIP
+        >>> stats["r1_cross"] > stats["r1_target"]                                                 # doctest: +SKIP
+    """
+    import keras
+
+    from w2vvx.datasets.batching import EncodeDataset
+    from w2vvx.evaluation.metrics import l2_normalize
+
+    source, translations = align_translations(source, translations)
+    first: Dict[str, int] = {}
+    for position, caption in enumerate(source):
+        first.setdefault(str(caption.item_id), position)
+    item_ids = list(first)[:max_items] if max_items else list(first)
+    keep = [first[item] for item in item_ids]
+    if len(keep) < 2:
+        raise ConfigError(f"view diagnostics need at least 2 items, got {len(keep)}")
+    src_arrays = featurize_captions(featurizer, [source[p] for p in keep])
+    mt_arrays = featurize_captions(featurizer, [translations[p] for p in keep])
+    rows = EncodeDataset.from_features(features, item_ids, batch_size=batch_size)
+    visual = np.concatenate([rows[index][0] for index in range(len(rows))], axis=0)
+    sums: Dict[str, float] = {}
+    batches = 0
+    for start in range(0, len(keep), batch_size):
+        stop = min(start + batch_size, len(keep))
+        if stop - start < 2:
+            break
+        inputs = {f"src_{key}": value[start:stop] for key, value in src_arrays.items()}
+        inputs.update({f"mt_{key}": value[start:stop] for key, value in mt_arrays.items()})
+        # the back-translation view is not measured; the source stands in where the model expects it
+        inputs.update({f"bt_{key}": value[start:stop] for key, value in src_arrays.items()})
+        inputs["visual"] = visual[start:stop]
+        outputs = model(inputs, training=training)
+        if "cross" not in outputs:
+            raise ConfigError("the model computes no cross embedding (its similarity and feature weights are 0); "
+                              "view diagnostics need a model with the cross-attention")
+        emb = {name: l2_normalize(np.asarray(keras.ops.convert_to_numpy(outputs[name]), dtype=np.float64))
+               for name in ("source", "target", "cross", "visual")}
+        values = {"cos_target_cross": np.mean(np.sum(emb["target"] * emb["cross"], axis=1)),
+                  "cos_target_source": np.mean(np.sum(emb["target"] * emb["source"], axis=1))}
+        student, teacher = emb["visual"] @ emb["target"].T / tau, emb["visual"] @ emb["cross"].T / tau
+        kl, entropy = [], []
+        for s_logits, t_logits in ((student, teacher), (student.T, teacher.T)):
+            log_s, log_t = _log_softmax(s_logits), _log_softmax(t_logits)
+            p_t = np.exp(log_t)
+            kl.append(np.mean(np.sum(p_t * (log_t - log_s), axis=1)))
+            entropy.append(np.mean(-np.sum(p_t * log_t, axis=1)))
+        values["kl_similarity"], values["teacher_entropy"] = np.mean(kl), np.mean(entropy)
+        diagonal = np.arange(stop - start)
+        for view in ("source", "target", "cross"):
+            values[f"r1_{view}"] = 100.0 * np.mean(np.argmax(emb[view] @ emb["visual"].T, axis=1) == diagonal)
+        for key, value in values.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        batches += 1
+    result = {key: value / batches for key, value in sums.items()}
+    result["batches"] = batches
+    return result
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def nrccr_do_all_metrics(settings, collection, features, config, run_root, source_tag: str = "enc"):
     """The ``nrccr`` branch of :func:`w2vvx.pipeline.run_do_all`: one cross-lingual model per target language.
 
