@@ -6,19 +6,24 @@ from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.search.brute_force import BruteForceIndex, search
 
 
-def reference_top_k(queries, gallery, k):
-    scores = queries.astype(np.float64) @ gallery.astype(np.float64).T
+def reference_top_k(queries, gallery, k, metric="ip"):
+    queries, gallery = queries.astype(np.float64), gallery.astype(np.float64)
+    if metric == "cos":
+        queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+        gallery = gallery / np.linalg.norm(gallery, axis=1, keepdims=True)
+    scores = queries @ gallery.T
     order = np.lexsort((np.broadcast_to(np.arange(gallery.shape[0]), scores.shape), -scores), axis=1)[:, :k]
     return order, np.take_along_axis(scores, order, axis=1)
 
 
+@pytest.mark.parametrize("metric", ["ip", "cos"])
 @pytest.mark.parametrize("chunk_rows", [1, 7, 64, 10_000])
-def test_matches_full_sort_for_any_chunk_size(chunk_rows):
+def test_matches_full_sort_for_any_chunk_size(chunk_rows, metric):
     rng = np.random.default_rng(0)
     gallery = rng.normal(size=(300, 16)).astype(np.float32)
     queries = rng.normal(size=(25, 16)).astype(np.float32)
-    indices, scores = search(queries, gallery, k=10, chunk_rows=chunk_rows)
-    expected_i, expected_s = reference_top_k(queries, gallery, 10)
+    indices, scores = search(queries, gallery, k=10, chunk_rows=chunk_rows, metric=metric)
+    expected_i, expected_s = reference_top_k(queries, gallery, 10, metric)
     np.testing.assert_array_equal(indices, expected_i)
     np.testing.assert_allclose(scores, expected_s, rtol=1e-5, atol=1e-5)
     assert scores.dtype == np.float32 and indices.dtype == np.int64
@@ -29,15 +34,16 @@ def test_sparse_merge_path_when_later_chunks_have_few_candidates():
     gallery = rng.normal(size=(2000, 8)).astype(np.float32)
     gallery[:50] *= 5.0  # strong rows first: later chunks rarely beat the running k-th score
     queries = rng.normal(size=(40, 8)).astype(np.float32)
-    indices, _ = search(queries, gallery, k=5, chunk_rows=100)
+    indices, _ = search(queries, gallery, k=5, chunk_rows=100, metric="ip")
     np.testing.assert_array_equal(indices, reference_top_k(queries, gallery, 5)[0])
 
 
 def test_k_larger_than_gallery_and_single_query_vector():
     gallery = np.eye(3, dtype=np.float32)
-    indices, scores = search(np.array([0.0, 2.0, 1.0]), gallery, k=10)
+    indices, scores = search(np.array([0.0, 2.0, 1.0]), gallery, k=10, metric="ip")
     assert indices.tolist() == [[1, 2, 0]]
     assert scores.tolist() == [[2.0, 1.0, 0.0]]
+    assert search(np.array([0.0, 2.0, 1.0]), gallery, k=1)[1].tolist() == [[pytest.approx(2 / 5 ** 0.5)]]
 
 
 def test_memmap_gallery_and_float16_storage(tmp_path):
@@ -62,7 +68,8 @@ def test_memmap_gallery_and_float16_storage(tmp_path):
 def test_normalize_gallery_and_queries_gives_cosine_order():
     gallery = np.array([[10.0, 0.0], [0.6, 0.8]], dtype=np.float32)
     query = np.array([[0.5, 0.9]], dtype=np.float32)
-    assert BruteForceIndex(gallery).search(query, k=1)[0].tolist() == [[0]]
+    assert BruteForceIndex(gallery, metric="ip").search(query, k=1)[0].tolist() == [[0]]
+    assert BruteForceIndex(gallery).search(query, k=1)[0].tolist() == [[1]]  # cosine by default
     assert BruteForceIndex(gallery, normalize=True).search(query, k=1, normalize_queries=True)[0].tolist() == [[1]]
 
 

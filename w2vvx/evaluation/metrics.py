@@ -30,28 +30,9 @@ from typing import Dict, Sequence
 import numpy as np
 
 from w2vvx.errors import ConfigError
+from w2vvx.vectors import l2_normalize  # noqa: F401  (re-exported: the one L2 normalisation of w2vvx)
 
 RECALL_KS = (1, 5, 10)
-
-
-def l2_normalize(vectors, eps: float = 1e-12) -> np.ndarray:
-    """Return a float32 copy of ``vectors`` with unit L2 norm rows (zero rows stay zero).
-
-    Args:
-        vectors: array of shape ``(N, D)``.
-        eps: norms below this are treated as zero.
-
-    Example:
-        >>> l2_normalize(np.array([[3.0, 4.0]])).tolist()
-        [[0.6000000238418579, 0.800000011920929]]
-    """
-    vectors = np.array(vectors, dtype=np.float32, copy=True)
-    if vectors.ndim != 2:
-        raise ConfigError(f"expected a 2-D array (N, D) of embeddings, got shape {vectors.shape}")
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms < eps] = 1.0
-    vectors /= norms
-    return vectors
 
 
 def _positions_of(query_item_ids: Sequence, item_ids: Sequence) -> np.ndarray:

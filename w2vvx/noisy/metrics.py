@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from w2vvx.errors import ConfigError
+from w2vvx.vectors import l2_normalize
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return l2_normalize(x, dtype=np.float64)
 
 
 def label_map(queries, query_labels, gallery, gallery_labels, chunk_size: int = 1024) -> float:

@@ -1,9 +1,9 @@
 """Approximate nearest-neighbour index: IVF (inverted file, faiss) or HNSW graph (faiss or usearch).
 
 Both libraries are optional (``pip install w2vvx[ann]``). The index stores its own copy of the
-vectors; ids are kept by w2vvx (``id.txt``) so that any string id works. ``metric="ip"`` ranks by
-inner product (cosine on L2-normalised vectors); ``"cos"`` normalises for you; ``"l2"`` ranks by
-Euclidean distance. Scores returned are similarities (higher is better) for ``ip``/``cos`` and
+vectors; ids are kept by w2vvx (``id.txt``) so that any string id works. ``metric="cos"`` (the default,
+as every ranking of w2vvx) normalises vectors and queries for you; ``"ip"`` ranks by inner product;
+``"l2"`` ranks by Euclidean distance. Scores returned are similarities (higher is better) for ``ip``/``cos`` and
 negative squared distances for ``l2``.
 
 Two index kinds:
@@ -36,6 +36,7 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir
+from w2vvx.vectors import l2_normalize
 
 # faiss first: on 50,000 x 512 clustered vectors, 2 threads, M=16, ef=64 it built in 48 s vs 104 s and
 # answered 1,000 queries in 0.56 s vs 1.67 s for usearch, both at recall@10 >= 0.999 (benchmarks/README.md).
@@ -85,12 +86,6 @@ def _require(backend: str):
     return faiss
 
 
-def _normalized(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vectors / norms
-
-
 def _positive_int(name: str, value, allow_none: bool = False) -> Optional[int]:
     if value is None and allow_none:
         return None
@@ -128,7 +123,7 @@ class ANNIndex:
 
     Args:
         dim: vector dimension.
-        metric: ``"ip"`` (inner product), ``"cos"`` (cosine) or ``"l2"``.
+        metric: ``"cos"`` (cosine, the default), ``"ip"`` (inner product) or ``"l2"``.
         backend: ``"faiss"`` or ``"usearch"``; default: the first installed, in that order.
         kind: ``"ivf"`` (faiss only) or ``"hnsw"``; default ``"ivf"`` with faiss, ``"hnsw"`` with usearch.
         nlist: IVF lists; default :func:`default_nlist` of the rows given to the first :meth:`build`.
@@ -151,7 +146,7 @@ class ANNIndex:
         ['v0', 'v1']
     """
 
-    def __init__(self, dim: int, metric: str = "ip", backend: Optional[str] = None, kind: Optional[str] = None,
+    def __init__(self, dim: int, metric: str = "cos", backend: Optional[str] = None, kind: Optional[str] = None,
                  nlist: Optional[int] = None, nprobe: int = 16, encoding: str = "flat",
                  train_size: Optional[int] = None, train_iterations: int = 10, connectivity: int = 32,
                  expansion_add: int = 128, expansion_search: int = 128, threads: int = 0, seed: int = 0):
@@ -276,7 +271,7 @@ class ANNIndex:
                                   "an index row or query with NaN would show up as a result or duplicate another "
                                   "id: drop or re-encode it")
         if self.metric == "cos":
-            vectors = _normalized(vectors)
+            vectors = l2_normalize(vectors)
         return np.ascontiguousarray(vectors)
 
     def __len__(self) -> int:

@@ -1,4 +1,4 @@
-"""Exact top-k search by inner product over a gallery that may not fit in memory.
+"""Exact top-k search by cosine (default) or inner product over a gallery that may not fit in memory.
 
 The gallery (an array or a read-only ``np.memmap``, e.g. ``BigFile(path).matrix``) is scanned in
 blocks of rows; each block's scores are computed with one float32 matrix product, and only the
@@ -6,8 +6,9 @@ scores that beat the current k-th best of their query are merged into the runnin
 extra work per score is a single comparison once the first block has been seen. Memory use is the
 gallery (memory-mapped: the page cache) plus about ``memory_budget_bytes``.
 
-Cosine similarity = inner product of L2-normalised vectors: normalise the gallery when writing it
-(or pass ``normalize=True`` to :class:`BruteForceIndex`) and the queries with ``normalize_queries``.
+``metric="cos"`` (the default, as every ranking of w2vvx) normalises the queries and divides each score by
+the norm of its gallery row, block by block, so a memory-mapped gallery is never copied; ``metric="ip"``
+ranks by the raw inner product (``normalize_queries`` then normalises the queries only).
 Ties at the k-th position are broken arbitrarily; results are sorted by decreasing score, then by
 increasing row.
 """
@@ -21,12 +22,14 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir
+from w2vvx.vectors import l2_normalize
 
 FEATURE_FILE = "feature.bin"
 ID_FILE = "id.txt"
 SHAPE_FILE = "shape.txt"
 DTYPE_FILE = "dtype.txt"
 STORAGE_DTYPES = ("float32", "float16")
+METRICS = ("cos", "ip")
 DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20
 _MAX_QUERY_BLOCK = 4096
 
@@ -49,27 +52,26 @@ def _as_queries(queries, dim: int, normalize: bool) -> np.ndarray:
         raise DataFormatError(f"query {int(np.argmin(finite))} (0-based) holds NaN or Inf; a NaN query has no "
                               "ranking (was it encoded from NaN features or by a model whose weights hold NaN?)")
     if normalize:
-        norms = np.linalg.norm(queries, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        queries = queries / norms
+        queries = l2_normalize(queries)
     return np.ascontiguousarray(queries)
 
 
 def search(queries, gallery, k: int = 10, chunk_rows: Optional[int] = None, normalize_queries: bool = False,
            memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET, gallery_ids: Optional[Sequence[str]] = None,
-           gallery_path=None) -> Tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` gallery rows by inner product for every query.
+           gallery_path=None, metric: str = "cos") -> Tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` gallery rows by cosine similarity (or inner product) for every query.
 
     Args:
         queries: ``(n_queries, D)`` (or one ``(D,)`` vector).
         gallery: ``(N, D)`` array or read-only memmap, float32 or float16 (computed in float32).
         k: results per query; more than ``N`` is reduced to ``N``.
         chunk_rows: gallery rows per block; default from ``memory_budget_bytes``.
-        normalize_queries: L2-normalise the queries first.
+        normalize_queries: L2-normalise the queries first (always done for ``metric="cos"``).
         memory_budget_bytes: bound on the working memory (scores, masks, cast block), not counting
             the gallery itself.
         gallery_ids, gallery_path: the ids of the gallery rows and the file they come from, only to
             name a bad row in an error message.
+        metric: ``"cos"`` (cosine similarity) or ``"ip"`` (inner product).
 
     Returns:
         ``(indices, scores)``: int64 and float32 arrays of shape ``(n_queries, min(k, N))``, best first;
@@ -84,7 +86,9 @@ def search(queries, gallery, k: int = 10, chunk_rows: Optional[int] = None, norm
         >>> gallery = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]], dtype=np.float32)
         >>> indices, scores = search(np.array([[1.0, 0.2]]), gallery, k=2)
         >>> indices.tolist(), [round(float(v), 2) for v in scores[0]]
-        ([[0, 2]], [1.0, 0.84])
+        ([[0, 2]], [0.98, 0.83])
+        >>> [round(float(v), 2) for v in search(np.array([[1.0, 0.2]]), gallery, k=2, metric="ip")[1][0]]
+        [1.0, 0.84]
     """
     if gallery.ndim != 2:
         raise ConfigError(f"gallery must be a 2-D (N, D) array, got shape {gallery.shape}")
@@ -95,7 +99,9 @@ def search(queries, gallery, k: int = 10, chunk_rows: Optional[int] = None, norm
         raise ConfigError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     if gallery.dtype not in (np.float32, np.float16):
         raise ConfigError(f"gallery must be float32 or float16, got {gallery.dtype}")
-    queries = _as_queries(queries, dim, normalize_queries)
+    if metric not in METRICS:
+        raise ConfigError(f"metric must be one of {METRICS} (cosine or inner product), got {metric!r}")
+    queries = _as_queries(queries, dim, normalize_queries or metric == "cos")
     k = int(min(k, n_rows))
     if n_rows == 0 or k == 0:
         return np.zeros((len(queries), 0), np.int64), np.zeros((len(queries), 0), np.float32)
@@ -104,7 +110,7 @@ def search(queries, gallery, k: int = 10, chunk_rows: Optional[int] = None, norm
     for q_start in range(0, len(queries), _MAX_QUERY_BLOCK):
         block = queries[q_start:q_start + _MAX_QUERY_BLOCK]
         rows = chunk_rows or _rows_per_block(len(block), dim, memory_budget_bytes)
-        top_i, top_s = _search_block(block, gallery, k, rows, gallery_ids, gallery_path)
+        top_i, top_s = _search_block(block, gallery, k, rows, gallery_ids, gallery_path, cosine=metric == "cos")
         indices[q_start:q_start + len(block)] = top_i
         scores[q_start:q_start + len(block)] = top_s
     return indices, scores
@@ -118,7 +124,7 @@ def _bad_row_error(block: np.ndarray, start: int, ids, path) -> DataFormatError:
 
 
 def _search_block(queries: np.ndarray, gallery, k: int, chunk_rows: int, ids=None,
-                  path=None) -> Tuple[np.ndarray, np.ndarray]:
+                  path=None, cosine: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     n_queries = len(queries)
     best_s = np.full((n_queries, k), -np.inf, dtype=np.float32)
     best_i = np.full((n_queries, k), -1, dtype=np.int64)
@@ -134,6 +140,10 @@ def _search_block(queries: np.ndarray, gallery, k: int, chunk_rows: int, ids=Non
         if not np.isfinite(chunk_scores).all():
             raise DataFormatError("inner products overflow float32 (vectors with huge values); L2-normalise the "
                                   "gallery and the queries", path=path)
+        if cosine:  # divide by the row norms (zero rows stay zero): no normalised copy of the gallery
+            norms = np.linalg.norm(block, axis=1)
+            norms[norms < 1e-12] = 1.0
+            chunk_scores /= norms[None, :]
         passing = chunk_scores > threshold[:, None]
         n_passing = int(np.count_nonzero(passing))
         if n_passing == 0:
@@ -174,7 +184,7 @@ def _merge_sparse(best_s, best_i, rows, values, columns, k):
 
 
 class BruteForceIndex:
-    """Exact inner-product index over an in-memory or memory-mapped gallery.
+    """Exact cosine (or inner-product) index over an in-memory or memory-mapped gallery.
 
     Args:
         vectors: ``(N, D)`` array or read-only memmap (kept by reference when no conversion is
@@ -183,6 +193,7 @@ class BruteForceIndex:
         storage: ``"float32"`` or ``"float16"`` (half the memory; scores computed in float32).
         normalize: L2-normalise the gallery rows (makes an in-memory copy, chunk by chunk).
         memory_budget_bytes: working memory bound for :meth:`search`.
+        metric: ``"cos"`` (cosine similarity, the default) or ``"ip"`` (inner product).
 
     Example:
         >>> index = BruteForceIndex(np.eye(3, dtype=np.float32), ids=["a", "b", "c"])
@@ -192,7 +203,9 @@ class BruteForceIndex:
     """
 
     def __init__(self, vectors, ids: Optional[Sequence[str]] = None, storage: str = "float32",
-                 normalize: bool = False, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET):
+                 normalize: bool = False, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET, metric: str = "cos"):
+        if metric not in METRICS:
+            raise ConfigError(f"metric must be one of {METRICS} (cosine or inner product), got {metric!r}")
         if storage not in STORAGE_DTYPES:
             raise ConfigError(f"storage must be one of {STORAGE_DTYPES}, got {storage!r}")
         if vectors.ndim != 2:
@@ -208,6 +221,7 @@ class BruteForceIndex:
         self.storage = storage
         self.memory_budget_bytes = memory_budget_bytes
         self.vectors = self._convert(vectors, np.dtype(storage), normalize)
+        self.metric = metric
         self.path = None
 
     @staticmethod
@@ -219,9 +233,7 @@ class BruteForceIndex:
         for start in range(0, vectors.shape[0], step):
             block = np.asarray(vectors[start:start + step], dtype=np.float32)
             if normalize:
-                norms = np.linalg.norm(block, axis=1, keepdims=True)
-                norms[norms == 0] = 1.0
-                block = block / norms
+                block = l2_normalize(block)
             out[start:start + step] = block
         return out
 
@@ -238,7 +250,7 @@ class BruteForceIndex:
         indices, scores = search(queries, self.vectors, k=k, chunk_rows=chunk_rows,
                                  normalize_queries=normalize_queries,
                                  memory_budget_bytes=self.memory_budget_bytes, gallery_ids=self.ids,
-                                 gallery_path=getattr(self, "path", None))
+                                 gallery_path=getattr(self, "path", None), metric=getattr(self, "metric", "cos"))
         if self.ids is None:
             return indices, scores
         names = np.asarray(self.ids, dtype=object)
@@ -299,6 +311,7 @@ class BruteForceIndex:
         index.ids = ids
         index.storage = storage
         index.memory_budget_bytes = memory_budget_bytes
+        index.metric = "cos"
         index.vectors = vectors
         index.path = path / FEATURE_FILE
         return index
