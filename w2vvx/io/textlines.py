@@ -124,7 +124,10 @@ def iter_raw_lines(path) -> Iterator[Tuple[int, bytes, int]]:
                     number += 1
                     yield number, body, start
                     continue
-                for part in body.split(b"\r"):  # lone CRs end lines too
+                parts = body.split(b"\r")  # lone CRs end lines too
+                if not raw.endswith(b"\n") and parts[-1] == b"":
+                    parts.pop()  # the file's last line ended with a lone CR
+                for part in parts:
                     number += 1
                     yield number, part, start
                     start += len(part) + 1

@@ -177,12 +177,18 @@ def _first_bad_text_line(path, header: bool) -> Optional[DataFormatError]:
             if dim is None:
                 dim = len(tokens) - 1
             word = raw.decode("utf-8", errors="replace").strip()[:60]
-            if len(tokens) - 1 != dim or not _looks_like_floats(tokens[1:]):
-                extra = len(tokens) - 1 - dim
+            extra = len(tokens) - 1 - dim
+            if extra > 0:
                 why = (f"{extra} field(s) more than the {dim} values: the word itself holds spaces (GloVe 840B has "
-                       "such tokens, e.g. '. . .'); drop those lines, e.g. awk 'NF==" + str(dim + 1) + "'"
-                       if extra > 0 else f"expected a word and {dim} numbers, found {len(tokens)} fields")
-                return DataFormatError(f"{why} (line starts {word!r})", path=path, line=number)
+                       f"such tokens, e.g. '. . .'); drop those lines, e.g. awk 'NF=={dim + 1}'")
+            elif extra < 0:
+                why = f"expected a word and {dim} numbers, found {len(tokens) - 1} numbers (a truncated line?)"
+            elif not _looks_like_floats(tokens[1:]):
+                bad = next(token for token in tokens[1:] if not _FLOAT_RE.match(token))
+                why = f"the value {bad.decode('utf-8', errors='replace')!r} is not a number"
+            else:
+                continue
+            return DataFormatError(f"{why} (line starts {word!r})", path=path, line=number)
     return None
 
 
