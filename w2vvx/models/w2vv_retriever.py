@@ -29,6 +29,7 @@ class W2VVRetriever(W2VVModel):
 
     Example:
         >>> from w2vvx.models import get_config
+        >>> import numpy as np
         >>> from w2vvx.text import Vocabulary
         >>> vocab = Vocabulary(["dog", "runs", "cat", "sleeps", "hund"])
         >>> config = get_config("w2vvpp", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16)
