@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from w2vvx.errors import MissingFileError
+from w2vvx.evaluation.crosslingual import NRCCR_NATIVE_WEIGHTS
 from w2vvx.io.collection import Collection
 
 from .common import (encode_captions, encode_items, first_n_items, nrccr_config, small_scale_trainer_options,
@@ -37,7 +38,8 @@ from .common import (encode_captions, encode_items, first_n_items, nrccr_config,
 
 logger = logging.getLogger(__name__)
 
-FUSION_WEIGHTS = (1.0, 0.8, 0.5, 0.2, 0.0)
+#: Native-query weights of the test rows (NRCCR's video tester: w in {1.0, 0.8, 0.5, 0.2, 0.0}, w = 1 - v).
+FUSION_WEIGHTS = NRCCR_NATIVE_WEIGHTS
 
 
 @dataclasses.dataclass(frozen=True)
