@@ -1,4 +1,9 @@
-"""Fuzzing of every parser: any input gives a parsed result or a W2VVXError, never another exception."""
+"""Fuzzing of every parser: any input gives a parsed result or a W2VVXError, never another exception.
+
+The encoding properties (issue 13): a file with a UTF-8 byte-order mark, CR-only or CRLF line ends reads
+exactly as the plain LF file; the same content as UTF-16/UTF-32 is refused with an error that names the
+encoding; and none of this changes a caption's item id, sentence or order.
+"""
 import itertools
 import os
 
@@ -10,7 +15,7 @@ from hypothesis import strategies as st
 from w2vvx.config import load_settings, parse_ini_text
 from w2vvx.errors import W2VVXError
 from w2vvx.io.bigfile import BigFile, decode_ids, parse_shape_text, txt2bin
-from w2vvx.io.captions import Caption, parse_sentence_id, read_captions
+from w2vvx.io.captions import Caption, parse_sentence_id, read_captions, read_sentences
 from w2vvx.io.frames import parse_video2frames
 from w2vvx.io.imagesets import parse_imageset
 from w2vvx.text.tokenizers import get_tokenizer
@@ -76,8 +81,12 @@ def test_shape_txt(data):
 @FUZZ
 @given(data=FUZZ_BYTES)
 def test_id_txt(data):
-    names = decode_ids(data)  # never fails: UTF-8 with ISO-8859-1 fallback per id
-    assert all(name and isinstance(name, str) for name in names)
+    try:
+        names = decode_ids(data)  # UTF-8 with ISO-8859-1 fallback per id; only UTF-16/32-looking bytes are refused
+    except W2VVXError as error:
+        assert "UTF-16" in str(error) or "UTF-32" in str(error)
+        return
+    assert all(name and isinstance(name, str) and not name.startswith("\ufeff") for name in names)
 
 
 @FUZZ
@@ -187,6 +196,87 @@ _TOKENIZERS = {language: get_tokenizer(language) for language in ("en", "de", "f
 def test_tokenizers(text, language):
     tokens = _TOKENIZERS[language](text)
     assert all(isinstance(t, str) and t and not any(ch.isspace() for ch in t) for t in tokens)
+
+
+# -- byte-order marks, line ends and wide encodings ----------------------------------------------------------
+_WORD = st.text(alphabet="abcxyzé中文ßД0123456789.,'-", min_size=1, max_size=6)
+_SENTENCE = st.lists(_WORD, min_size=1, max_size=5).map(" ".join)
+_ITEM = st.tuples(st.text(alphabet="abcdef0123456789_", min_size=1, max_size=8),
+                  st.sampled_from(["", ".jpg", ".mp4"])).map("".join)
+_CAPTION_LINES = st.lists(st.tuples(_ITEM, st.sampled_from(["enc", "zh", "google_enc2zh"]), _SENTENCE),
+                          min_size=1, max_size=12).map(
+    lambda rows: [(f"{item}#{tag}#{number}", text) for number, (item, tag, text) in enumerate(rows)])
+_LINE_ENDS = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
+
+
+def _encoded(lines, end: str, bom: bool, final_end: bool) -> bytes:
+    text = end.join(lines) + (end if final_end else "")
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+
+
+@FUZZ
+@given(rows=_CAPTION_LINES, end=st.sampled_from(sorted(_LINE_ENDS)), bom=st.booleans(), final_end=st.booleans())
+def test_caption_files_read_the_same_with_bom_and_any_line_end(workdir, rows, end, bom, final_end):
+    lines = [f"{sent_id} {text}" for sent_id, text in rows]
+    plain = read_captions(_write(workdir, _encoded(lines, "\n", False, True), "p.caption.txt"))
+    other = read_captions(_write(workdir, _encoded(lines, _LINE_ENDS[end], bom, final_end), "o.caption.txt"))
+    assert other == plain
+    assert [c.sent_id for c in plain] == [sent_id for sent_id, _ in rows]
+    assert [c.text for c in plain] == [text for _, text in rows]
+    assert all("." not in c.item_id or not c.item_id.endswith((".jpg", ".mp4")) for c in plain)
+
+
+@FUZZ
+@given(rows=_CAPTION_LINES, codec=st.sampled_from(["utf-16", "utf-16-le", "utf-16-be", "utf-32"]))
+def test_wide_caption_files_are_refused_by_name(workdir, rows, codec):
+    text = "".join(f"{sent_id} {text}\n" for sent_id, text in rows)
+    path = _write(workdir, text.encode(codec), "w.caption.txt")
+    with pytest.raises(W2VVXError) as info:
+        read_captions(path)
+    family = "UTF-32" if "32" in codec else "UTF-16"
+    assert family in str(info.value) and f"iconv -f {family} -t UTF-8" in str(info.value)
+
+
+@FUZZ
+@given(sentences=st.lists(_SENTENCE | st.just(""), min_size=1, max_size=10),
+       end=st.sampled_from(sorted(_LINE_ENDS)), bom=st.booleans())
+def test_sentence_files_keep_alignment_with_bom_and_any_line_end(workdir, sentences, end, bom):
+    path = _write(workdir, _encoded(sentences, _LINE_ENDS[end], bom, True), "train.de")
+    assert read_sentences(path) == sentences
+
+
+@FUZZ
+@given(ids=st.lists(st.text(alphabet="abcdef0123456789_.", min_size=1, max_size=8), min_size=1, max_size=10,
+                    unique=True),
+       end=st.sampled_from(sorted(_LINE_ENDS)), bom=st.booleans(), codec=st.sampled_from(["utf-8", "utf-16"]))
+def test_imagesets_and_id_txt_with_bom_line_ends_and_utf16(ids, end, bom, codec):
+    if codec == "utf-16":
+        data = "\n".join(ids).encode("utf-16")
+        for parse in (parse_imageset, decode_ids):
+            with pytest.raises(W2VVXError, match="UTF-16"):
+                parse(data)
+        return
+    data = _encoded(ids, _LINE_ENDS[end], bom, False)
+    assert parse_imageset(data) == ids
+    assert decode_ids(data) == ids
+
+
+@FUZZ
+@given(data=FUZZ_BYTES, bom=st.booleans())
+def test_any_bytes_with_a_bom(workdir, data, bom):
+    """Arbitrary bytes, BOM-prefixed or not, never raise anything but a W2VVXError in the line-based readers."""
+    data = (b"\xef\xbb\xbf" if bom else b"") + data
+    for read in (read_captions, read_sentences):
+        try:
+            read(_write(workdir, data))
+        except W2VVXError:
+            pass
+    for parse in (parse_imageset, decode_ids):
+        try:
+            parsed = parse(data)
+        except W2VVXError:
+            continue
+        assert not any(name.startswith("\ufeff") for name in parsed)
 
 
 def test_fuzz_workdir_is_not_polluting_cwd():

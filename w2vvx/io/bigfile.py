@@ -80,7 +80,8 @@ def decode_ids(data: bytes, path=None) -> List[str]:
     from w2vvx.io.textlines import check_not_wide
 
     data = check_not_wide(data, path)  # a UTF-8 BOM would rename the first item; UTF-16 is refused by name
-    tokens = data.split()
+    # BOMs of files concatenated into this one: never part of an id
+    tokens = [token for token in (raw.replace(b"\xef\xbb\xbf", b"") for raw in data.split()) if token]
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:

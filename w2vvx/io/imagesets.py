@@ -27,7 +27,7 @@ def parse_imageset(data: bytes, path=None) -> List[str]:
     ids: List[str] = []
     first_line = {}
     for number, line in enumerate(split_lines(text), start=1):  # \n, \r\n or a lone \r end a line
-        fields = line.split()
+        fields = line.replace("\ufeff", "").split()  # BOMs of files concatenated into this one
         if not fields:
             continue
         if len(fields) > 1:
