@@ -95,11 +95,18 @@ class GRUTextEncoder(keras.layers.Layer):
             self.attention.build((batch, length, self.output_dim))
         self.built = True
 
-    def call(self, token_ids, training=None):
+    def token_states(self, token_ids, training=None):
+        """``(states, mask)``: the per-token GRU states ``(B, L, H)`` and the padding mask ``(B, L)``.
+
+        What ``call`` pools; other models (NRCCR's cross-attention) use the states themselves.
+        """
         token_ids = ops.cast(token_ids, "int32")
         mask = padding_mask(token_ids)
         words = self.embedding_dropout(self.embedding(token_ids), training=training)
-        states = self.recurrent(words, mask=mask, training=training)
+        return self.recurrent(words, mask=mask, training=training), mask
+
+    def call(self, token_ids, training=None):
+        states, mask = self.token_states(token_ids, training=training)
         if self.pooling == "last":
             return states
         if self.pooling == "mean":
