@@ -38,7 +38,7 @@ from keras import ops
 from w2vvx.errors import ConfigError
 from w2vvx.layers import CommonSpaceProjection, MultiScaleTextEncoder, TextToVisualMapping
 from w2vvx.layers.cross_attention import CrossAttentionPseudoTarget
-from w2vvx.layers.masking import masked_mean, padding_mask
+from w2vvx.layers.masking import masked_mean
 from w2vvx.losses.distillation import feature_distillation_loss, similarity_distillation_loss
 from w2vvx.losses.triplet import TripletRankingLoss
 from w2vvx.models.builder import build_optimizer
@@ -204,11 +204,7 @@ class NRCCRTextEncoder(keras.layers.Layer):
 
     def encode(self, inputs, training=None):
         """``(states (B, L, H), mask (B, L), other_parts)``: GRU states and the non-GRU sentence parts."""
-        gru = self.multiscale.gru
-        tokens = ops.cast(inputs["tokens"], "int32")
-        mask = padding_mask(tokens)
-        words = gru.embedding_dropout(gru.embedding(tokens), training=training)
-        states = gru.recurrent(words, mask=mask, training=training)
+        states, mask = self.multiscale.gru.token_states(inputs["tokens"], training=training)
         # zero the padded steps (the GRU repeats its last state there); this also drops the Keras mask
         # attached to the states, which the cross-attention takes as explicit masks instead
         states = states * ops.cast(mask, states.dtype)[:, :, None]
