@@ -86,3 +86,29 @@ def test_view_diagnostics_measure_teacher_and_student():
                    bow_vocab_size=len(prepared.bow_vocab))
     with pytest.raises(ConfigError, match="no cross embedding"):
         nrccr_view_diagnostics(plain, prepared.featurizer, source, mt, features, batch_size=4)
+
+
+def _attention_kernels(layer):
+    import keras
+
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in layer.trainable_weights]
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_the_cross_attention_learns_from_the_retrieval_terms_only_when_shared(shared):
+    """NRCCR shares one attention block between the encoder (self) and the cross view; a separate cross-attention
+    gets no gradient from the triplet terms, nor from the similarity view (its teacher is detached)."""
+    from w2vvx.models.nrccr import NRCCRWeights
+
+    weights = NRCCRWeights(feature=0.0, backtranslation=0.0, shared_attention=shared)
+    model = _model(weights)
+    attention = model.cross.attention
+    assert (attention is model.shared_encoder.attention) == shared
+    assert (model.shared_encoder.attention is None) == (not shared)
+    before = _attention_kernels(attention)
+    model.fit(_batch(), epochs=3, batch_size=BATCH, verbose=0)
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(_attention_kernels(attention), before))
+    if shared:
+        assert moved > 1e-4
+    else:
+        assert moved == 0.0

@@ -1,13 +1,14 @@
-"""NRCCR's cross-attention module and the "cross" pseudo-target vector it provides.
+"""NRCCR's attention block and the "cross" pseudo-target vector it provides.
 
 Wang et al., "Cross-Lingual Cross-Modal Retrieval with Noise-Robust Learning" (ACM MM 2022),
-repository LiJiaBei-7/nrccr (``transformer_ori_cross_no_res.py``, ``model.py``): queries are the
-source-language (e.g. English) token features, keys and values the target-language
-machine-translated token features; BERT-style multi-head attention (8 heads, queries and keys
-projected to 512, values to the hidden size, attention-probability dropout 0.1) followed by an
-output projection, dropout and LayerNorm WITHOUT the residual connection. The output is
-concatenated along time with the target tokens and mean-pooled into the "cross" vector, a soft
-pseudo target for the noisy translated sentence.
+repository HuiGuanLab/nrccr (``transformer_cross.py`` ``BertAttention``, ``model.py`` ``Text_share``):
+one BERT-style multi-head attention block (8 heads, queries and keys projected to 512, values to the
+hidden size, attention-probability dropout 0.1, output projection, dropout, LayerNorm) is used twice
+with the same weights: as the text encoder's self-attention (with the residual connection) and as
+the cross-attention whose queries are the source-language (e.g. English) token features and whose
+keys and values are the machine-translated target-language token features (``cross=True``: WITHOUT
+the residual). The cross output is concatenated along time with the target tokens and mean-pooled
+into the "cross" vector, a soft pseudo target for the noisy translated sentence.
 
 Differences from NRCCR, on purpose: padded keys are excluded with a masked softmax and padded
 positions are excluded from the mean pooling (NRCCR pools over padding); scores are scaled by the
@@ -59,6 +60,9 @@ class CrossAttention(keras.layers.Layer):
             query positions are zero.
         value_mask: optional ``(B, Lk)`` mask of real key tokens; padded keys get no attention.
         training: enables dropout.
+        residual: add the query before the LayerNorm (NRCCR's self-attention mode, ``cross=False`` in
+            its ``BertSelfOutput``; the query size must equal the output size). Default False: the
+            cross-attention mode.
 
     Returns:
         ``(B, Lq, output_dim)``.
@@ -114,7 +118,7 @@ class CrossAttention(keras.layers.Layer):
         x = ops.reshape(x, (batch, length, self.num_heads, ops.shape(x)[-1] // self.num_heads))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def call(self, query, value, query_mask=None, value_mask=None, training=None):
+    def call(self, query, value, query_mask=None, value_mask=None, training=None, residual=False):
         query = ops.convert_to_tensor(query, dtype=self.compute_dtype)
         value = ops.convert_to_tensor(value, dtype=self.compute_dtype)
         q = self._split_heads(self.query_dense(query))
@@ -127,7 +131,10 @@ class CrossAttention(keras.layers.Layer):
         context = ops.transpose(ops.matmul(probabilities, v), (0, 2, 1, 3))
         batch, length = ops.shape(context)[0], ops.shape(context)[1]
         context = ops.reshape(context, (batch, length, -1))
-        output = self.layer_norm(self.output_dropout(self.output_dense(context), training=training))
+        output = self.output_dropout(self.output_dense(context), training=training)
+        if residual:
+            output = output + query
+        output = self.layer_norm(output)
         return output * _as_mask(query_mask, query)[:, :, None]
 
     def compute_output_shape(self, query_shape, value_shape):

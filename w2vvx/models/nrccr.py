@@ -37,7 +37,7 @@ from keras import ops
 
 from w2vvx.errors import ConfigError
 from w2vvx.layers import CommonSpaceProjection, MultiScaleTextEncoder, TextToVisualMapping
-from w2vvx.layers.cross_attention import CrossAttentionPseudoTarget
+from w2vvx.layers.cross_attention import CrossAttention, CrossAttentionPseudoTarget
 from w2vvx.layers.masking import masked_mean
 from w2vvx.losses.distillation import feature_distillation_loss, similarity_distillation_loss
 from w2vvx.losses.triplet import TripletRankingLoss
@@ -66,6 +66,9 @@ class NRCCRWeights:
         margin: triplet margin (0.2).
         num_heads: cross-attention heads (8; must divide the GRU state size).
         key_dim: cross-attention query/key size; ``None`` = the GRU state size.
+        shared_attention: the text encoder pools its GRU states through a self-attention block whose
+            weights the cross-attention shares, as NRCCR's ``Text_share`` (True). False: plain mean
+            pooling and a separate cross-attention, which then learns only from the feature view.
 
     Example:
         >>> NRCCRWeights().replace(similarity=0.0).active_terms()
@@ -82,6 +85,7 @@ class NRCCRWeights:
     margin: float = 0.2
     num_heads: int = 8
     key_dim: Optional[int] = None
+    shared_attention: bool = True
 
     def __post_init__(self):
         for name in LOSS_TERMS + ("margin",):
@@ -96,6 +100,8 @@ class NRCCRWeights:
             raise ConfigError(f"num_heads must be a positive integer, got {self.num_heads!r}")
         if self.key_dim is not None and (not isinstance(self.key_dim, int) or self.key_dim < 1):
             raise ConfigError(f"key_dim must be None or a positive integer, got {self.key_dim!r}")
+        if not isinstance(self.shared_attention, bool):
+            raise ConfigError(f"shared_attention must be True or False, got {self.shared_attention!r}")
         if not any(getattr(self, name) for name in ("source", "target", "backtranslation")):
             raise ConfigError("at least one of the source, target and backtranslation weights must be > 0: "
                               "the distillation terms alone do not train the visual side")
@@ -159,6 +165,9 @@ class NRCCRTextEncoder(keras.layers.Layer):
         multiscale: a :class:`MultiScaleTextEncoder` with the "gru" branch and ``pooling="mean"``.
         projection: the :class:`CommonSpaceProjection`.
         mapping: optional :class:`TextToVisualMapping` hidden layers before the projection.
+        attention: optional :class:`~w2vvx.layers.cross_attention.CrossAttention` applied to the GRU
+            states as self-attention (residual mode) before the mean pooling, as NRCCR's text encoder;
+            the NRCCR model shares it with its cross-attention.
 
     Example:
         >>> import numpy as np
@@ -170,11 +179,13 @@ class NRCCRTextEncoder(keras.layers.Layer):
         (1, 6)
     """
 
-    def __init__(self, multiscale, projection, mapping=None, **kwargs):
+    def __init__(self, multiscale, projection, mapping=None, attention=None, **kwargs):
         super().__init__(**kwargs)
-        multiscale, projection, mapping = (
+        multiscale, projection, mapping, attention = (
             keras.saving.deserialize_keras_object(part) if isinstance(part, dict) else part
-            for part in (multiscale, projection, mapping))
+            for part in (multiscale, projection, mapping, attention))
+        if attention is not None and not isinstance(attention, CrossAttention):
+            raise ConfigError(f"attention must be a CrossAttention layer or None, got {type(attention).__name__}")
         if not isinstance(multiscale, MultiScaleTextEncoder) or multiscale.gru is None:
             raise ConfigError("NRCCRTextEncoder needs a MultiScaleTextEncoder with the 'gru' branch "
                               "(the cross-attention reads its token states)")
@@ -185,6 +196,7 @@ class NRCCRTextEncoder(keras.layers.Layer):
         self.multiscale = multiscale
         self.projection = projection
         self.mapping = mapping
+        self.attention = attention
 
     @property
     def state_dim(self) -> int:
@@ -193,6 +205,9 @@ class NRCCRTextEncoder(keras.layers.Layer):
     def build(self, input_shape):
         if not self.multiscale.built:
             self.multiscale.build(input_shape)
+        if self.attention is not None and not self.attention.built:
+            states = (input_shape["tokens"][0], None, self.state_dim)
+            self.attention.build(states, states)
         width = (input_shape["tokens"][0], self.multiscale.output_dim)
         if self.mapping is not None:
             if not self.mapping.built:
@@ -215,6 +230,13 @@ class NRCCRTextEncoder(keras.layers.Layer):
             others.append(self.multiscale.w2v(inputs[self.multiscale.w2v_source]))
         return states, mask, others
 
+    def pool(self, states, mask, training=None):
+        """Sentence vector of the GRU states: masked mean, after the self-attention block when there is one."""
+        if self.attention is not None:
+            states = self.attention(states, states, query_mask=mask, value_mask=mask, training=training,
+                                    residual=True)
+        return masked_mean(states, mask)
+
     def project(self, gru_vector, others, training=None):
         """Common-space embedding of ``[gru_vector ‖ others]``."""
         sentence = ops.concatenate([gru_vector] + list(others), axis=-1) if others else gru_vector
@@ -224,7 +246,7 @@ class NRCCRTextEncoder(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         states, mask, others = self.encode(inputs, training=training)
-        return self.project(masked_mean(states, mask), others, training=training)
+        return self.project(self.pool(states, mask, training=training), others, training=training)
 
     def compute_output_shape(self, input_shape):
         return (input_shape["tokens"][0], self.projection.units)
@@ -233,7 +255,9 @@ class NRCCRTextEncoder(keras.layers.Layer):
         config = super().get_config()
         config.update({"multiscale": keras.saving.serialize_keras_object(self.multiscale),
                        "projection": keras.saving.serialize_keras_object(self.projection),
-                       "mapping": None if self.mapping is None else keras.saving.serialize_keras_object(self.mapping)})
+                       "mapping": None if self.mapping is None else keras.saving.serialize_keras_object(self.mapping),
+                       "attention": None if self.attention is None
+                       else keras.saving.serialize_keras_object(self.attention)})
         return config
 
 
@@ -295,10 +319,12 @@ class NRCCRModel(W2VVModel):
         encoder = self.shared_encoder
         outputs = {}
         src_states, src_mask, src_others = encoder.encode(_view(inputs, "src"), training=training)
-        outputs["source"] = encoder.project(masked_mean(src_states, src_mask), src_others, training=training)
+        outputs["source"] = encoder.project(encoder.pool(src_states, src_mask, training=training), src_others,
+                                            training=training)
         if weights.needs_translation:
             mt_states, mt_mask, mt_others = encoder.encode(_view(inputs, "mt"), training=training)
-            outputs["target"] = encoder.project(masked_mean(mt_states, mt_mask), mt_others, training=training)
+            outputs["target"] = encoder.project(encoder.pool(mt_states, mt_mask, training=training), mt_others,
+                                                training=training)
             if weights.needs_cross:
                 pooled = self.cross(src_states, mt_states, source_mask=src_mask, target_mask=mt_mask,
                                     training=training)
@@ -419,12 +445,16 @@ def build_nrccr_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=N
                                       dropout=config.dropout, name="mapping")
     projection = CommonSpaceProjection(config.common_space_dim, activation=config.space_activation,
                                        dropout=config.dropout, batch_norm=config.batch_norm, name="projection")
-    shared = NRCCRTextEncoder(multiscale, projection, mapping, name="shared_text_encoder")
+    key_dim = weights.key_dim or config.gru_units
+    attention = None
+    if weights.shared_attention:  # NRCCR: one attention block, self-attention in the encoder and cross-attention
+        attention = CrossAttention(num_heads=weights.num_heads, key_dim=key_dim, dropout=0.1, name="attention")
+    shared = NRCCRTextEncoder(multiscale, projection, mapping, attention=attention, name="shared_text_encoder")
     inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key) for key in ("tokens", "bow_tokens")}
     text_encoder = keras.Model(inputs, shared(inputs), name="text_encoder")
     visual_encoder = build_visual_encoder(config, visual_dim, frames)
-    cross = CrossAttentionPseudoTarget(num_heads=weights.num_heads, key_dim=weights.key_dim or config.gru_units,
-                                       dropout=0.1, name="cross_attention")
+    cross = CrossAttentionPseudoTarget(num_heads=weights.num_heads, key_dim=key_dim, dropout=0.1, attention=attention,
+                                       name="cross_attention")
     cross.build((None, None, config.gru_units), (None, None, config.gru_units))
     settings = {"model_config": config.to_dict(), "gru_vocab_size": gru_vocab_size,
                 "bow_vocab_size": bow_vocab_size, "visual_dim": visual_dim, "frames": frames,
