@@ -1,7 +1,8 @@
 """NRCCR's two distillation losses (similarity view and feature view).
 
 Wang et al., "Cross-Lingual Cross-Modal Retrieval with Noise-Robust Learning" (ACM MM 2022),
-repository LiJiaBei-7/nrccr ``loss.py`` (``DtlLoss``, ``dtl_feat``). The "cross" embedding (from
+repository HuiGuanLab/nrccr ``loss.py`` (``DtlLoss``, ``dtl_feat``; used in ``model.py``
+``forward_loss`` with the cross embedding detached for the similarity view only). The "cross" embedding (from
 :class:`w2vvx.layers.cross_attention.CrossAttentionPseudoTarget`) is a soft pseudo target for the
 noisy machine-translated sentence embedding ``tgt``:
 

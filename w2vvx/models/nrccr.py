@@ -1,11 +1,13 @@
 """NRCCR on the W2VV encoders: noise-robust cross-lingual cross-modal retrieval.
 
 Wang et al., "Cross-Lingual Cross-Modal Retrieval with Noise-Robust Learning" (ACM MM 2022),
-repository LiJiaBei-7/nrccr (``model.py``, ``loss.py``). NRCCR shares one text encoder (mBERT) between
-the source language (English) and the machine-translated (MT) target language; here the shared
-encoder is the multi-scale W2VV text encoder over one joint vocabulary of both languages. A
-cross-attention module whose queries are the source-token GRU states and whose keys/values are the
-MT-token GRU states provides a soft pseudo target (the "cross" embedding) for the noisy MT sentence.
+repository HuiGuanLab/nrccr (``model.py``, ``loss.py``, ``transformer_cross.py``). NRCCR shares one
+text encoder (mBERT, then one attention block, mean pooling) between the source language (English) and
+the machine-translated (MT) target language; here the shared encoder is the multi-scale W2VV text
+encoder over one joint vocabulary of both languages, with one attention block over the GRU states
+(self-attention, residual) before the mean pooling. The same block, in cross mode (no residual), with
+the source-token GRU states as queries and the MT-token GRU states as keys/values, provides a soft
+pseudo target (the "cross" embedding) for the noisy MT sentence (NRCCR ``Text_share.forward``).
 
 For a batch of aligned ``(source caption, its MT, its back-translation, visual)`` quadruples, with
 every embedding L2-normalised in the common space::
@@ -20,11 +22,16 @@ Defaults α = 0.6, β = 0.4, γ = 0.1, w_bt = 0.5 (NRCCR ``do_all_*.sh``). A wei
 and the computation it needs (no cross-attention without β and γ, no back-translation encoding without
 w_bt), so each ablation is one setting.
 
+Sharing the attention block matters: the similarity view's teacher is detached and the feature view is
+about 1e-4 of the loss (SmoothL1 with β = 4 on unit vectors is ``‖tgt − cross‖² / (8·D)``), so a
+separate cross-attention (``NRCCRWeights(shared_attention=False)``) stays close to its random
+initialisation and the teacher it gives is a worse ranker than the student (docs/nrccr.md).
+
 Differences from NRCCR, on purpose: the cross vector is projected into the common space by the text
 projection itself, with the GRU part of the MT sentence vector replaced by the cross-attention pooling
-(``[cross ‖ BoW(MT) ‖ word2vec(MT)]``; NRCCR's sentence vector is the mBERT pooling alone); NRCCR's
-cross-attention shares weights with the encoder's self-attention block, which a GRU encoder lacks;
-the language-adversarial term of NRCCR's code is not implemented.
+(``[cross ‖ BoW(MT) ‖ word2vec(MT)]``; NRCCR's sentence vector is the mBERT pooling alone); the
+cross-attention reads the GRU states (NRCCR: the projected mBERT token features); the
+language-adversarial term of NRCCR's code is not implemented.
 """
 from __future__ import annotations
 
