@@ -17,7 +17,29 @@ SHARED_DATA = SHARED / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def _full_float32_matmuls() -> None:
+    """Tests compare backends at float32 tolerances: no TF32 on NVIDIA GPUs (the default of JAX and cuDNN).
+
+    Imports only the framework of the backend under test; a no-op on CPUs.
+    """
+    backend = os.environ["KERAS_BACKEND"]
+    if backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    elif backend == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
 def pytest_configure(config):
+    _full_float32_matmuls()
     config.addinivalue_line("markers", "parity: backend-parity tests, run on every Keras backend in CI")
     config.addinivalue_line("markers", "slow: end-to-end tests that take more than a few seconds")
 

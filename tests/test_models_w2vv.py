@@ -139,7 +139,8 @@ model.save(sys.argv[1])
 def test_model_saved_on_another_backend_loads_here(tmp_path):
     here = keras.backend.backend()
     other = "torch" if here != "torch" else "jax"
-    env = {**os.environ, "KERAS_BACKEND": other, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1"}
+    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = {**os.environ, "KERAS_BACKEND": other, "PYTHONPATH": python_path, "OMP_NUM_THREADS": "1"}
     paths = [str(tmp_path / "m.keras"), str(tmp_path / "emb.npy"), str(tmp_path / "inputs.npz")]
     subprocess.run([sys.executable, "-c", SAVE_SCRIPT, *paths], env=env, check=True, timeout=300)
     loaded = keras.saving.load_model(paths[0], safe_mode=True)

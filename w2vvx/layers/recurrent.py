@@ -110,7 +110,7 @@ class MaskedGRU(keras.layers.Layer):
         if mask is None:
             mask = ops.ones((batch, steps), dtype="bool")
         mask = ops.cast(mask, "bool")
-        if self.use_fast_path and _BACKEND in ("torch", "tensorflow"):
+        if self.use_fast_path and (_BACKEND == "torch" or (_BACKEND == "tensorflow" and _tensorflow_gpu_visible())):
             states = self._fused_states(inputs, mask)
             if states is not None:
                 return states
@@ -144,7 +144,7 @@ class MaskedGRU(keras.layers.Layer):
         """Compact, run the backend's fused GRU, expand; None when the backend has no fused kernel here."""
         steps = ops.shape(inputs)[1]
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
-        compacted = ops.take_along_axis(inputs, ops.expand_dims(compaction_order(mask), -1), axis=1)
+        compacted = _gather_steps(inputs, compaction_order(mask))
         if _BACKEND == "torch":
             compact_states = _torch_fused_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
         else:
@@ -154,7 +154,7 @@ class MaskedGRU(keras.layers.Layer):
                 return None
         compact_states = ops.cast(compact_states, inputs.dtype)
         if not self.return_sequences:
-            return _state_after(compact_states, lengths)
+            return _state_after(compact_states, ops.expand_dims(lengths, 1))[:, 0]
         seen = ops.cumsum(ops.cast(mask, "int32"), axis=1)  # real tokens up to and including each step
         outputs = _state_after(compact_states, seen)
         if self.zero_output_for_mask:
@@ -197,15 +197,24 @@ def compaction_order(mask):
     return ops.cast(ops.argsort(destination, axis=1), "int32")
 
 
+def _gather_steps(sequences, steps):
+    """``sequences[b, steps[b, j]]`` for ``(B, T, D)`` sequences and ``(B, J)`` step indices.
+
+    One row gather on the flattened ``(B*T, D)`` tensor (an index-add backward), not a gather with a
+    ``(B, J, D)`` index tensor.
+    """
+    shape = ops.shape(sequences)
+    batch, length = shape[0], shape[1]
+    rows = ops.expand_dims(ops.arange(batch, dtype="int32") * length, 1) + ops.cast(steps, "int32")
+    flat = ops.reshape(sequences, (-1, shape[2]))
+    return ops.reshape(ops.take(flat, ops.reshape(rows, (-1,)), axis=0), (batch, -1, shape[2]))
+
+
 def _state_after(compact_states, counts):
-    """``compact_states[b, counts[b, ...] - 1]``, zeros where the count is 0 (the initial state)."""
+    """``compact_states[b, counts[b, j] - 1]`` for ``(B, J)`` counts, zeros where a count is 0."""
     counts = ops.cast(counts, "int32")
-    squeeze = len(counts.shape) == 1
-    if squeeze:
-        counts = ops.expand_dims(counts, 1)
-    picked = ops.take_along_axis(compact_states, ops.expand_dims(ops.maximum(counts - 1, 0), -1), axis=1)
-    picked = ops.where(ops.expand_dims(counts > 0, -1), picked, ops.zeros_like(picked))
-    return picked[:, 0] if squeeze else picked
+    picked = _gather_steps(compact_states, ops.maximum(counts - 1, 0))
+    return ops.where(ops.expand_dims(counts > 0, -1), picked, ops.zeros_like(picked))
 
 
 def _torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=None):
@@ -230,7 +239,9 @@ def _torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=Non
               reorder(bias[0]).to(dtype), reorder(bias[1]).to(dtype)]
     initial = inputs.new_zeros(1, inputs.shape[0], recurrent_kernel.shape[0])
     train = torch.is_grad_enabled()
-    if not (inputs.device.type == "cpu" if packed is None else packed):
+    if packed is None:  # packing reads the lengths on the host: not on a GPU, nor inside torch.compile
+        packed = inputs.device.type == "cpu" and not torch.compiler.is_compiling()
+    if not packed:
         outputs, _ = torch._VF.gru(inputs.contiguous(), initial, params, True, 1, 0.0, train, False, True)
         return outputs
     packed = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
@@ -243,7 +254,8 @@ def _tensorflow_cudnn_gru(inputs, lengths, steps, kernel, recurrent_kernel, bias
     """All states of a post-padded GRU through Keras's cuDNN kernel; None without a GPU."""
     from keras.src import backend as keras_backend  # Keras's fused GRU kernel, as keras.layers.GRU calls it
 
-    mask = ops.expand_dims(ops.arange(steps, dtype="int32"), 0) < ops.expand_dims(lengths, 1)
+    # cuDNN refuses empty sequences; a row without tokens gets zeros from _state_after anyway
+    mask = ops.expand_dims(ops.arange(steps, dtype="int32"), 0) < ops.expand_dims(ops.maximum(lengths, 1), 1)
     initial = ops.zeros((ops.shape(inputs)[0], recurrent_kernel.shape[0]), dtype=inputs.dtype)
     try:
         _, outputs, _ = keras_backend.gru(inputs, initial, mask, kernel, recurrent_kernel, bias,
@@ -252,3 +264,9 @@ def _tensorflow_cudnn_gru(inputs, lengths, steps, kernel, recurrent_kernel, bias
     except NotImplementedError:
         return None
     return outputs
+
+
+def _tensorflow_gpu_visible():
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
