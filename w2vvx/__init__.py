@@ -12,10 +12,10 @@ Keras is imported here: set ``KERAS_BACKEND`` before ``import w2vvx`` to choose 
 from w2vvx.config import check_keras_backend as _check_keras_backend
 
 _check_keras_backend()  # KERAS_BACKEND=bogus: a ConfigError saying what to set, not Keras's import traceback
-from w2vvx import layers, losses, models  # noqa: F401,E402  (registers the serializable classes)
+from w2vvx import layers, losses, models, noisy  # noqa: F401,E402  (registers the serializable classes)
 from w2vvx.models import W2VVBackbone, W2VVPreprocessor, W2VVRetriever, build_model, get_config
 
 __version__ = "0.1.0"
 
 __all__ = ["W2VVBackbone", "W2VVPreprocessor", "W2VVRetriever", "build_model", "get_config", "layers", "losses",
-           "models"]
+           "models", "noisy"]
