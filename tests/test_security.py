@@ -364,7 +364,8 @@ def test_training_and_search_make_no_network_connection(tmp_path, monkeypatch):
     config = get_config("base_w2vv", gru_units=4, embed_dim=4, w2v_dim=4, text_mlp=(8,), batch_size=4,
                         max_epochs=1, vocab_min_count=1)
     Trainer(config, tmp_path / "run", read_captions(tmp_path / "train.caption.txt"), BigFile(tmp_path / "feat"),
-            read_captions(tmp_path / "val.caption.txt"), verbose=0, tensorboard=False).fit()
+            read_captions(tmp_path / "val.caption.txt"), verbose=0, tensorboard=False,
+            min_val_items=4).fit()  # 4 validation items: enough to run the code path, not for selection
     run = load_run(tmp_path / "run")
     encoded = encode_items(run.model, BigFile(tmp_path / "feat"), tmp_path / "encoded")
     query = run.model.encode_text(run.featurizer.featurize_captions(["a red dog"]))

@@ -27,7 +27,7 @@ def _make_collection(root, seed=0):
     for split, split_pairs, lines in (("train", train_pairs, train_lines), ("val", val_pairs, val_lines)):
         for number, (a, b) in enumerate(split_pairs):
             item = f"{split}{number:02d}.jpg"
-            names.append(item)
+            names.append(item[:-len(".jpg")])  # captions 'x.jpg#enc#0' meet features keyed 'x' (the lineage's id rule)
             vectors.append(attribute_vectors[a] + attribute_vectors[b])
             for index in range(3):
                 words = [a, b, *rng.choice(FILLERS, size=2)]
