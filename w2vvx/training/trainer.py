@@ -530,7 +530,7 @@ def load_run(run_dir, checkpoint: str = BEST_MODEL) -> LoadedRun:
 
     Example:
         >>> run = load_run("runs/coco")                                          # doctest: +SKIP
-        >>> emb = run.model.text_encoder.predict_on_batch(run.featurizer.featurize_captions(["a dog"]))  # doctest: +SKIP
+        >>> emb = run.model.encode_text(["a dog runs"], language="en")          # doctest: +SKIP
     """
     import w2vvx.models  # noqa: F401  (registers the serializable layers, losses and models)
     from w2vvx.models.configs import ModelConfig
