@@ -1,8 +1,9 @@
 """The ``w2vvx`` command line: a thin layer over the Python API.
 
-Keras is imported only inside the commands, after ``--backend`` has set ``KERAS_BACKEND``, so the
-backend option works for every command. Errors of the library (:class:`w2vvx.errors.W2VVXError`)
-are printed as one message without a traceback and exit with status 2.
+``import w2vvx`` imports Keras (it registers the model classes), so :func:`main` restarts the command once
+with ``KERAS_BACKEND`` set when ``--backend`` names another backend. Errors of the library
+(:class:`w2vvx.errors.W2VVXError`) are printed as one message without a traceback and exit with status 2.
+Commands of other packages join through the ``w2vvx.cli_plugins`` entry-point group (:class:`PluginGroup`).
 """
 from __future__ import annotations
 
