@@ -2,6 +2,7 @@
 import sys
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from w2vvx.cli import PLUGIN_GROUP, PluginGroup
@@ -48,3 +49,33 @@ def test_plugins_are_mounted_and_a_broken_one_says_why(tmp_path, monkeypatch):
 def test_builtin_commands_work_without_plugins():
     out = CliRunner().invoke(_group(), ["builtin"])
     assert out.exit_code == 0 and out.output.strip() == "built in"
+
+
+def test_main_called_from_python_refuses_a_backend_it_cannot_switch_to(capsys):
+    import keras
+
+    from w2vvx.cli import main
+
+    other = "jax" if keras.backend.backend() != "jax" else "torch"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--backend", other, "env"])
+    assert exit_info.value.code == 2
+    assert f"set KERAS_BACKEND={other}" in capsys.readouterr().err
+
+
+def test_console_backend_option_restarts_on_that_backend():
+    import os
+    import subprocess
+
+    import keras
+
+    here = keras.backend.backend()
+    other = "jax" if here != "jax" else "torch"
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, KERAS_BACKEND=here, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH", "")])))
+    done = subprocess.run([sys.executable, "-m", "w2vvx.cli", "--backend", other, "env"], env=env, cwd=repo,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("keras backend"))
+    assert line.split()[-1] == other

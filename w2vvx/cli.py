@@ -651,6 +651,10 @@ def main(argv=None):
         import keras
 
         if keras.backend.backend() != backend:
+            if argv is not None:  # called from Python: never replace the caller's process
+                click.echo(f"error: --backend {backend}: Keras already runs on {keras.backend.backend()} in this "
+                           f"process; set KERAS_BACKEND={backend} before importing w2vvx", err=True)
+                sys.exit(2)
             env = dict(os.environ, KERAS_BACKEND=backend, _W2VVX_BACKEND_RESTART=backend)
             sys.stdout.flush()
             sys.stderr.flush()
