@@ -424,7 +424,8 @@ def index():
 @click.option("--feature", default=None, help="Feature folder under FeatureData (default: the only one).")
 @click.option("--split", default=None, help="Index only this split's items (default: every item of the feature file).")
 @click.option("--kind", type=click.Choice(["exact", "faiss", "usearch"]), default="exact", show_default=True,
-              help="exact: brute force over memory-mapped vectors; faiss/usearch: approximate (pip install w2vvx[ann]).")
+              help="exact: brute force over memory-mapped vectors; faiss/usearch: approximate "
+                   "(pip install w2vvx[ann]).")
 @click.option("--captions/--no-captions", default=True, show_default=True,
               help="Store the items' captions of the split (or of all splits) to show beside results.")
 @click.option("--batch-size", default=1024, show_default=True)

@@ -134,7 +134,8 @@ def load_preset(preset):
     except (UnicodeDecodeError, ValueError) as error:
         raise DataFormatError(f"not valid UTF-8 JSON ({error})", path=path) from None
     if not isinstance(metadata, dict) or metadata.get("format") != _PRESET_FORMAT:
-        raise DataFormatError(f"not a w2vvx preset (metadata format != {_PRESET_FORMAT!r})", path=path / PRESET_METADATA)
+        raise DataFormatError(f"not a w2vvx preset (metadata format != {_PRESET_FORMAT!r})",
+                              path=path / PRESET_METADATA)
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     model.load_weights(path / PRESET_WEIGHTS)
     preprocessor = getattr(model, "preprocessor", None)
