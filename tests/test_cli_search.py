@@ -84,3 +84,18 @@ def test_approximate_index_agrees_with_the_exact_one(trained, tmp_path):
     tops = [_json_lines(_invoke(root, "search", run_dir, "a", "dog", "--index", tmp_path / kind, "-k", "1",
                                 "--json").output)[0]["results"][0]["id"] for kind in ("exact", "faiss")]
     assert tops[0] == tops[1]
+
+
+def test_index_build_refuses_a_folder_that_is_not_an_index_and_rebuilds_only_with_overwrite(trained, tmp_path):
+    root, run_dir, _ = trained
+    (tmp_path / "notes.txt").write_text("mine")
+    out = CliRunner().invoke(cli, ["--rootpath", str(root), "index", "build", str(run_dir), "--collection", "toy",
+                                   "--split", "test", "--out", str(tmp_path)])
+    assert out.exit_code == 2 and "not a w2vvx index folder" in out.output
+    index = tmp_path / "index"
+    args = ["--rootpath", str(root), "index", "build", str(run_dir), "--collection", "toy", "--split", "test",
+            "--out", str(index), "--no-captions"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert CliRunner().invoke(cli, args + ["--overwrite"]).exit_code == 0

@@ -51,6 +51,14 @@ def _check_kind(kind: str) -> None:
                           f"got {kind!r}")
 
 
+def _check_target(folder: Path, overwrite: bool) -> None:
+    if is_stored_index(folder):
+        if not overwrite:
+            raise ConfigError(f"{folder} already holds an index; pass overwrite=True (CLI: --overwrite) to rebuild it")
+    elif folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ConfigError(f"{folder} exists and is not a w2vvx index folder; give a new or empty folder")
+
+
 def _write_captions(folder: Path, captions: Dict[str, Sequence[str]]) -> None:
     lines = []
     for item, texts in captions.items():
@@ -97,8 +105,7 @@ def write_index(folder, vectors, ids: Sequence[str], kind: str = "exact", info: 
 
     _check_kind(kind)
     folder = Path(folder)
-    if is_stored_index(folder) and not overwrite:
-        raise ConfigError(f"{folder} already holds an index; pass overwrite=True (CLI: --overwrite) to rebuild it")
+    _check_target(folder, overwrite)
     vectors = l2_normalize(vectors)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / INDEX_FILE).unlink(missing_ok=True)
@@ -125,8 +132,7 @@ def build_index(model, features, folder, item_ids: Optional[Sequence[str]] = Non
 
     _check_kind(kind)
     folder = Path(folder)
-    if is_stored_index(folder) and not overwrite:
-        raise ConfigError(f"{folder} already holds an index; pass overwrite=True (CLI: --overwrite) to rebuild it")
+    _check_target(folder, overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / INDEX_FILE).unlink(missing_ok=True)
     encode_items(model, features, folder / VECTORS_DIR, item_ids=item_ids, batch_size=batch_size, overwrite=True,
