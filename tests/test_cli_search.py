@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from w2vvx.cli import cli
 from w2vvx.datasets.synthetic import generate_collection
+from w2vvx.errors import ConfigError
 from w2vvx.search.ann import available_backends
 
 
@@ -91,11 +92,11 @@ def test_index_build_refuses_a_folder_that_is_not_an_index_and_rebuilds_only_wit
     (tmp_path / "notes.txt").write_text("mine")
     out = CliRunner().invoke(cli, ["--rootpath", str(root), "index", "build", str(run_dir), "--collection", "toy",
                                    "--split", "test", "--out", str(tmp_path)])
-    assert out.exit_code == 2 and "not a w2vvx index folder" in out.output
+    assert isinstance(out.exception, ConfigError) and "not a w2vvx index folder" in str(out.exception)
     index = tmp_path / "index"
     args = ["--rootpath", str(root), "index", "build", str(run_dir), "--collection", "toy", "--split", "test",
             "--out", str(index), "--no-captions"]
     assert CliRunner().invoke(cli, args).exit_code == 0
     again = CliRunner().invoke(cli, args)
-    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert isinstance(again.exception, ConfigError) and "--overwrite" in str(again.exception)
     assert CliRunner().invoke(cli, args + ["--overwrite"]).exit_code == 0
