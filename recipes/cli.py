@@ -237,6 +237,10 @@ def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale
               max_items=max_items, seed=seed, overrides=overrides, method=method)
 
 
+#: The object the ``w2vvx.cli_plugins`` entry point ``recipe`` names (``w2vvx recipe ...``).
+recipe = recipes
+
+
 def main(argv=None):
     """Standalone entry point (``python -m recipes.cli``); library errors print one line and exit 2."""
     from w2vvx.console import run_command_group

@@ -34,7 +34,18 @@ def test_library_error_exits_2_with_one_line(tmp_path, capsys):
 
 
 def test_mounted_in_the_main_cli():
-    from w2vvx.cli import cli
+    from importlib.metadata import entry_points
 
+    from w2vvx.cli import PLUGIN_GROUP, cli
+
+    if not any(entry.name == "recipe" for entry in entry_points(group=PLUGIN_GROUP)):
+        pytest.skip(f"the recipes are not installed as a {PLUGIN_GROUP} entry point in this environment "
+                    "(setup.py entry_points; reinstall with pip install -e .)")
     result = CliRunner().invoke(cli, ["recipe", "--help"])
     assert result.exit_code == 0 and "coco-cn" in result.output and "pivot" in result.output
+
+
+def test_plugin_object_is_the_recipes_group():
+    from recipes import cli as recipes_cli
+
+    assert recipes_cli.recipe is recipes
