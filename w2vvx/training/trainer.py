@@ -24,6 +24,11 @@ more languages.
 Run folder layout::
 
     config.json  prepared/  checkpoints/epoch-NNNN/  best.keras  history.csv  training.png  logs/
+    run.lock  provenance.json
+
+One training at a time holds ``run.lock`` (a second one is refused, naming the holder), and
+``provenance.json`` records what the run was trained on, checked by ``fit(resume=True)`` and
+:func:`load_run` (see :mod:`w2vvx.training.run_dir`). SIGINT and SIGTERM stop training at a safe point.
 
 Example:
     >>> from w2vvx.training import Trainer                                    # doctest: +SKIP
