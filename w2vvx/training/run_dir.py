@@ -22,7 +22,7 @@ Example:
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
     >>> with RunDirLock(folder):
-    ...     RunDirLock(folder).acquire()
+    ...     RunDirLock(folder).acquire()  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     w2vvx.errors.RunLockedError: ...another training is using this run folder...
