@@ -7,12 +7,14 @@ over batch elements shows up as op counts that grow with the batch size. On JAX 
 cheap check is that the compiled train step is traced once, not once per batch.
 """
 import collections
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import keras
 
+import w2vvx
 from w2vvx.models import build_model, get_config
 
 VOCAB, LENGTH, VISUAL = 200, 16, 12
@@ -63,6 +65,56 @@ def test_torch_train_step_has_no_host_reads_or_per_element_loops(name):
     grew = {op: (small[op], large[op]) for op in large if large[op] > 2 * small[op] + 8}
     assert not grew, (
         f"{name}: ATen op counts grow with the batch size (batch 16 -> 64), a per-element Python loop: {grew}")
+
+
+def _scalar_uploads_by_library(model, batch):
+    """Calls that turn host data (a Python number, a NumPy array) into a torch tensor during one step,
+    made directly by w2vvx code or by a ``keras.ops`` call in w2vvx code (on CUDA: a copy that waits
+    for the GPU). Keras's own (the batch inputs, the optimizer's step counter) are not counted."""
+    import traceback
+
+    import torch
+
+    library = str(Path(w2vvx.__file__).parent)
+    uploads = collections.Counter()
+    originals = {"as_tensor": torch.as_tensor, "tensor": torch.tensor}
+
+    def caller():
+        for frame in reversed(traceback.extract_stack()[:-2]):
+            path = frame.filename.replace("\\", "/")
+            if "/torch/" in path or "/keras/src/backend/" in path or "/keras/src/ops/" in path:
+                continue
+            return f"{Path(path).name}:{frame.lineno} {frame.line}" if path.startswith(library) else None
+        return None
+
+    def counting(original):
+        def wrapper(data, *args, **kwargs):
+            if not isinstance(data, torch.Tensor):
+                site = caller()
+                if site:
+                    uploads[site] += 1
+            return original(data, *args, **kwargs)
+        return wrapper
+
+    model.train_on_batch(batch)
+    torch.as_tensor, torch.tensor = counting(originals["as_tensor"]), counting(originals["tensor"])
+    try:
+        model.train_on_batch(batch)
+    finally:
+        torch.as_tensor, torch.tensor = originals["as_tensor"], originals["tensor"]
+    return uploads
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["w2vvpp", "w2vv_attention_ctl"])
+def test_torch_train_step_copies_no_python_numbers_to_the_device(name):
+    if keras.backend.backend() != "torch":
+        pytest.skip("watches the torch backend's tensor creation (run with KERAS_BACKEND=torch)")
+    keras.utils.set_random_seed(0)
+    uploads = _scalar_uploads_by_library(_model(name), _batch(16))
+    assert not uploads, (
+        f"{name}: w2vvx code turns host values into device tensors inside a train step (each a GPU "
+        f"synchronisation on CUDA; use w2vvx.layers.device_math): {dict(uploads)}")
 
 
 @pytest.mark.parity

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from w2vvx.layers.device_math import filled_like
 
 @keras.saving.register_keras_serializable(package="w2vvx")
 class AttentionPooling(keras.layers.Layer):
@@ -40,7 +41,7 @@ class AttentionPooling(keras.layers.Layer):
         scores = ops.squeeze(self.scorer(inputs), axis=-1)
         if self.mask_padding and mask is not None:
             mask = ops.cast(mask, "bool")
-            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+            scores = ops.where(mask, scores, filled_like(scores, -1e9))
             weights = ops.softmax(scores, axis=-1) * ops.cast(mask, scores.dtype)
         else:
             weights = ops.softmax(scores, axis=-1)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from keras import ops
 
+from w2vvx.layers.device_math import at_least, nonzero
 
 def padding_mask(token_ids):
     """Boolean ``(B, L)`` mask that is True at real tokens (id != 0)."""
-    return ops.not_equal(token_ids, 0)
+    return nonzero(token_ids)
 
 
 def masked_mean(values, mask):
@@ -19,4 +20,4 @@ def masked_mean(values, mask):
     weights = ops.cast(mask, values.dtype)
     total = ops.sum(values * ops.expand_dims(weights, -1), axis=1)
     count = ops.sum(weights, axis=1, keepdims=True)
-    return total / ops.maximum(count, 1.0)
+    return total / at_least(count, 1.0)

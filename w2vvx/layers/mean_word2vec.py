@@ -8,6 +8,7 @@ from keras import ops
 from w2vvx.errors import ConfigError
 from w2vvx.layers._validation import positive_int
 from w2vvx.layers.masking import masked_mean, padding_mask
+from w2vvx.layers.device_math import nonzero
 
 
 def check_embedding_matrix(matrix, vocab_size: int, dim: int, name: str) -> np.ndarray:
@@ -74,7 +75,7 @@ class MeanWordEmbedding(keras.layers.Layer):
         vectors = ops.take(self.embeddings, token_ids, axis=0)
         mask = padding_mask(token_ids)
         if self.skip_zero_rows:
-            has_vector = ops.any(ops.not_equal(vectors, 0.0), axis=-1)
+            has_vector = ops.any(nonzero(vectors), axis=-1)
             mask = ops.logical_and(mask, has_vector)
         return masked_mean(vectors, mask)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from w2vvx.layers.device_math import at_least
 
 def l2_normalize(x, epsilon: float = 1e-12):
     """Divide ``x`` by its L2 norm along the last axis; all-zero rows stay zero (no NaN)."""
     square_sum = ops.sum(ops.square(x), axis=-1, keepdims=True)
-    return x * ops.rsqrt(ops.maximum(square_sum, epsilon))
+    return x * ops.rsqrt(at_least(square_sum, epsilon))
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")

@@ -29,6 +29,7 @@ Weights have the names, shapes and order of ``keras.layers.GRU``'s cell (``kerne
 import keras
 from keras import ops
 
+from w2vvx.layers.device_math import at_least
 _BACKEND = keras.backend.backend()
 
 
@@ -213,7 +214,7 @@ def _gather_steps(sequences, steps):
 def _state_after(compact_states, counts):
     """``compact_states[b, counts[b, j] - 1]`` for ``(B, J)`` counts, zeros where a count is 0."""
     counts = ops.cast(counts, "int32")
-    picked = _gather_steps(compact_states, ops.maximum(counts - 1, 0))
+    picked = _gather_steps(compact_states, at_least(counts - 1, 0))
     return ops.where(ops.expand_dims(counts > 0, -1), picked, ops.zeros_like(picked))
 
 
@@ -255,7 +256,7 @@ def _tensorflow_cudnn_gru(inputs, lengths, steps, kernel, recurrent_kernel, bias
     from keras.src import backend as keras_backend  # Keras's fused GRU kernel, as keras.layers.GRU calls it
 
     # cuDNN refuses empty sequences; a row without tokens gets zeros from _state_after anyway
-    mask = ops.expand_dims(ops.arange(steps, dtype="int32"), 0) < ops.expand_dims(ops.maximum(lengths, 1), 1)
+    mask = ops.expand_dims(ops.arange(steps, dtype="int32"), 0) < ops.expand_dims(at_least(lengths, 1), 1)
     initial = ops.zeros((ops.shape(inputs)[0], recurrent_kernel.shape[0]), dtype=inputs.dtype)
     try:
         _, outputs, _ = keras_backend.gru(inputs, initial, mask, kernel, recurrent_kernel, bias,

@@ -7,6 +7,7 @@ from keras import ops
 from w2vvx.layers._validation import positive_int
 from w2vvx.layers.mapping import CommonSpaceProjection
 from w2vvx.layers.masking import masked_mean
+from w2vvx.layers.device_math import nonzero
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
@@ -52,7 +53,7 @@ class VisualEncoder(keras.layers.Layer):
     def call(self, features, mask=None, training=None):
         if len(features.shape) == 3:
             if mask is None:
-                mask = ops.any(ops.not_equal(features, 0), axis=-1)
+                mask = ops.any(nonzero(features), axis=-1)
             features = masked_mean(features, mask)
         if self.projection is None:
             return features

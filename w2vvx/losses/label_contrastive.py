@@ -14,13 +14,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from w2vvx.layers.device_math import filled_like
 from w2vvx.errors import ConfigError
 
 _MASKED = -1e9
 
 
 def _masked_logsumexp(values, mask):
-    return ops.logsumexp(ops.where(mask, values, ops.cast(_MASKED, values.dtype)), axis=-1)
+    return ops.logsumexp(ops.where(mask, values, filled_like(values, _MASKED)), axis=-1)
 
 
 def multimodal_contrastive_loss(views, tau: float = 1.0):

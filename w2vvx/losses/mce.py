@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from w2vvx.layers.device_math import at_least
 from w2vvx.errors import ConfigError
 
 
@@ -47,7 +48,7 @@ def mean_clustering_error(labels, logits, tau: float = 1.0, epsilon: float = 1e-
     probabilities = ops.softmax(logits / tau, axis=-1)
     others = 1.0 - ops.one_hot(labels, num_classes, dtype=probabilities.dtype)
     other_mass = ops.sum(others * probabilities, axis=-1) / ops.sum(probabilities, axis=-1)
-    return ops.log(ops.maximum(other_mass, epsilon))
+    return ops.log(at_least(other_mass, epsilon))
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")

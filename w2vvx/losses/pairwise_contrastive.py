@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from w2vvx.layers.device_math import at_least
 from w2vvx.errors import ConfigError
 from w2vvx.losses._base import check_reduction
 
@@ -59,7 +60,7 @@ class PairwiseContrastiveLoss(keras.losses.Loss):
         positives = ops.take(y_true, row_ids, axis=0)
         negatives = ops.take(y_true, (row_ids + offset) % rows, axis=0)
         positive_sq = ops.sum(ops.square(y_pred - positives), axis=-1)
-        negative_distance = ops.sqrt(ops.maximum(ops.sum(ops.square(y_pred - negatives), axis=-1), 1e-12))
+        negative_distance = ops.sqrt(at_least(ops.sum(ops.square(y_pred - negatives), axis=-1), 1e-12))
         negative_term = ops.square(ops.relu(self.margin - negative_distance))
         return 0.5 * (positive_sq + negative_term)
 
