@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser.add_argument("--pivot-out", default="/tmp/w2vvx_nrccr_pivot")
     parser.add_argument("--shared-data", default="../shared/data")
     parser.add_argument("--max-items", type=int, default=384, help="training items measured per run")
+    parser.add_argument("--modes", nargs="+", default=["train", "inference"], choices=["train", "inference"])
+    parser.add_argument("--noise", type=float, nargs="*", default=None, help="only these synthetic noise levels")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--results", default="benchmarks/results/nrccr_views.jsonl")
     parser.add_argument("--report", action="store_true")
@@ -65,7 +67,7 @@ def main(argv=None):
 
     jobs = []
     for record in _records(args.synthetic_results):
-        if record["row"] in CROSS_ROWS:
+        if record["row"] in CROSS_ROWS and (args.noise is None or record["noise"] in args.noise):
             jobs.append(("synthetic", record["noise"], record["row"], record["seed"],
                          Path(args.synthetic_out) / "runs" / f"{record['noise']}_{record['row']}_{record['seed']}"))
     for record in _records(args.pivot_results):
@@ -76,7 +78,7 @@ def main(argv=None):
     pairs_cache = {}
     results_path.parent.mkdir(parents=True, exist_ok=True)
     for study, setting, row, seed, run_dir in jobs:
-        if all((study, setting, row, seed, mode) in done for mode in ("train", "inference")):
+        if all((study, setting, row, seed, mode) in done for mode in args.modes):
             continue
         if (study, setting) not in pairs_cache:
             if study == "synthetic":
@@ -93,7 +95,9 @@ def main(argv=None):
                 pairs_cache[(study, setting)] = (source, translations, task.features)
         source, translations, features = pairs_cache[(study, setting)]
         run = load_run(run_dir)
-        for mode in ("train", "inference"):
+        for mode in args.modes:
+            if (study, setting, row, seed, mode) in done:
+                continue
             stats = nrccr_view_diagnostics(run.model, run.featurizer, source, translations, features,
                                            max_items=args.max_items, training=mode == "train")
             record = {"study": study, "setting": setting, "row": row, "seed": seed, "mode": mode, **stats}

@@ -19,11 +19,13 @@ target-language queries that never fed the pivot:
 
 English queries are never used for evaluation (they are the pivot's own sentences).
 
-Two methods (``method=``): ``baseline`` trains the library config on the target-language training text
-alone; ``nrccr`` trains the cross-lingual NRCCR model (:mod:`w2vvx.training.nrccr`) on the English
+Three methods (``method=``): ``baseline`` trains the library config on the target-language training
+text alone; ``nrccr`` trains the cross-lingual NRCCR model (:mod:`w2vvx.training.nrccr`) on the English
 training captions of the same items (source) aligned with their translations (``<item>#enc#<n>`` ↔
-``<item>#zhb#<n>`` for Flickr8K-CN, the Task 1 en/de pair of each Multi30K image, ``enc`` ↔ ``enc2zh``
-for VATEX). None of the datasets ships back-translations, so the back-translation weight is 0, and
+``<item>#zhb#<n>`` and ``<item>#zhg#<n>`` for Flickr8K-CN, so that it sees the same Chinese text as the
+baseline; the Task 1 en/de pair of each Multi30K image; ``enc`` ↔ ``enc2zh`` for VATEX); ``src_mt`` is the
+same model, data and trainer as ``nrccr`` without the two distillation terms (its ablation baseline).
+None of the datasets ships back-translations, so the back-translation weight is 0, and
 none ships MT of the test queries into English (Flickr8K-CN has no ``zhc``→en file; VATEX's
 ``vatextest_google_zhc2en`` covers videos without pivots), so NRCCR is evaluated with native queries
 only (no 0.8/0.2 query-translation fusion), exactly like the baseline. English sentences only train;
@@ -51,7 +53,7 @@ from .common import (InputFile, check_inputs, encode_captions, encode_items, mod
 logger = logging.getLogger(__name__)
 
 DATASETS = ("flickr8k-cn", "multi30k", "vatex")
-METHODS = ("baseline", "nrccr")
+METHODS = ("baseline", "src_mt", "nrccr")
 SKIPPED = {"msrvtt-cn": "skipped: its human Chinese captions translate the single English caption that is the "
                         "pivot (leaky) and it has no training split"}
 PIVOT_FEATURE = "minilm_en_pivot"
@@ -127,14 +129,15 @@ def load_nrccr_pairs(shared_data, dataset: str, task: PivotTask):
     Raises:
         DataFormatError: a source caption has no translation with the same item and index.
     """
-    from w2vvx.training.nrccr import align_translations
-
     check_inputs(nrccr_inputs(shared_data, dataset))
     root = Path(shared_data)
     train_items = {c.item_id for c in task.train}
     if dataset == "flickr8k-cn":
-        english = read_captions(root / "flickr8k-cn" / "flickr8kenc.caption.txt")
-        translations = [c for c in task.train if c.tag == "zhb"]
+        english = read_captions(root / "flickr8k-cn" / "flickr8kenc.caption.txt", keep_extension=True)
+        # one (English, MT) pair per MT sentence: both Baidu and Google MT, the baseline's training text
+        pairs = [_aligned_pairs(english, [c for c in task.train if c.tag == tag], train_items, dataset)
+                 for tag in ("zhb", "zhg")]
+        return pairs[0][0] + pairs[1][0], pairs[0][1] + pairs[1][1]
     elif dataset == "multi30k":
         base = root / "multi30k"
         ids = read_imageset(base / "task1/image_splits/train.txt")
@@ -149,6 +152,12 @@ def load_nrccr_pairs(shared_data, dataset: str, task: PivotTask):
     else:
         nrccr_inputs(shared_data, dataset)
         raise AssertionError("unreachable")
+    return _aligned_pairs(english, translations, train_items, dataset)
+
+
+def _aligned_pairs(english, translations, train_items, dataset: str):
+    from w2vvx.training.nrccr import align_translations
+
     translated_keys = {(c.item_id, c.index) for c in translations}
     source = [c for c in english if c.item_id in train_items and (c.item_id, c.index) in translated_keys]
     source, translations = align_translations(source, translations, name=f"{dataset} training translation")
@@ -198,8 +207,10 @@ def load_task(shared_data, dataset: str, max_items: Optional[int] = None) -> Piv
         base = root / "flickr8k-cn"
         splits = {split: [f"{i}.jpg" for i in read_imageset(base / f"flickr8k{split}.txt")]
                   for split in ("train", "val", "test")}
-        mt = read_captions(base / "flickr8kzhb.caption.txt") + read_captions(base / "flickr8kzhg.caption.txt")
-        human = read_captions(base / "flickr8kzhc.caption.txt")
+        # the pivot features are keyed '<name>.jpg', so the captions keep the suffix (keep_extension)
+        mt = (read_captions(base / "flickr8kzhb.caption.txt", keep_extension=True)
+              + read_captions(base / "flickr8kzhg.caption.txt", keep_extension=True))
+        human = read_captions(base / "flickr8kzhc.caption.txt", keep_extension=True)
         train_items = set(splits["train"][:max_items] if max_items else splits["train"])
         train_caps = [c for c in mt if c.item_id in train_items]
         val, val_items = _limit_items([c for c in human if c.item_id in set(splits["val"])], splits["val"], max_items)
@@ -264,14 +275,14 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
         method: ``"baseline"``, ``"nrccr"``, a comma-separated list of them or a sequence (see :data:`METHODS`).
         nrccr_weights: loss weights of the NRCCR method (:class:`~w2vvx.models.nrccr.NRCCRWeights` fields;
             the back-translation weight is forced to 0: no dataset ships back-translations).
-        nrccr_steps_per_epoch: NRCCR batches per epoch; None = ceil(#English source captions / batch size),
-            which is half the baseline's on Flickr8K-CN (it trains on zhb and zhg, NRCCR on enc↔zhb pairs).
+        nrccr_steps_per_epoch: NRCCR batches per epoch; None = ceil(#(English, MT) pairs / batch size), the
+            baseline's number of batches.
     """
     out_dir = Path(out_dir)
     methods = _methods(method)
     for dataset in datasets:
         pivot_inputs(shared_data, dataset)
-        if "nrccr" in methods:
+        if "nrccr" in methods or "src_mt" in methods:
             check_inputs(nrccr_inputs(shared_data, dataset))
     if small_scale:
         settings = model_config(config, small_scale=True, **(overrides or {}))
@@ -294,9 +305,12 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
                 train_size = len(task.train)
             else:
                 source, translations = load_nrccr_pairs(shared_data, dataset, task)
-                logger.info("%s nrccr: %d aligned (English, translation) training pairs", dataset, len(source))
-                run = train_nrccr(settings, out_dir / f"{dataset}-nrccr", source, translations, task,
-                                  seed=seed, verbose=verbose, weights=nrccr_weights,
+                logger.info("%s %s: %d aligned (English, translation) training pairs", dataset, name, len(source))
+                weights = dict(nrccr_weights or {})
+                if name == "src_mt":
+                    weights.update(similarity=0.0, feature=0.0)
+                run = train_nrccr(settings, out_dir / f"{dataset}-{name}", source, translations, task,
+                                  seed=seed, verbose=verbose, weights=weights,
                                   steps_per_epoch=nrccr_steps_per_epoch)
                 train_size = len(source) + len(translations)
             scores = score_matrix(encode_captions(run, task.test), encode_items(run, task.features, task.test_items))
@@ -319,6 +333,8 @@ def _write_table(out_dir: Path, settings, results: Dict[str, dict], timings: Dic
     for key, metrics in results.items():
         dataset, _, method = key.partition(" ")
         description = load_task_description(dataset) if not method else NRCCR_DESCRIPTION[dataset]
+        if method == "src_mt":
+            description = description.replace("NRCCR,", "NRCCR without the distillation terms (src + MT),", 1)
         header.append(f"- {key}: {description}; {metrics['train_captions']} train captions, "
                       f"{metrics['test_queries']} queries vs {metrics['gallery']} items; {timings[key]:.0f} s")
     for dataset, reason in SKIPPED.items():
@@ -331,7 +347,7 @@ def _write_table(out_dir: Path, settings, results: Dict[str, dict], timings: Dic
 
 
 NRCCR_DESCRIPTION = {
-    "flickr8k-cn": "NRCCR, source enc (English) aligned with zhb (Baidu MT) by image and caption index, "
+    "flickr8k-cn": "NRCCR, source enc (English) aligned with zhb and zhg (Baidu, Google MT) by image and caption index, "
                    "back-translation weight 0 (no file), select/test zhc (human), native queries only",
     "multi30k": "NRCCR, source Task 1 en aligned with Task 1 de (human translation, 1/image), back-translation "
                 "weight 0, select Task 1 val de, test Task 2 test_2016 de (human, 5/image), native queries only",

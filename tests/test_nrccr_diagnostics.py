@@ -112,3 +112,14 @@ def test_the_cross_attention_learns_from_the_retrieval_terms_only_when_shared(sh
         assert moved > 1e-4
     else:
         assert moved == 0.0
+
+
+def test_models_saved_before_the_shared_attention_load_with_their_architecture():
+    from w2vvx.models.nrccr import NRCCRModel, NRCCRWeights
+
+    model = _model(NRCCRWeights(shared_attention=False))
+    config = model.get_config()
+    del config["weights"]["shared_attention"]  # as written before the field existed
+    rebuilt = NRCCRModel.from_config(config)
+    assert rebuilt.nrccr_weights.shared_attention is False and rebuilt.shared_encoder.attention is None
+    assert len(rebuilt.get_weights()) == len(model.get_weights())

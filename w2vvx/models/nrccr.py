@@ -395,6 +395,10 @@ class NRCCRModel(W2VVModel):
         config = dict(config)
         name = config.pop("name", None)
         config.pop("trainable", None)
+        weights = config.get("weights")
+        if isinstance(weights, dict) and "shared_attention" not in weights:
+            # saved before the attention block was shared: a separate cross-attention, plain mean pooling
+            config["weights"] = {**weights, "shared_attention": False}
         return build_nrccr_model(ModelConfig.from_dict(config.pop("model_config")), compile=False, name=name,
                                  **config)
 
