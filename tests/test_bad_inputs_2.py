@@ -598,6 +598,23 @@ def _(tmp, request):
     read_imageset(tmp / "split.txt")
 
 
+@case("vocabulary-cr-only-lines")
+def _(tmp, request):
+    from w2vvx.text.vocabulary import Vocabulary
+
+    (tmp / "vocab.txt").write_bytes(b"\xef\xbb\xbfdog 3\rcat 2\rball 1\r")
+    vocab = Vocabulary.load(tmp / "vocab.txt")
+    assert [vocab.word(i) for i in range(len(vocab))][-3:] == ["dog", "cat", "ball"]
+
+
+@case("vocabulary-utf16", DataFormatError, says=["vocab.txt", "UTF-16", "iconv"])
+def _(tmp, request):
+    from w2vvx.text.vocabulary import Vocabulary
+
+    (tmp / "vocab.txt").write_bytes("dog 3\ncat 2\n".encode("utf-16"))
+    Vocabulary.load(tmp / "vocab.txt")
+
+
 @case("bigfile-ids-utf8-bom")
 def _(tmp, request):
     from w2vvx.io import BigFile, write_bigfile

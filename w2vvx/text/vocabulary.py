@@ -129,6 +129,9 @@ class Vocabulary:
 
 def parse_vocabulary(data: bytes, path=None) -> Vocabulary:
     """Parse the bytes of a vocabulary file (see :meth:`Vocabulary.load`)."""
+    from w2vvx.io.textlines import check_not_wide, split_lines
+
+    data = check_not_wide(data, path)  # BOM dropped, UTF-16 refused by name
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -136,7 +139,7 @@ def parse_vocabulary(data: bytes, path=None) -> Vocabulary:
         raise DataFormatError("not valid UTF-8; save the vocabulary as UTF-8", path=path, line=line) from None
     entries: List[Tuple[str, int]] = []
     seen: Dict[str, int] = {}
-    for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
+    for number, line in enumerate(split_lines(text), start=1):  # \n, \r\n or a lone \r end a line
         fields = line.split()
         if not fields:
             continue
