@@ -1,24 +1,30 @@
-"""Packaging for w2vvx: cross-lingual cross-modal retrieval on Keras 3 (TensorFlow, PyTorch, JAX)."""
+"""Packaging for w2vvx: cross-lingual cross-modal retrieval on Keras 3 (TensorFlow, PyTorch, JAX).
+
+Backends are extras, so that a user who picks one installs only that one:
+``pip install w2vvx[torch]``, ``w2vvx[jax]``, ``w2vvx[tensorflow]``; on an NVIDIA GPU ``w2vvx[gpu]``
+(CUDA builds of all three). The top-level ``recipes/`` folder is installed as ``w2vvx_recipes`` and
+joins the CLI as ``w2vvx recipe`` through the ``w2vvx.cli_plugins`` entry point.
+"""
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
 
+recipe_packages = ["w2vvx_recipes" + name[len("recipes"):] for name in find_packages(include=["recipes", "recipes.*"])]
+
 setup(
     name="w2vvx",
-    version="0.1.0",
+    version="0.2.0",
     description="Word2VisualVec lineage on Keras 3: cross-lingual cross-modal retrieval",
     long_description=(ROOT / "README.md").read_text(encoding="utf-8") if (ROOT / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["w2vvx", "w2vvx.*", "recipes", "recipes.*"]) + ["w2vvx.data"],
-    package_dir={"w2vvx.data": "data"},
+    packages=find_packages(include=["w2vvx", "w2vvx.*"]) + ["w2vvx.data"] + recipe_packages,
+    package_dir={"w2vvx.data": "data", "w2vvx_recipes": "recipes"},
     package_data={"w2vvx.data": ["*.txt", "*.json", "*/*.txt", "*/*.json"]},
     install_requires=[
         "keras>=3.15,<3.16",
-        "tensorflow-cpu>=2.21,<2.22",
-        "tensorboard>=2.21,<2.22",
         "gensim>=4.4,<4.5",
         "jieba>=0.42,<0.43",
         "numpy>=1.26,<3",
@@ -28,11 +34,17 @@ setup(
         "matplotlib>=3.8,<4",
     ],
     extras_require={
+        "tensorflow": ["tensorflow-cpu>=2.21,<2.22", "tensorboard>=2.21,<2.22"],
         "torch": ["torch==2.13.0"],
         "jax": ["jax[cpu]>=0.10,<0.11"],
+        "gpu": ["tensorflow[and-cuda]>=2.21,<2.22", "tensorboard>=2.21,<2.22", "torch==2.13.0",
+                "jax[cuda12]>=0.10,<0.11"],
         "ann": ["usearch>=2.20,<3", "faiss-cpu>=1.8,<2"],
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "nbclient>=0.10,<0.12", "nbformat>=5.9,<6",
                  "ipykernel>=6.29,<8"],
     },
-    entry_points={"console_scripts": ["w2vvx=w2vvx.cli:main"]},
+    entry_points={
+        "console_scripts": ["w2vvx=w2vvx.cli:main"],
+        "w2vvx.cli_plugins": ["recipe = w2vvx_recipes.cli:recipe"],
+    },
 )
