@@ -15,7 +15,12 @@ _check_keras_backend()  # KERAS_BACKEND=bogus: a ConfigError saying what to set,
 from w2vvx import layers, losses, models, noisy  # noqa: F401,E402  (registers the serializable classes)
 from w2vvx.models import W2VVBackbone, W2VVPreprocessor, W2VVRetriever, build_model, get_config
 
-__version__ = "0.1.0"
+try:
+    from importlib.metadata import version as _installed_version
+
+    __version__ = _installed_version("w2vvx")
+except Exception:  # running from a checkout that was never installed
+    __version__ = "unknown"
 
 __all__ = ["W2VVBackbone", "W2VVPreprocessor", "W2VVRetriever", "build_model", "get_config", "layers", "losses",
            "models", "noisy"]
