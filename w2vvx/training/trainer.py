@@ -56,6 +56,7 @@ from w2vvx.training.callbacks import (EpochSync, GracefulStop, LineageSchedule, 
                                       set_learning_rate, tensorboard_callback)
 from w2vvx.training.checkpoint import (BEST_MODEL, CHECKPOINT_DIR, TrainerState, latest_checkpoint,
                                        load_checkpoint, remove_stale_temporaries)
+from w2vvx.training.placement import check_precision, data_parallel, dtype_policy
 from w2vvx.training.prepare import PREPARED_DIR, PreparedText, prepare_text
 from w2vvx.training.run_dir import (RunDirLock, check_loaded_run, check_resume_provenance, data_provenance,
                                     record_provenance, record_vocabulary)
@@ -207,6 +208,10 @@ class Trainer:
         callbacks: extra Keras callbacks, run after the trainer's own (they see the ``val_*`` logs).
         min_val_items: the smallest validation split accepted (default :data:`MIN_VALIDATION_ITEMS`; at
             least 2), since selection on fewer items is meaningless.
+        precision: ``"float32"`` (default), ``"mixed_bfloat16"`` or ``"mixed_float16"``: the Keras dtype
+            policy of the model's layers (weights stay float32); see :mod:`w2vvx.training.placement`.
+        devices: ``None`` (one device), ``"all"`` or a list of device names: split each batch across
+            them, data parallel, negatives from the global batch (JAX/TensorFlow backends).
     """
 
     def __init__(self, config, run_dir, train_captions, features, val_captions, val_features=None,
@@ -214,8 +219,11 @@ class Trainer:
                  default_language: str = "en", seed: int = 0, verbose: int = 1, tensorboard: bool = True,
                  deterministic: bool = False, max_epochs: Optional[int] = None,
                  steps_per_epoch: Optional[int] = None, eval_batch_size: int = 500, overwrite: bool = False,
-                 callbacks: Sequence[keras.callbacks.Callback] = (), min_val_items: int = MIN_VALIDATION_ITEMS):
+                 callbacks: Sequence[keras.callbacks.Callback] = (), min_val_items: int = MIN_VALIDATION_ITEMS,
+                 precision: str = "float32", devices=None):
         config = _resolve_config(config)
+        self.precision = check_precision(precision)
+        self.devices = devices
         if max_epochs is not None:
             config = config.replace(max_epochs=max_epochs)
         self.train_by_language: Optional[Dict[str, list]] = None
@@ -372,7 +380,8 @@ class Trainer:
 
     def _build_model(self, visual_dim: int, frames: bool):
         """The compiled model of ``self.config`` (subclasses such as the NRCCR trainer build another)."""
-        return build_compiled_model(self.config, self.prepared, visual_dim, frames=frames)
+        with dtype_policy(self.precision):
+            return build_compiled_model(self.config, self.prepared, visual_dim, frames=frames)
 
     def _training_batches(self, featurizer):
         config = self.config
@@ -396,7 +405,8 @@ class Trainer:
         returns or :meth:`close` is called.
         """
         try:
-            return self._setup(resume)
+            with data_parallel(self.devices):
+                return self._setup(resume)
         except BaseException:
             self.close()
             raise
@@ -460,7 +470,7 @@ class Trainer:
         """
         stop = GracefulStop()
         try:
-            with stop:
+            with stop, data_parallel(self.devices):
                 return self._fit(resume, stop)
         except TrainingStopped as stopped:  # the signal arrived while preparing, before the loop
             return self._interrupted(stopped.signal_name)
