@@ -276,9 +276,14 @@ def vocab(ctx, collection_name, split, variant, language, min_count, out):
 @click.option("--seed", default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last complete epoch.")
 @click.option("--overwrite", is_flag=True, help="Start again in a run folder that holds a checkpoint.")
+@click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]), default="float32",
+              show_default=True, help="Compute precision of the layers (weights stay float32).")
+@click.option("--devices", default=None, metavar="all|NAME,NAME",
+              help="Train data parallel on these devices (JAX/TensorFlow), e.g. 'all' or 'gpu:0,gpu:1'; "
+                   "default one device. See `w2vvx env` for the names.")
 @click.pass_context
 def train(ctx, config, collection_name, feature, train_variant, val_variant, train_variants, val_variants, language,
-          run_dir, size, epochs, overrides, word_vectors, trusted, seed, resume, overwrite):
+          run_dir, size, epochs, overrides, word_vectors, trusted, seed, resume, overwrite, precision, devices):
     """Train a named CONFIG (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, w2vv_1tok, ...)."""
     from w2vvx.models.presets import sized_config
     from w2vvx.pipeline import pick_feature
@@ -303,7 +308,7 @@ def train(ctx, config, collection_name, feature, train_variant, val_variant, tra
                     else collection.captions("val", val_variant))
     trainer = Trainer(model_config, run_dir, train_captions, collection.features(feature), val_captions,
                       word_vectors=word_vectors, trusted=trusted, default_language=language, seed=seed,
-                      verbose=_progress_verbosity(), overwrite=overwrite)
+                      verbose=_progress_verbosity(), overwrite=overwrite, precision=precision, devices=devices)
     result = trainer.fit(resume=resume)
     if result.interrupted:
         click.echo(f"interrupted; resume with the same command plus --resume (run folder {run_dir})", err=True)
