@@ -155,14 +155,14 @@ def load_word_vectors(path, format: str = "auto", trusted: bool = False):
                                                      unicode_errors="replace")
     except (ValueError, EOFError, IndexError, OverflowError) as error:
         if not binary:
-            located = _first_bad_text_line(path, header=not no_header)
+            located = _first_bad_text_line(path, header=not no_header, fmt=fmt)
             if located is not None:
                 raise located from None
         raise DataFormatError(f"not a valid {fmt} word-vector file ({type(error).__name__}: {error})",
                               path=path) from None
 
 
-def _first_bad_text_line(path, header: bool) -> Optional[DataFormatError]:
+def _first_bad_text_line(path, header: bool, fmt: str = "text") -> Optional[DataFormatError]:
     """The first line of a text word-vector file that is not ``word v1 ... vD`` (to name it in the error)."""
     dim = None
     with open(path, "rb") as handle:
@@ -188,7 +188,8 @@ def _first_bad_text_line(path, header: bool) -> Optional[DataFormatError]:
                 why = f"the value {bad.decode('utf-8', errors='replace')!r} is not a number"
             else:
                 continue
-            return DataFormatError(f"{why} (line starts {word!r})", path=path, line=number)
+            return DataFormatError(f"not a valid {fmt} word-vector file: {why} (line starts {word!r})", path=path,
+                                   line=number)
     return None
 
 
