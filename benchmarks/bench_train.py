@@ -22,7 +22,8 @@ Usage:
         [--precision float32,mixed_bfloat16] [--threads 2] [--reference PATH]
 
 Set ``OMP_NUM_THREADS`` deliberately (``--threads`` does it for every child). On a shared 2-core
-machine use ``--threads 1``.
+machine use ``--threads 1 --device cpu``: epochs are then timed in process CPU seconds (the reference
+too), which other processes competing for the cores barely change.
 """
 import argparse
 import json
@@ -88,14 +89,15 @@ def run_keras_worker(args):
     model = build_model(config, gru_vocab_size=SIZES["vocab"], bow_vocab_size=SIZES["vocab"],
                         visual_dim=SIZES["visual"])
     x = random_inputs(args.batch * args.steps, negatives=config.loss == "ctl")
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     epoch_seconds = []
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
+            self.start = clock()
 
         def on_epoch_end(self, epoch, logs=None):
-            epoch_seconds.append(time.perf_counter() - self.start)  # fit syncs the loss at epoch end
+            epoch_seconds.append(clock() - self.start)  # fit syncs the loss at epoch end
 
     history = model.fit(x, batch_size=args.batch, epochs=1 + args.epochs, shuffle=False, verbose=0,
                         callbacks=[EpochTimer()])
@@ -123,7 +125,9 @@ def run_child(command, threads, backend=None, hide_gpu=False):
 
 def reference_rate(args, device, batch):
     steps = args.steps * args.epochs
-    return run_child([sys.executable, str(args.reference), "--steps", str(steps), "--warmup", str(args.steps),
+    swap_clock = "time.perf_counter = time.process_time; " if args.clock == "cpu" else ""
+    launcher = f"import runpy, sys, time; {swap_clock}sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    return run_child([sys.executable, "-c", launcher, str(args.reference), "--steps", str(steps), "--warmup", str(args.steps),
                       "--batch", str(batch), "--threads", str(args.threads), "--device", device, "--json"],
                      args.threads)
 
@@ -134,7 +138,7 @@ def table(args, device):
           f"{args.steps} steps); ratio = w2vvx / torch_reference on {torch_device}, same run\n")
     print("| model | batch | precision | torch_reference | " + " | ".join(args.backends) + " |")
     print("|---|---:|---|---:|" + "---:|" * len(args.backends))
-    me = [sys.executable, str(Path(__file__).resolve()), "--worker", "--threads", str(args.threads),
+    me = [sys.executable, str(Path(__file__).resolve()), "--worker", "--threads", str(args.threads), "--clock", args.clock,
           "--steps", str(args.steps), "--epochs", str(args.epochs)]
     for batch in args.batches:
         reference = reference_rate(args, torch_device, batch)
@@ -169,6 +173,9 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="batches per epoch")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up epoch")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads of every child process")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default=None,
+                        help="time epochs in wall seconds or process CPU seconds (default: cpu on the CPU with "
+                             "--threads 1, robust to other processes; wall otherwise, always on a GPU)")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                         help="torch_reference.py (default: ../shared/bench/torch_reference.py beside the checkout)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -191,11 +198,15 @@ def main():
         parser.error(f"--backends: unknown {unknown}; expected a comma-separated subset of {list(BACKENDS)}")
     if not args.reference.is_file():
         parser.error(f"the reference script {args.reference} is missing; pass --reference PATH")
+    if args.clock is None:
+        args.clock = "cpu" if args.threads == 1 and args.device == "cpu" else "wall"
     has_gpu = gpu_visible()
     devices = {"auto": ["cpu"] + (["gpu"] if has_gpu else []), "cpu": ["cpu"], "gpu": ["gpu"]}[args.device]
     if "gpu" in devices and not has_gpu:
         parser.error("--device gpu: nvidia-smi lists no GPU on this machine")
-    print(f"threads per process: {args.threads}; cpu count {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}; "
+    if args.clock == "cpu" and "gpu" in devices:
+        parser.error("--clock cpu cannot time GPU work; use --clock wall (or --device cpu)")
+    print(f"clock: {args.clock}; threads per process: {args.threads}; cpu count {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}; "
           f"GPU visible: {has_gpu}; sizes {SIZES}")
     for device in devices:
         table(args, device)
