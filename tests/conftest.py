@@ -20,8 +20,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def _full_float32_matmuls() -> None:
     """Tests compare backends at float32 tolerances: no TF32 on NVIDIA GPUs (the default of JAX and cuDNN).
 
-    Imports only the framework of the backend under test; a no-op on CPUs.
+    Imports only the framework of the backend under test; a no-op on CPUs. The environment variables
+    reach the subprocesses that some tests start on another backend.
     """
+    os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")  # cuBLAS/cuDNN of every framework
+    os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
     backend = os.environ["KERAS_BACKEND"]
     if backend == "jax":
         import jax

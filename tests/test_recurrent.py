@@ -76,7 +76,8 @@ def test_matches_keras_gru_outputs_and_gradients(return_sequences, use_fast_path
     out, grads = _value_and_grads(layer, x, mask, weight_vector)
     np.testing.assert_allclose(out, expected_out, atol=1e-5)
     for name, got, want in zip(["inputs", "kernel", "recurrent_kernel", "bias"], grads, expected_grads):
-        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"gradient of {name}")
+        # cuDNN's backward sums over steps in another order: ~1e-5 relative on an H100
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=f"gradient of {name}")
 
 
 @pytest.mark.parity
