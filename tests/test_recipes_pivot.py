@@ -48,11 +48,12 @@ def test_small_scale_end_to_end(shared_data, tmp_path):
     assert "| multi30k (ours) |" in table and "floor" not in table  # no floor comparison for capped runs
 
 
-def test_nrccr_pairs_align_english_with_baidu_mt_by_image_and_caption_index(shared_data):
+def test_nrccr_pairs_align_english_with_baidu_and_google_mt_by_image_and_caption_index(shared_data):
     task = pivot.load_task(shared_data, "flickr8k-cn", max_items=15)
     source, translations = pivot.load_nrccr_pairs(shared_data, "flickr8k-cn", task)
-    assert len(source) == len(translations) == 75
-    assert {c.tag for c in source} == {"enc"} and {c.tag for c in translations} == {"zhb"}
+    assert len(source) == len(translations) == 150  # each English caption twice: with zhb and with zhg
+    assert {c.tag for c in source} == {"enc"} and {c.tag for c in translations} == {"zhb", "zhg"}
+    assert sorted(c.text for c in translations) == sorted(c.text for c in task.train)  # the baseline's MT text
     assert all((s.item_id, s.index) == (t.item_id, t.index) for s, t in zip(source, translations))
     assert {c.item_id for c in source} == {c.item_id for c in task.train}
     assert not {c.item_id for c in source} & (set(task.test_items) | set(task.val_items))
@@ -76,7 +77,7 @@ def test_nrccr_method_runs_end_to_end_on_tiny_flickr8k_cn(shared_data, tmp_path)
                               method="nrccr", verbose=0)
     assert list(results) == ["flickr8k-cn nrccr"]
     metrics = results["flickr8k-cn nrccr"]
-    assert metrics["t2i_queries"] == 60 and metrics["gallery"] == 12 and metrics["train_captions"] == 120
+    assert metrics["t2i_queries"] == 60 and metrics["gallery"] == 12 and metrics["train_captions"] == 240
     assert 0.0 <= metrics["t2i_r1"] <= metrics["t2i_r10"] <= 100.0
     assert (tmp_path / "flickr8k-cn-nrccr" / "best.keras").is_file()
     table = (tmp_path / "pivot_results.md").read_text(encoding="utf-8")
