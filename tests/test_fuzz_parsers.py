@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from w2vvx.config import load_settings, parse_ini_text
 from w2vvx.errors import W2VVXError
-from w2vvx.io.bigfile import BigFile, decode_ids, parse_shape_text, txt2bin
+from w2vvx.io.bigfile import BigFile, decode_ids, parse_shape_text
+from w2vvx.io.bigfile_convert import txt2bin
 from w2vvx.io.captions import Caption, parse_sentence_id, read_captions, read_sentences
 from w2vvx.io.frames import parse_video2frames
 from w2vvx.io.imagesets import parse_imageset

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
-from w2vvx.io.bigfile import (BigFile, BigFileWriter, hdf5_to_bigfile, npy_to_bigfile, parse_shape_text, txt2bin,
-                              write_bigfile)
+from w2vvx.io.bigfile import BigFile, BigFileWriter, parse_shape_text, write_bigfile
+from w2vvx.io.bigfile_convert import hdf5_to_bigfile, npy_to_bigfile, txt2bin
 from w2vvx.io.hdf5 import read_hdf5_features
 
 

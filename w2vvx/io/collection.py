@@ -30,7 +30,7 @@ from w2vvx.io.imagesets import read_imageset
 CAPTION_SUFFIX = ".caption.txt"
 _MAKE_CAPTIONS = ("write it with w2vvx.io.captions.write_captions, or download the dataset's TextData "
                   "(see the recipe for this dataset)")
-_MAKE_FEATURES = ("convert features into a BigFile in Python (w2vvx.io.bigfile.txt2bin, npy_to_bigfile, "
+_MAKE_FEATURES = ("convert features into a BigFile in Python (w2vvx.io.bigfile_convert.txt2bin, npy_to_bigfile, "
                   "hdf5_to_bigfile) or download the dataset's FeatureData")
 
 
