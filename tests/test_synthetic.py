@@ -9,8 +9,9 @@ import pytest
 
 from w2vvx.datasets import synthetic
 from w2vvx.datasets.noise import MTNoise
-from w2vvx.datasets.synthetic import (Lexicon, Scene, SceneFeaturizer, SceneObject, SyntheticSpec,
-                                      generate_collection, load_scenes)
+from w2vvx.datasets.synthetic import (Scene, SceneFeaturizer, SceneObject, SyntheticSpec, generate_collection,
+                                      load_scenes)
+from w2vvx.datasets.synthetic_language import Lexicon
 from w2vvx.errors import ConfigError
 from w2vvx.io.bigfile import BigFile
 from w2vvx.io.captions import read_captions
