@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole w2vvx test suite: every test on the default backend (TensorFlow), then the
+# Runs the whole w2vvx test suite and the docstring examples of w2vvx/ (pytest.ini: --doctest-modules) on the
+# default backend (TensorFlow), then the
 # backend-parity subset (tests marked `parity`) on PyTorch and JAX. Sets up .venv on first use.
 # Extra arguments go to every pytest call (e.g. ./run_tests.sh -x -k bigfile).
 set -uo pipefail
