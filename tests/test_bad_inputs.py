@@ -13,7 +13,6 @@ import builtins
 import errno
 import gzip
 import io
-import logging
 import os
 import re
 import shutil
@@ -25,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from w2vvx.errors import (ConfigError, DataFormatError, MissingFileError, StorageError, UntrustedFileError,
-                          W2VVXError)
+from w2vvx.errors import ConfigError, DataFormatError, MissingFileError, StorageError, UntrustedFileError
+
+from bad_input_runner import check_bad_input
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 CASES = {}
@@ -600,19 +600,7 @@ def tiny_run(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input(name, tmp_path, request, caplog):
-    function, error, says, logged = CASES[name]
-    caplog.set_level(logging.WARNING)
-    if error is None:
-        function(tmp_path, request)
-        for text in logged:
-            assert text in caplog.text, f"{name}: expected a log line with {text!r}, got {caplog.text!r}"
-        return
-    with pytest.raises(error) as info:
-        function(tmp_path, request)
-    assert isinstance(info.value, W2VVXError), f"{name}: raw {type(info.value).__name__}: {info.value}"
-    message = str(info.value)
-    for text in says:
-        assert text in message, f"{name}: {text!r} missing from the message {message!r}"
+    check_bad_input(CASES, name, tmp_path, request, caplog)
 
 
 # -- the command line ---------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ documented handling, which the case function checks itself (and ``logged`` lines
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import re
 import shutil
@@ -21,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from w2vvx.errors import ConfigError, DataFormatError, ProvenanceError, RunLockedError, W2VVXError
+from w2vvx.errors import ConfigError, DataFormatError, ProvenanceError, RunLockedError
+
+from bad_input_runner import check_bad_input
 
 CASES = {}
 DIM = 6
@@ -779,19 +780,7 @@ def _(tmp, request):
 # -- the runner ------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input(name, tmp_path, request, caplog):
-    function, error, says, logged = CASES[name]
-    caplog.set_level(logging.WARNING)
-    if error is None:
-        function(tmp_path, request)
-        for text in logged:
-            assert text in caplog.text, f"{name}: expected a log line with {text!r}, got {caplog.text!r}"
-        return
-    with pytest.raises(error) as info:
-        function(tmp_path, request)
-    assert isinstance(info.value, W2VVXError), f"{name}: raw {type(info.value).__name__}: {info.value}"
-    message = str(info.value)
-    for text in says:
-        assert text in message, f"{name}: {text!r} missing from the message {message!r}"
+    check_bad_input(CASES, name, tmp_path, request, caplog)
 
 
 def test_cases_are_documented():

@@ -132,7 +132,7 @@ def env(ctx):
     import keras
     import numpy
 
-    from w2vvx.devices import describe_backends
+    from w2vvx.devices import describe_backends, device_names
 
     settings = _settings(ctx)
     lines = {
@@ -144,7 +144,7 @@ def env(ctx):
         "numpy": numpy.__version__,
         "rootpath": f"{settings.rootpath} ({settings.rootpath_source})",
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
-        "devices": ", ".join(_devices()),
+        "devices": ", ".join(device_names()),
     }
     for backend, device in describe_backends().items():
         lines[f"{backend} trains on"] = device
@@ -176,26 +176,6 @@ def _package_version(name: str) -> str:
             return version(name)
         except Exception:
             return "not installed"
-
-
-def _devices():
-    import keras
-
-    backend = keras.backend.backend()
-    try:
-        if backend == "jax":
-            import jax
-
-            return [str(d) for d in jax.devices()]
-        if backend == "torch":
-            import torch
-
-            return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        import tensorflow as tf
-
-        return [d.name for d in tf.config.list_logical_devices()]
-    except Exception as error:  # a broken accelerator setup should not stop `env`
-        return [f"unknown ({error})"]
 
 
 @cli.command()

@@ -56,6 +56,22 @@ def training_device(backend: str) -> str:
     return devices[0] if devices else "not installed"
 
 
+def device_names() -> List[str]:
+    """The names ``--devices`` / ``Trainer(devices=)`` accept on the current Keras backend.
+
+    ``keras.distribution.list_devices()`` where Keras distributes (JAX, TensorFlow), else this backend's
+    devices as :func:`backend_devices` names them. Errors of a broken accelerator set-up come back as text.
+    """
+    import keras
+
+    try:
+        if keras.backend.backend() in ("jax", "tensorflow"):
+            return [str(device) for device in keras.distribution.list_devices()]
+        return backend_devices(keras.backend.backend())
+    except Exception as error:  # a broken CUDA build: show it, do not stop `w2vvx env`
+        return [f"unknown ({type(error).__name__}: {error})"]
+
+
 def describe_backends() -> Dict[str, str]:
     """``{backend: training device}`` for TensorFlow, PyTorch and JAX, with errors as text.
 
