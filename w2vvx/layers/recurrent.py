@@ -245,9 +245,9 @@ def _torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=Non
     if not packed:
         outputs, _ = torch._VF.gru(inputs.contiguous(), initial, params, True, 1, 0.0, train, False, True)
         return outputs
-    packed = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
-    data, _ = torch._VF.gru(packed.data, packed.batch_sizes, initial, params, True, 1, 0.0, train, False)
-    outputs, _ = pad_packed_sequence(packed._replace(data=data), batch_first=True, total_length=inputs.shape[1])
+    sequence = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+    data, _ = torch._VF.gru(sequence.data, sequence.batch_sizes, initial, params, True, 1, 0.0, train, False)
+    outputs, _ = pad_packed_sequence(sequence._replace(data=data), batch_first=True, total_length=inputs.shape[1])
     return outputs
 
 
