@@ -84,8 +84,9 @@ def run_keras_worker(args):
     if args.precision != "float32":
         keras.mixed_precision.set_global_policy(args.precision)
     keras.utils.set_random_seed(0)
-    config = get_config(args.config, embed_dim=SIZES["embed"], gru_units=SIZES["gru"], w2v_dim=SIZES["w2v"],
-                        **({"common_space_dim": SIZES["space"]} if get_config(args.config).common_space_dim else {}))
+    published = get_config(args.config)  # the lineage's sizes; pinned to the reference's shapes below
+    config = published.replace(embed_dim=SIZES["embed"], gru_units=SIZES["gru"], w2v_dim=SIZES["w2v"],
+                               **({"common_space_dim": SIZES["space"]} if published.common_space_dim else {}))
     model = build_model(config, gru_vocab_size=SIZES["vocab"], bow_vocab_size=SIZES["vocab"],
                         visual_dim=SIZES["visual"])
     x = random_inputs(args.batch * args.steps, negatives=config.loss == "ctl")
