@@ -139,3 +139,47 @@ def test_compiled_train_step_is_traced_once():
     assert len(traced) == first, (
         f"the {keras.backend.backend()} train step was traced again ({len(traced) - first} times) for 3 more "
         "batches of the same shape: something in the step depends on Python values of the batch")
+
+
+def _host_values_turned_into_tensors(model, batch):
+    """Every Python number, tuple or list turned into a torch tensor during one train step, Keras's own
+    code included (the batch's arrays are data and not counted). On CUDA each is a copy that waits for
+    the GPU, and a CUDA graph of the step cannot hold it."""
+    import traceback
+
+    import torch
+
+    made = collections.Counter()
+    originals = {"as_tensor": torch.as_tensor, "tensor": torch.tensor}
+
+    def counting(original):
+        def wrapper(data, *args, **kwargs):
+            if not isinstance(data, (torch.Tensor, np.ndarray)):
+                frame = next(f for f in reversed(traceback.extract_stack()[:-1])
+                             if "/torch/" not in f.filename and "/keras/src/backend/" not in f.filename)
+                made[f"{Path(frame.filename).name}:{frame.lineno} {frame.line}"] += 1
+            return original(data, *args, **kwargs)
+        return wrapper
+
+    model.train_on_batch(batch)  # builds the optimizer; it also resets the metrics, which fit does per epoch
+    torch.as_tensor, torch.tensor = counting(originals["as_tensor"]), counting(originals["tensor"])
+    try:
+        model.train_step(batch)  # what fit calls for each batch
+    finally:
+        torch.as_tensor, torch.tensor = originals["as_tensor"], originals["tensor"]
+    return made
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["w2vvpp", "w2vv_attention_ctl", "w2vv_infonce"])
+def test_torch_train_step_copies_no_host_value_at_all(name):
+    if keras.backend.backend() != "torch":
+        pytest.skip("watches the torch backend's tensor creation (run with KERAS_BACKEND=torch)")
+    keras.utils.set_random_seed(0)
+    batch = _batch(16)
+    if get_config(name).loss == "ctl":
+        batch["negative_visual"] = np.random.default_rng(1).random((16, VISUAL), dtype="float32")
+    made = _host_values_turned_into_tensors(_model(name), batch)
+    assert not made, (
+        f"{name}: a torch train step turns host values into device tensors (a GPU wait each, and the step "
+        f"can no longer be captured as a CUDA graph): {dict(made)}")

@@ -34,6 +34,17 @@ def at_least(x, floor):
     return ops.maximum(x, filled_like(x, floor))
 
 
+def clipped(x, low, high):
+    """``clip(x, low, high)`` for Python numbers ``low`` and ``high``, without a host-to-device copy.
+
+    Example:
+        >>> import numpy as np
+        >>> keras.ops.convert_to_numpy(clipped(np.array([-1.0, 0.5, 3.0]), 0.0, 1.0)).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    return ops.minimum(at_least(x, low), filled_like(x, high))
+
+
 def nonzero(x):
     """Boolean tensor, True where ``x != 0`` (NaN counts as nonzero, as in ``x != 0``).
 

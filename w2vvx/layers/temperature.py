@@ -6,6 +6,8 @@ import math
 import keras
 from keras import ops
 
+from w2vvx.layers.device_math import clipped
+
 from w2vvx.errors import ConfigError
 from w2vvx.layers._validation import positive_float
 
@@ -45,7 +47,7 @@ class LearnableTemperature(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs=None):
-        return ops.clip(ops.exp(self.log_temperature), self.min_value, self.max_value)
+        return clipped(ops.exp(self.log_temperature), self.min_value, self.max_value)
 
     def get_config(self):
         return {**super().get_config(), "initial": self.initial, "min_value": self.min_value,

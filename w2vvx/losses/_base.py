@@ -24,7 +24,22 @@ def cosine_scores(text, visual, normalize: bool = True):
     return ops.matmul(text, ops.transpose(visual))
 
 
-class TemperatureLoss(keras.losses.Loss):
+class RetrievalLoss(keras.losses.Loss):
+    """``keras.losses.Loss`` whose reduction stays on the device.
+
+    Keras's mean reduction divides by ``convert_to_tensor(shape)``: on torch/CUDA a host-to-device
+    copy that waits for the GPU, and one a CUDA graph cannot hold. The losses of w2vvx reduce with
+    :func:`reduce_losses` instead (same values). Subclasses implement ``call(y_true, y_pred)``
+    returning per-sample losses (or an already reduced scalar).
+    """
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
+        y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+        return reduce_losses(self.call(y_true, y_pred), sample_weight, self.reduction, self.dtype)
+
+
+class TemperatureLoss(RetrievalLoss):
     """Base of the softmax-contrastive losses, whose temperature may come from the model.
 
     ``loss(y_true, y_pred, temperature=t)`` uses ``t`` (e.g. the output of a
@@ -54,12 +69,15 @@ class TemperatureLoss(keras.losses.Loss):
 
 
 def reduce_losses(losses, sample_weight, reduction, dtype):
-    """Weight and reduce per-sample losses like ``keras.losses.Loss`` does."""
+    """Weight and reduce per-sample losses like ``keras.losses.Loss`` does, without a host value.
+
+    Example:
+        >>> import numpy as np
+        >>> float(reduce_losses(np.array([1.0, 2.0, 6.0]), None, "sum_over_batch_size", "float32"))
+        3.0
+    """
     if sample_weight is not None:
         losses = losses * ops.cast(sample_weight, dtype)
     if reduction is None:
         return losses
-    total = ops.sum(losses)
-    if reduction == "sum":
-        return total
-    return total / ops.cast(ops.size(losses), dtype)
+    return ops.sum(losses) if reduction == "sum" else ops.mean(losses)

@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from w2vvx.errors import ConfigError
+from w2vvx.losses._base import RetrievalLoss
 
 
 def _check_positive(name: str, value) -> float:
@@ -94,7 +95,7 @@ def feature_distillation_loss(target, cross, beta: float = 4.0, detach_teacher: 
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class SimilarityDistillationLoss(keras.losses.Loss):
+class SimilarityDistillationLoss(RetrievalLoss):
     """Similarity-view distillation as a Keras loss.
 
     ``y_true`` is the visual embedding ``(B, D)``; ``y_pred`` stacks ``[target, cross]`` on axis 1,
@@ -128,7 +129,7 @@ class SimilarityDistillationLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class FeatureDistillationLoss(keras.losses.Loss):
+class FeatureDistillationLoss(RetrievalLoss):
     """Feature-view distillation as a Keras loss: ``y_true`` = cross (teacher), ``y_pred`` = target.
 
     Args:

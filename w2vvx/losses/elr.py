@@ -20,7 +20,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from w2vvx.layers.device_math import clipped
+
 from w2vvx.errors import ConfigError
+from w2vvx.losses._base import RetrievalLoss
 
 
 def _check_fraction(name: str, value, open_low=False) -> float:
@@ -34,7 +37,7 @@ def _check_fraction(name: str, value, open_low=False) -> float:
 
 def clipped_probabilities(logits, clip: float = 1e-4):
     """``softmax(logits)`` clipped to ``[clip, 1 - clip]`` (ELR's clamp)."""
-    return ops.clip(ops.softmax(ops.convert_to_tensor(logits), axis=-1), clip, 1.0 - clip)
+    return clipped(ops.softmax(ops.convert_to_tensor(logits), axis=-1), clip, 1.0 - clip)
 
 
 def update_running_targets(previous_targets, logits, beta: float = 0.7, clip: float = 1e-4):
@@ -146,7 +149,7 @@ class EarlyLearningTargets(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class ELRLoss(keras.losses.Loss):
+class ELRLoss(RetrievalLoss):
     """ELR objective as a Keras loss.
 
     ``y_true`` are integer labels ``(B,)``; ``y_pred`` is the concatenation ``[logits, targets]``

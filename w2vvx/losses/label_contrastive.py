@@ -16,6 +16,7 @@ from keras import ops
 
 from w2vvx.layers.device_math import filled_like
 from w2vvx.errors import ConfigError
+from w2vvx.losses._base import RetrievalLoss
 
 _MASKED = -1e9
 
@@ -65,7 +66,7 @@ def multimodal_contrastive_loss(views, tau: float = 1.0):
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class MultimodalContrastiveLoss(keras.losses.Loss):
+class MultimodalContrastiveLoss(RetrievalLoss):
     """:func:`multimodal_contrastive_loss` as a Keras loss.
 
     ``y_pred`` holds the views stacked on axis 1, shape ``(B, V, D)``; ``y_true`` is ignored (pass

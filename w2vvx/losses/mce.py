@@ -13,6 +13,7 @@ from keras import ops
 
 from w2vvx.layers.device_math import at_least
 from w2vvx.errors import ConfigError
+from w2vvx.losses._base import RetrievalLoss
 
 
 def _check_positive(name: str, value) -> float:
@@ -52,7 +53,7 @@ def mean_clustering_error(labels, logits, tau: float = 1.0, epsilon: float = 1e-
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class MeanClusteringError(keras.losses.Loss):
+class MeanClusteringError(RetrievalLoss):
     """MRL's robust clustering loss; ``y_true`` are integer labels, ``y_pred`` are logits.
 
     Args:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from w2vvx.losses._base import check_reduction
+from w2vvx.losses._base import RetrievalLoss, check_reduction
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class MSELoss(keras.losses.Loss):
+class MSELoss(RetrievalLoss):
     """W2VV's regression loss: mean over dimensions of ``(visual - text)²``, mean over the batch.
 
     Args:

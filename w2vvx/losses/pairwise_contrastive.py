@@ -6,11 +6,11 @@ from keras import ops
 
 from w2vvx.layers.device_math import at_least
 from w2vvx.errors import ConfigError
-from w2vvx.losses._base import check_reduction
+from w2vvx.losses._base import RetrievalLoss, check_reduction
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class PairwiseContrastiveLoss(keras.losses.Loss):
+class PairwiseContrastiveLoss(RetrievalLoss):
     """Mean over pairs of ``y·d² + (1−y)·max(margin − d, 0)²`` with Euclidean distance ``d``.
 
     Each sentence ``i`` (row ``i`` of ``y_pred``) forms two pairs: with its own visual vector

@@ -5,13 +5,13 @@ import keras
 from keras import ops
 
 from w2vvx.errors import ConfigError
-from w2vvx.losses._base import check_reduction, cosine_scores
+from w2vvx.losses._base import RetrievalLoss, check_reduction, cosine_scores
 
 DIRECTIONS = ("t2v", "v2t", "both")
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class TripletRankingLoss(keras.losses.Loss):
+class TripletRankingLoss(RetrievalLoss):
     """VSE++ contrastive (triplet) ranking loss over the in-batch negatives.
 
     With ``S[i, j]`` the cosine of text ``i`` and visual ``j`` (row ``i`` of both is a positive):

@@ -15,6 +15,7 @@ import numpy as np
 from keras import ops
 
 from w2vvx.errors import ConfigError
+from w2vvx.models import torch_train_step
 from w2vvx.models.configs import ModelConfig
 from w2vvx.models.w2vv_backbone import TEXT_INPUTS, W2VVBackbone
 from w2vvx.vectors import l2_normalize
@@ -187,6 +188,30 @@ class W2VVModel(keras.Model):
         for extra in self.losses:
             loss = loss + ops.cast(extra, loss.dtype)
         return loss
+
+    #: on torch/CUDA, capture the train step as a CUDA graph per input shape (see
+    #: :mod:`w2vvx.models.torch_train_step`); set False on an instance to keep every step eager
+    cuda_graphs = True
+
+    def train_step(self, *args):
+        """Keras's train step; on torch, :class:`~w2vvx.models.torch_train_step.TorchTrainStep` (no GPU waits)."""
+        if keras.backend.backend() != "torch" or not torch_train_step.uses_fast_step(self):
+            return super().train_step(*args)
+        step = getattr(self, "_torch_step", None)
+        if step is None or step.optimizer is not self.optimizer or step.cuda_graphs != self.cuda_graphs:
+            step = self._torch_step = torch_train_step.TorchTrainStep(self, cuda_graphs=self.cuda_graphs)
+        return step(*args)
+
+    def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        """Keras's ``fit``; on torch/CUDA a dict of arrays is fed from pinned memory (:func:`~w2vvx.models.torch_train_step.pinned_batches`)."""
+        plain = (not args and y is None and kwargs.get("sample_weight") is None and not kwargs.get("class_weight")
+                 and not kwargs.get("validation_split") and kwargs.get("shuffle", True) != "batch")
+        if plain and keras.backend.backend() == "torch" and hasattr(x, "keys") and self.trainable_weights \
+                and all(isinstance(value, np.ndarray) for value in x.values()) \
+                and self.trainable_weights[0].value.device.type == "cuda":
+            x = torch_train_step.pinned_batches(x, batch_size or 32, kwargs.pop("shuffle", True))
+            batch_size, kwargs["shuffle"] = None, False  # the loader shuffles
+        return super().fit(x, y, batch_size, *args, **kwargs)
 
     # -- the one encoding path ----------------------------------------------------------------------
     def preprocess(self, sentences, language: Optional[str] = None) -> dict:

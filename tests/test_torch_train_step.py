@@ -1,0 +1,93 @@
+"""The torch train step (``w2vvx.models.torch_train_step``) computes Keras's update, eagerly and as a CUDA graph."""
+import numpy as np
+import pytest
+
+import keras
+
+from w2vvx.models import build_model, get_config
+
+VOCAB, LENGTH, VISUAL = 40, 7, 12
+
+
+def _model(optimizer=None):
+    keras.utils.set_random_seed(3)
+    config = get_config("w2vvpp", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16, dropout=0.0,
+                        clipnorm=0.05)  # a small norm, so clipping acts on every step
+    model = build_model(config, gru_vocab_size=VOCAB, bow_vocab_size=VOCAB, visual_dim=VISUAL)
+    if optimizer is not None:
+        model.compile(optimizer=optimizer)
+    return model
+
+
+def _data(count=22, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, LENGTH + 1, count)
+    ids = rng.integers(1, VOCAB, (count, LENGTH)).astype("int32")
+    ids[np.arange(LENGTH)[None] >= lengths[:, None]] = 0
+    return {"tokens": ids, "bow_tokens": ids.copy(), "visual": rng.random((count, VISUAL), dtype="float32")}
+
+
+def _weights(model):
+    return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.trainable_weights]
+
+
+def _torch_only():
+    if keras.backend.backend() != "torch":
+        pytest.skip("the torch train step (run with KERAS_BACKEND=torch)")
+
+
+@pytest.mark.parity
+def test_fast_step_matches_keras_own_step():
+    _torch_only()
+    data = _data()
+    fast = _model()
+    fast.fit(data, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    keras_step = _model()
+    keras_step.train_step = lambda batch: keras.Model.train_step(keras_step, batch)  # Keras's torch step
+    history = keras_step.fit(data, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert int(fast.optimizer.iterations.numpy()) == int(keras_step.optimizer.iterations.numpy()) == 6
+    for ours, theirs in zip(_weights(fast), _weights(keras_step)):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-6)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parity
+def test_fit_from_pinned_batches_equals_fit_on_arrays():
+    _torch_only()
+    from w2vvx.models.torch_train_step import pinned_batches
+
+    data = _data()
+    from_arrays, from_loader = _model(), _model()
+    expected = from_arrays.fit(data, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    got = from_loader.fit(pinned_batches(data, 8, shuffle=False), epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    for ours, theirs in zip(_weights(from_loader), _weights(from_arrays)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parity
+def test_cuda_graph_step_equals_eager_step():
+    _torch_only()
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA graphs need a CUDA GPU")
+    data = _data(count=70)
+    graphed, eager = _model(), _model()
+    eager.cuda_graphs = False
+    for model in (graphed, eager):  # 8 full batches of 8 (3 eager warm-up, capture, 4 replays) + 6 rows
+        model.fit(data, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    step = graphed._torch_step
+    assert len(step.graphs) == 1 and not step.refused, step.refused
+    assert int(graphed.optimizer.iterations.numpy()) == int(eager.optimizer.iterations.numpy()) == 9
+    for ours, theirs in zip(_weights(graphed), _weights(eager)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parity
+def test_adam_is_not_captured_and_still_trains():
+    _torch_only()
+    model = _model(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=2.0))
+    history = model.fit(_data(), batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert model._torch_step.capture is False
+    assert np.isfinite(history.history["loss"]).all()
