@@ -116,3 +116,20 @@ def test_recorder_writes_csv_plot_and_checkpoint(tmp_path):
     assert lines[0] == "epoch,loss,val_map,lr" and lines[2].startswith("2,1.5,0.3")
     assert (tmp_path / "training.png").read_bytes()[:4] == b"\x89PNG"
     assert read_state(latest_checkpoint(tmp_path)).epochs_done == 2
+
+
+def test_no_w2vvx_callback_reads_the_logs_of_every_batch():
+    """A callback with ``on_train_batch_end`` (or ``on_batch_end``) makes Keras convert every batch's logs to
+    Python floats on the main thread: on a GPU, a wait for the device after each step."""
+    import inspect
+
+    import keras
+
+    from w2vvx.training import callbacks
+
+    for name, cls in inspect.getmembers(callbacks, inspect.isclass):
+        if issubclass(cls, keras.callbacks.Callback) and cls.__module__ == callbacks.__name__:
+            for hook in ("on_train_batch_end", "on_batch_end"):
+                assert getattr(cls, hook) is getattr(keras.callbacks.Callback, hook), (
+                    f"{name}.{hook} makes every training step wait for the GPU; use on_train_batch_begin "
+                    "(called without logs) or an epoch hook")

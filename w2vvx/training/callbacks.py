@@ -468,7 +468,9 @@ class GracefulStop(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.check()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_begin(self, batch, logs=None):
+        # the boundary before a batch rather than after one: a callback with on_train_batch_end makes Keras
+        # turn every batch's logs into Python floats on the main thread, a GPU wait per step
         self.check()
 
     def on_epoch_end(self, epoch, logs=None):
