@@ -217,3 +217,26 @@ def test_pipeline_branch_end_to_end_beats_chance(tmp_path):
         values = result.metrics[row]
         assert values["t2i_r1"] + values["t2i_r5"] + values["t2i_r10"] > 2 * 100 * 16 / n_items, row
     assert "CM (zh)" in result.markdown_path.read_text(encoding="utf-8")
+
+
+def test_saved_model_keeps_its_preprocessor(tmp_path):
+    """``best.keras`` of an NRCCR run encodes raw sentences after loading, like a W2VV++ run's."""
+    import keras
+
+    from w2vvx.models import W2VVPreprocessor
+    from w2vvx.models.nrccr import build_nrccr_model
+    from w2vvx.text import Vocabulary
+
+    vocab = Vocabulary(["a", "dog", "runs", "ein", "hund", "läuft"])
+    preprocessor = W2VVPreprocessor(vocab, vocab, languages=["en", "de"], default_language="en")
+    keras.utils.set_random_seed(0)
+    model = build_nrccr_model(_config(), gru_vocab_size=len(vocab), bow_vocab_size=len(vocab), visual_dim=VISUAL,
+                              weights={"num_heads": 2}, preprocessor=preprocessor)
+    sentences = ["ein hund läuft", "ein hund"]
+    expected = model.encode_text(sentences, language="de")
+    for path in (model.save_for_inference(tmp_path / "best.keras"), tmp_path / "full.keras"):
+        if path.name == "full.keras":
+            model.save(path)
+        loaded = keras.saving.load_model(path)
+        assert loaded.preprocessor is not None and loaded.preprocessor.gru_vocab.words == vocab.words
+        np.testing.assert_allclose(loaded.encode_text(sentences, language="de"), expected, atol=1e-5)

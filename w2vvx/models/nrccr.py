@@ -390,11 +390,20 @@ class NRCCRModel(W2VVModel):
             agreement = ops.mean(ops.sum(outputs[first] * outputs[second], axis=-1))
             tracker.update_state(ops.stop_gradient(agreement))
 
+    def get_config(self):
+        config = super().get_config()
+        if self.preprocessor is not None:
+            config["preprocessor"] = keras.saving.serialize_keras_object(self.preprocessor)
+        return config
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         name = config.pop("name", None)
         config.pop("trainable", None)
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"],
+                                                                           custom_objects=custom_objects)
         weights = config.get("weights")
         if isinstance(weights, dict) and "shared_attention" not in weights:
             # saved before the attention block was shared: a separate cross-attention, plain mean pooling
@@ -405,7 +414,7 @@ class NRCCRModel(W2VVModel):
 
 def build_nrccr_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=None, visual_dim: int = 2048,
                       word_vectors=None, frames: bool = False, weights=None, compile: bool = True,
-                      name=None) -> NRCCRModel:
+                      name=None, preprocessor=None) -> NRCCRModel:
     """Build (and by default compile) an :class:`NRCCRModel` from a common-space ``ModelConfig``.
 
     Args:
@@ -418,6 +427,8 @@ def build_nrccr_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=N
         weights: :class:`NRCCRWeights` or a dict of its fields (default: NRCCR's).
         compile: compile with the config's optimizer.
         name: model name.
+        preprocessor: optional :class:`~w2vvx.models.W2VVPreprocessor` of the joint vocabularies, saved
+            with the model, so that ``encode_text`` and ``search`` take raw sentences.
 
     Example:
         >>> from w2vvx.models import get_config
@@ -471,7 +482,7 @@ def build_nrccr_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=N
                 "bow_vocab_size": bow_vocab_size, "visual_dim": visual_dim, "frames": frames,
                 "weights": weights.to_dict()}
     model = NRCCRModel(text_encoder, visual_encoder, cross, weights, build_settings=settings,
-                       name=name or config.name)
+                       preprocessor=preprocessor, name=name or config.name)
     if compile:
         model.compile(optimizer=build_optimizer(config))
     return model

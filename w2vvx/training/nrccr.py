@@ -30,7 +30,7 @@ from w2vvx.datasets.batching import CaptionBatchDataset, featurize_captions
 from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRModel for load_run
 from w2vvx.training.callbacks import RetrievalValidation
-from w2vvx.training.trainer import Trainer
+from w2vvx.training.trainer import Trainer, text_preprocessor
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class NRCCRTrainer(Trainer):
         prepared = self.prepared
         return build_nrccr_model(
             self.config, gru_vocab_size=len(prepared.gru_vocab), bow_vocab_size=len(prepared.bow_vocab),
-            visual_dim=visual_dim, frames=frames, weights=self.weights,
+            visual_dim=visual_dim, frames=frames, weights=self.weights, preprocessor=text_preprocessor(prepared),
             word_vectors={"tokens": prepared.gru_embedding, "bow_tokens": prepared.w2v_embedding})
 
     def _training_batches(self, featurizer):

@@ -107,14 +107,20 @@ def _resolve_config(config):
     raise ConfigError(f"config must be a config name or a ModelConfig, got {type(config).__name__}")
 
 
+def text_preprocessor(prepared: PreparedText):
+    """The :class:`~w2vvx.models.W2VVPreprocessor` of the prepared vocabularies (saved inside ``best.keras``)."""
+    from w2vvx.models import W2VVPreprocessor
+
+    return W2VVPreprocessor(prepared.gru_vocab, prepared.bow_vocab, languages=prepared.languages,
+                            default_language=prepared.default_language, maxlen=prepared.maxlen)
+
+
 def build_compiled_model(config, prepared: PreparedText, visual_dim: int, frames: bool = False):
     """Build the retriever of ``config`` for the prepared vocabularies (its preprocessor), compiled."""
-    from w2vvx.models import W2VVPreprocessor, build_model
+    from w2vvx.models import build_model
 
-    preprocessor = W2VVPreprocessor(prepared.gru_vocab, prepared.bow_vocab, languages=prepared.languages,
-                                    default_language=prepared.default_language, maxlen=prepared.maxlen)
     return build_model(config, gru_vocab_size=len(prepared.gru_vocab), bow_vocab_size=len(prepared.bow_vocab),
-                       visual_dim=int(visual_dim), frames=frames, preprocessor=preprocessor,
+                       visual_dim=int(visual_dim), frames=frames, preprocessor=text_preprocessor(prepared),
                        word_vectors={"tokens": prepared.gru_embedding, "bow_tokens": prepared.w2v_embedding})
 
 
