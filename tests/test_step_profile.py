@@ -145,6 +145,11 @@ def _host_values_turned_into_tensors(model, batch):
     """Every Python number, tuple or list turned into a torch tensor during one train step, Keras's own
     code included (the batch's arrays are data and not counted). On CUDA each is a copy that waits for
     the GPU, and a CUDA graph of the step cannot hold it."""
+    model.train_on_batch(batch)  # builds the optimizer; it also resets the metrics, which fit does per epoch
+    return _host_values_turned_into_tensors_in(model.train_step, batch)  # what fit calls for each batch
+
+
+def _host_values_turned_into_tensors_in(function, argument):
     import traceback
 
     import torch
@@ -161,10 +166,9 @@ def _host_values_turned_into_tensors(model, batch):
             return original(data, *args, **kwargs)
         return wrapper
 
-    model.train_on_batch(batch)  # builds the optimizer; it also resets the metrics, which fit does per epoch
     torch.as_tensor, torch.tensor = counting(originals["as_tensor"]), counting(originals["tensor"])
     try:
-        model.train_step(batch)  # what fit calls for each batch
+        function(argument)
     finally:
         torch.as_tensor, torch.tensor = originals["as_tensor"], originals["tensor"]
     return made
@@ -183,3 +187,32 @@ def test_torch_train_step_copies_no_host_value_at_all(name):
     assert not made, (
         f"{name}: a torch train step turns host values into device tensors (a GPU wait each, and the step "
         f"can no longer be captured as a CUDA graph): {dict(made)}")
+
+
+@pytest.mark.parity
+def test_nrccr_forward_and_backward_copy_no_host_value():
+    """NRCCR trains with Adam, whose update reads its step counter on the host: on CUDA the graph then
+    holds the forward and backward pass (``TorchTrainStep.gradients``), which must copy no host value."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("watches the torch backend's tensor creation (run with KERAS_BACKEND=torch)")
+    import torch
+
+    from w2vvx.models.nrccr import build_nrccr_model
+    from w2vvx.models.torch_train_step import TorchTrainStep
+
+    keras.utils.set_random_seed(0)
+    config = get_config("nrccr", gru_units=16, embed_dim=8, w2v_dim=8, common_space_dim=16)
+    model = build_nrccr_model(config, gru_vocab_size=VOCAB, bow_vocab_size=VOCAB, visual_dim=VISUAL,
+                              weights={"num_heads": 2, "feature": 0.3, "backtranslation": 0.5})
+    batch = {"visual": np.random.default_rng(1).random((16, VISUAL), dtype="float32")}
+    for view, seed in (("src", 0), ("mt", 1), ("bt", 2)):
+        tokens = _batch(16, seed=seed)["tokens"]
+        batch.update({f"{view}_tokens": tokens, f"{view}_bow_tokens": tokens})
+    model.train_on_batch(batch)
+    step = TorchTrainStep(model)
+    variables = model.trainable_weights[:]
+    tracker = next(metric for metric in model.metrics if metric.name == "loss")
+    x = {name: torch.as_tensor(value) for name, value in batch.items()}
+
+    made = _host_values_turned_into_tensors_in(lambda inputs: step.gradients(inputs, None, None, variables, tracker), x)
+    assert not made, f"NRCCR's forward/backward turns host values into device tensors: {dict(made)}"

@@ -45,6 +45,7 @@ from keras import ops
 from w2vvx.errors import ConfigError
 from w2vvx.layers import CommonSpaceProjection, MultiScaleTextEncoder, TextToVisualMapping
 from w2vvx.layers.cross_attention import CrossAttention, CrossAttentionPseudoTarget
+from w2vvx.layers.device_math import filled_like
 from w2vvx.layers.masking import masked_mean
 from w2vvx.losses.distillation import feature_distillation_loss, similarity_distillation_loss
 from w2vvx.losses.triplet import TripletRankingLoss
@@ -382,13 +383,16 @@ class NRCCRModel(W2VVModel):
 
     def _track(self, terms, outputs) -> None:
         """Update the per-term and view-agreement trackers (reported by ``fit`` as ``loss_<term>``, ``cos_*``)."""
+        def track(tracker, value):  # a device weight: Keras counts an unweighted scalar with a host 1
+            value = ops.stop_gradient(value)
+            tracker.update_state(value, sample_weight=filled_like(value, 1.0))
+
         for tracker in self.term_trackers:
-            tracker.update_state(ops.stop_gradient(terms[tracker.name[len("loss_"):]]))
+            track(tracker, terms[tracker.name[len("loss_"):]])
         pairs = {"cos_target_cross": ("target", "cross"), "cos_source_backtranslation": ("source", "backtranslation")}
         for tracker in self.view_trackers:
             first, second = pairs[tracker.name]
-            agreement = ops.mean(ops.sum(outputs[first] * outputs[second], axis=-1))
-            tracker.update_state(ops.stop_gradient(agreement))
+            track(tracker, ops.mean(ops.sum(outputs[first] * outputs[second], axis=-1)))
 
     def get_config(self):
         config = super().get_config()

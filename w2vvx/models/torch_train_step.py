@@ -15,11 +15,12 @@ lineage's sizes: 18 ms of host time per step for 5 ms of GPU kernels at batch 12
 - the loss tracker is weighted by a device tensor, the global norm is clipped by
   ``torch.nn.utils.clip_grad_norm_`` (the clipping of PyTorch's W2VV++ and NRCCR code) before the
   optimizer's update (which then does not clip again), and the step counter is incremented in place;
-- on CUDA, after a few eager steps of an input shape, the whole step (forward, loss, backward,
-  clipping, optimizer update, loss tracker) is captured once as a CUDA graph and replayed for every
-  later batch of that shape: the host then only copies the batch in. A step that cannot be captured
-  (an optimizer that reads its step counter on the host, such as Adam; a learning-rate schedule)
-  warns once and stays eager;
+- on CUDA, after a few eager steps of an input shape, the step is captured once as a CUDA graph and
+  replayed for every later batch of that shape: the host then only copies the batch in. With RMSprop
+  or SGD the graph holds the whole step (forward, loss, backward, clipping, optimizer update, loss
+  tracker); with an optimizer that reads its step counter on the host (Adam, as in NRCCR) or a
+  learning-rate schedule it holds everything but the update, which runs eagerly after each replay.
+  A step that cannot be captured warns once and stays eager;
 - :func:`pinned_batches` feeds ``fit``'s arrays from pinned host memory with non-blocking copies.
 
 Everything else (the optimizer's update rule, metrics, callbacks) is Keras's. A
@@ -80,7 +81,7 @@ def _step_counter_in_place(counter):
         del counter.assign_add
 
 
-def _capturable(optimizer) -> bool:
+def _update_is_capturable(optimizer) -> bool:
     """Whether ``optimizer``'s update runs on the device alone (no host read of its step counter)."""
     if not isinstance(optimizer, (keras.optimizers.RMSprop, keras.optimizers.SGD)):
         return False  # e.g. Adam computes its bias correction from the step counter, a host value
@@ -89,8 +90,9 @@ def _capturable(optimizer) -> bool:
 
 
 class _CapturedStep:
-    def __init__(self, graph, inputs, logs):
+    def __init__(self, graph, inputs, logs, gradients=None):
         self.graph, self.inputs, self.logs = graph, inputs, logs
+        self.gradients = gradients  # set when the optimizer's update runs eagerly after each replay
 
 
 class TorchTrainStep:
@@ -99,8 +101,10 @@ class TorchTrainStep:
     Args:
         model: a compiled ``keras.Model`` whose ``compute_loss(x, y, y_pred, sample_weight,
             training)`` gives the loss (every W2VV-family model).
-        cuda_graphs: capture and replay the step as a CUDA graph per input shape (CUDA only; with
-            RMSprop or SGD at a fixed or callback-set learning rate, the W2VV and W2VV++ set-ups).
+        cuda_graphs: on CUDA, capture the step as a CUDA graph per input shape and replay it: the
+            whole step with RMSprop or SGD at a fixed or callback-set learning rate (the W2VV and
+            W2VV++ set-ups); with other optimizers (Adam: NRCCR) the forward and backward pass,
+            the optimizer's update then running eagerly after each replay.
 
     Example:
         >>> from w2vvx.models import build_model, get_config
@@ -116,7 +120,7 @@ class TorchTrainStep:
         self.model = model
         self.optimizer = model.optimizer
         self.cuda_graphs = cuda_graphs
-        self.capture = cuda_graphs and _capturable(self.optimizer)
+        self.whole_step = _update_is_capturable(self.optimizer)
         self.graphs = {}
         self.eager_steps = collections.Counter()
         self.refused = {}
@@ -132,7 +136,7 @@ class TorchTrainStep:
             return self.model.compute_metrics(x, y, self.model(x, training=True), sample_weight=sample_weight)
         device = variables[0].value.device
         tracker = next(metric for metric in self.model.metrics if metric.name == "loss")  # new at each compile
-        graphable = self.capture and device.type == "cuda" and y is None and sample_weight is None \
+        graphable = self.cuda_graphs and device.type == "cuda" and y is None and sample_weight is None \
             and isinstance(x, dict) and all(hasattr(value, "shape") for value in x.values())
         if graphable:
             key = (tuple((name, tuple(value.shape), str(value.dtype)) for name, value in sorted(x.items())),
@@ -144,11 +148,11 @@ class TorchTrainStep:
                         value = torch.from_numpy(value)
                     captured.inputs[name].copy_(value, non_blocking=True)
                 captured.graph.replay()
+                if captured.gradients is not None:
+                    self.update(variables, captured.gradients)
                 return captured.logs
         x = keras.tree.map_structure(lambda value: _to_device(value, device), x)
-        if not graphable:
-            return self._step(x, y, sample_weight, variables, tracker)
-        if key in self.refused or len(self.graphs) >= MAX_GRAPHS:
+        if not graphable or key in self.refused or len(self.graphs) >= MAX_GRAPHS:
             return self._step(x, y, sample_weight, variables, tracker)
         self.eager_steps[key] += 1
         if self.eager_steps[key] <= WARMUP_STEPS:
@@ -170,20 +174,28 @@ class TorchTrainStep:
         try:
             # thread_local: Keras reads the logs of earlier steps in a callback thread meanwhile
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                logs = self._step(inputs, None, None, variables, tracker)
+                if self.whole_step:
+                    logs = self._step(inputs, None, None, variables, tracker)
+                else:
+                    logs = self.gradients(inputs, None, None, variables, tracker)
         except Exception as error:  # noqa: BLE001 - any op that cannot be captured: train eagerly instead
             self.refused[key] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             warnings.warn(f"w2vvx: this train step cannot be captured as a CUDA graph ({self.refused[key]}); "
-                          "it runs eagerly (slower on a GPU). An optimizer that reads its step counter on the "
-                          "host (e.g. Adam) or a learning-rate schedule does this; RMSprop and SGD are captured.",
-                          RuntimeWarning, stacklevel=2)
+                          "it runs eagerly (slower on a GPU).", RuntimeWarning, stacklevel=2)
             self.model.zero_grad()
             return self._step(x, None, None, variables, tracker)
-        self.graphs[key] = _CapturedStep(graph, inputs, logs)
+        # the graph writes the gradients into these tensors at every replay (later eager steps of other
+        # shapes give the variables new .grad tensors, so the update must not read variable.grad)
+        gradients = None if self.whole_step else [variable.value.grad for variable in variables]
+        self.graphs[key] = _CapturedStep(graph, inputs, logs, gradients)
         graph.replay()  # capturing records the step without running it
+        if gradients is not None:
+            self.update(variables, gradients)
         return logs
 
-    def _step(self, x, y, sample_weight, variables, tracker):
+    def gradients(self, x, y, sample_weight, variables, tracker):
+        """Forward, loss, loss tracker, backward and global-norm clipping (what a graph holds when the
+        optimizer's update cannot be captured); returns fit's logs."""
         import torch
 
         model, optimizer = self.model, self.optimizer
@@ -192,17 +204,27 @@ class TorchTrainStep:
         loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         batch_size = next(value for value in keras.tree.flatten(x) if value is not None).shape[0]
         tracker.update_state(loss.detach(), sample_weight=torch.full((), batch_size, dtype=loss.dtype,
-                                                                          device=loss.device))
-        loss = optimizer.scale_loss(loss)
-        loss.backward()
-        gradients = [variable.value.grad for variable in variables]
-        with torch.no_grad(), _clipping_done_by_the_step(optimizer) as clipnorm, \
-                _step_counter_in_place(optimizer.iterations):
-            if clipnorm:
+                                                                     device=loss.device))
+        optimizer.scale_loss(loss).backward()
+        if optimizer.global_clipnorm:
+            with torch.no_grad():
                 torch.nn.utils.clip_grad_norm_([variable.value for variable in variables
-                                                if variable.value.grad is not None], clipnorm, foreach=True)
-            optimizer.apply(gradients, variables)
+                                                if variable.value.grad is not None],
+                                               optimizer.global_clipnorm, foreach=True)
         return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def update(self, variables, gradients):
+        """The optimizer's update (Keras's), with the gradients already clipped and the counter added in place."""
+        import torch
+
+        optimizer = self.optimizer
+        with torch.no_grad(), _clipping_done_by_the_step(optimizer), _step_counter_in_place(optimizer.iterations):
+            optimizer.apply(gradients, variables)
+
+    def _step(self, x, y, sample_weight, variables, tracker):
+        logs = self.gradients(x, y, sample_weight, variables, tracker)
+        self.update(variables, [variable.value.grad for variable in variables])
+        return logs
 
 
 class _ArrayRows:
