@@ -106,9 +106,11 @@ def run_keras_worker(args):
     from w2vvx.devices import training_device
 
     device = "cpu" if os.environ.get("CUDA_VISIBLE_DEVICES") == "" else training_device(backend)
+    step = getattr(model, "torch_train_step", None)
+    graphs = None if step is None else {"captured": len(step.graphs), "refused": sorted(set(step.refused.values()))}
     print(json.dumps({"impl": f"w2vvx {backend}", "samples_per_s": rate, "device": device,
                       "loss": float(np.asarray(history.history["loss"][-1])),
-                      "epoch_seconds": [round(s, 3) for s in epoch_seconds]}))
+                      "epoch_seconds": [round(s, 3) for s in epoch_seconds], "cuda_graphs": graphs}))
 
 
 def run_child(command, threads, backend=None, hide_gpu=False):
@@ -156,8 +158,11 @@ def table(args, device):
                     else:
                         cells.append(f"{result['samples_per_s']:,.0f} ({result['samples_per_s'] / reference['samples_per_s']:.2f}x)")
                     if result is not None:
+                        graphs = result.get("cuda_graphs")
+                        graphs = "" if not graphs or "cuda" not in result["device"] else \
+                            f", CUDA graphs {graphs['captured']} (refused: {graphs['refused'] or 'none'})"
                         print(f"  [{backend} {config} {batch} {precision}] device {result['device']}, epochs "
-                              f"{result['epoch_seconds']} s, loss {result['loss']:.4g}", file=sys.stderr)
+                              f"{result['epoch_seconds']} s, loss {result['loss']:.4g}{graphs}", file=sys.stderr)
                 ref_cell = "failed" if reference is None else f"{reference['samples_per_s']:,.0f}"
                 print(f"| {config} | {batch} | {precision} | {ref_cell} | " + " | ".join(cells) + " |", flush=True)
 

@@ -83,7 +83,7 @@ def test_cuda_graph_step_equals_eager_step(optimizer):
     eager.cuda_graphs = False
     for model in (graphed, eager):  # 8 full batches of 8 (3 eager warm-up, capture, 4 replays) + 6 rows
         model.fit(data, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    step = graphed._torch_step
+    step = graphed.torch_train_step
     assert len(step.graphs) == 1 and not step.refused, step.refused
     assert int(graphed.optimizer.iterations.numpy()) == int(eager.optimizer.iterations.numpy()) == 9
     for ours, theirs in zip(_weights(graphed), _weights(eager)):

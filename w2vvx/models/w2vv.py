@@ -202,6 +202,12 @@ class W2VVModel(keras.Model):
             step = self._torch_step = torch_train_step.TorchTrainStep(self, cuda_graphs=self.cuda_graphs)
         return step(*args)
 
+    @property
+    def torch_train_step(self):
+        """The :class:`~w2vvx.models.torch_train_step.TorchTrainStep` serving ``fit`` on torch (its
+        ``graphs`` and ``refused`` say which input shapes run as CUDA graphs); None before the first step."""
+        return getattr(self, "_torch_step", None)
+
     def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
         """Keras's ``fit``; on torch/CUDA a dict of arrays is fed from pinned memory (:func:`~w2vvx.models.torch_train_step.pinned_batches`)."""
         plain = (not args and y is None and kwargs.get("sample_weight") is None and not kwargs.get("class_weight")
