@@ -243,6 +243,15 @@ def _(tmp, request):
     load_run(run)
 
 
+@case("json-file-not-an-object", DataFormatError, says=["config.json", "expected a JSON object, found a JSON list",
+                                                        "ModelConfig.save"])
+def _(tmp, request):
+    from w2vvx.models import ModelConfig
+
+    (tmp / "config.json").write_text("[1, 2]", encoding="utf-8")
+    ModelConfig.load(tmp / "config.json")
+
+
 @case("search-index-encoded-by-other-run", ProvenanceError, says=["encoded by the model of run 'a'",
                                                                   "w2vvx encode"])
 def _(tmp, request):

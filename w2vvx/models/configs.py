@@ -28,6 +28,7 @@ from typing import Any, Optional
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_path
+from w2vvx.io.json_files import read_json_object
 
 TEXT_BRANCHES = ("gru", "bow", "w2v")
 POOLINGS = ("last", "mean", "attention")
@@ -134,10 +135,7 @@ class ModelConfig:
         path = Path(path)
         if not path.is_file():
             raise MissingFileError("model config file not found; write one with ModelConfig.save", path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise DataFormatError(f"not valid JSON ({error.msg})", path, error.lineno) from error
+        data = read_json_object(path, fix="write the config again with ModelConfig.save")
         try:
             return cls.from_dict(data)
         except ConfigError as error:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Dict
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.io.json_files import read_json_object
 from w2vvx.models.configs import ModelConfig, get_config
 
 SIZE_PRESETS: Dict[str, dict] = {
@@ -128,12 +129,10 @@ def load_preset(preset):
         if not (path / name).is_file():
             raise MissingFileError(f"the preset folder lacks {name}; write it with W2VVRetriever.save_to_preset",
                                    path=path / name)
-    try:
-        metadata = json.loads((path / PRESET_METADATA).read_text(encoding="utf-8"))
-        config = json.loads((path / PRESET_CONFIG).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise DataFormatError(f"not valid UTF-8 JSON ({error})", path=path) from None
-    if not isinstance(metadata, dict) or metadata.get("format") != _PRESET_FORMAT:
+    fix = "write the preset again with W2VVRetriever.save_to_preset"
+    metadata = read_json_object(path / PRESET_METADATA, fix=fix)
+    config = read_json_object(path / PRESET_CONFIG, fix=fix)
+    if metadata.get("format") != _PRESET_FORMAT:
         raise DataFormatError(f"not a w2vvx preset (metadata format != {_PRESET_FORMAT!r})",
                               path=path / PRESET_METADATA)
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)

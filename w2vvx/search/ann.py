@@ -36,6 +36,7 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir
+from w2vvx.io.json_files import read_json_object
 from w2vvx.vectors import l2_normalize
 
 # faiss first: on 50,000 x 512 clustered vectors, 2 threads, M=16, ef=64 it built in 48 s vs 104 s and
@@ -384,11 +385,8 @@ class ANNIndex:
                 raise MissingFileError(f"ANN index folder lacks {name}; expected a folder written by "
                                        "ANNIndex.save (build one with build_feature_index)", path=path / name)
         meta_path = path / META_FILE
-        try:
-            meta: Dict = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise DataFormatError(f"not valid JSON ({error.msg})", path=meta_path, line=error.lineno) from None
-        if not isinstance(meta, dict) or meta.get("format") != "w2vvx-ann":
+        meta: Dict = read_json_object(meta_path, fix="build the index again (build_feature_index)")
+        if meta.get("format") != "w2vvx-ann":
             raise DataFormatError("not a w2vvx ANN index description (format != 'w2vvx-ann')", path=meta_path)
         try:
             if meta.get("version", 1) == 1:  # HNSW-only layout: parameters at the top level

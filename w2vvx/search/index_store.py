@@ -30,6 +30,7 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_path
+from w2vvx.io.json_files import read_json_object
 from w2vvx.vectors import l2_normalize
 
 INDEX_FILE = "index.json"
@@ -173,11 +174,8 @@ class StoredIndex:
         if not path.is_file():
             raise MissingFileError("not a w2vvx index folder (no index.json); build one with `w2vvx index build`",
                                    path=path)
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            raise DataFormatError(f"not valid UTF-8 JSON ({error}); rebuild the index", path=path) from None
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("kind") not in KINDS:
+        meta = read_json_object(path, fix="rebuild the index (w2vvx index build)")
+        if meta.get("format") != _FORMAT or meta.get("kind") not in KINDS:
             raise DataFormatError(f"not a w2vvx index description (format {_FORMAT!r}, kind in {KINDS})", path=path)
         if meta["kind"] == "exact":
             index = BruteForceIndex.load(folder / VECTORS_DIR)

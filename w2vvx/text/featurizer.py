@@ -9,6 +9,7 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir
+from w2vvx.io.json_files import read_json_object
 from w2vvx.text.stopwords import STOPWORD_LANGUAGES, load_stopwords
 from w2vvx.text.tokenizers import LANGUAGES, get_tokenizer
 from w2vvx.text.vocabulary import Vocabulary
@@ -98,11 +99,8 @@ class SentenceFeaturizer:
         if not config_path.is_file():
             raise MissingFileError("featurizer config not found; write it with SentenceFeaturizer.save(dir)",
                                    path=config_path)
-        try:
-            config = json.loads(config_path.read_bytes().decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            raise DataFormatError(f"not valid UTF-8 JSON ({error})", path=config_path) from None
-        if not isinstance(config, dict) or config.get("format_version") != _FORMAT_VERSION:
+        config = read_json_object(config_path, fix="write it again with SentenceFeaturizer.save(dir)")
+        if config.get("format_version") != _FORMAT_VERSION:
             raise DataFormatError(f"expected a JSON object with format_version {_FORMAT_VERSION}", path=config_path)
         try:
             language, maxlen = config["language"], config["maxlen"]

@@ -28,6 +28,7 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir
+from w2vvx.io.json_files import read_json_object
 from w2vvx.text.tokenizers import get_tokenizer, language_of_tag
 from w2vvx.text.vocabulary import Vocabulary
 
@@ -157,10 +158,7 @@ class PreparedText:
         if not settings_path.is_file():
             raise MissingFileError("no prepared text of a run here; train a model first (w2vvx train)",
                                    path=settings_path)
-        try:
-            settings = json.loads(settings_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise DataFormatError(f"not valid JSON: {error}", path=settings_path) from None
+        settings = read_json_object(settings_path, fix="prepare the text again (train a new run)")
         prepared = cls(gru_vocab=Vocabulary.load(folder / _GRU_VOCAB), bow_vocab=Vocabulary.load(folder / _BOW_VOCAB),
                        gru_embedding=_load_matrix(folder / _GRU_EMBEDDING),
                        w2v_embedding=_load_matrix(folder / _W2V_EMBEDDING), **settings)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from w2vvx.errors import ProvenanceError, RunLockedError
+from w2vvx.io.json_files import read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -257,12 +258,9 @@ def read_provenance(run_dir) -> Optional[Dict]:
     path = Path(run_dir) / PROVENANCE_FILE
     if not path.is_file():
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ProvenanceError(f"not valid JSON ({error}); the run folder is damaged: train again in a new folder",
-                              path=path) from None
-    if not isinstance(record, dict) or record.get("format") != PROVENANCE_FORMAT:
+    record = read_json_object(path, fix="the run folder is damaged: train again in a new folder",
+                              error=ProvenanceError)
+    if record.get("format") != PROVENANCE_FORMAT:
         raise ProvenanceError("unknown provenance format; it was written by another w2vvx version", path=path)
     return record
 
@@ -447,12 +445,9 @@ def check_encoding(index_dir, run_dir) -> None:
         logger.warning("%s: the index does not say which model encoded it (no %s); its scores are only "
                        "meaningful if this run encoded it (w2vvx encode)", index_dir, ENCODED_BY_FILE)
         return
-    try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ProvenanceError(f"not valid JSON ({error}); encode the index again (w2vvx encode)", path=path) from None
+    entry = read_json_object(path, fix="encode the index again (w2vvx encode)", error=ProvenanceError)
     expected = model_fingerprint(run_dir)
-    encoded = entry.get("best_model") if isinstance(entry, dict) else None
+    encoded = entry.get("best_model")
     if expected is None or encoded is None:
         return
     if not _same(encoded, expected):
