@@ -97,3 +97,14 @@ def test_adam_update_is_left_out_of_the_graph():
 
     assert TorchTrainStep(_model(optimizer=_adam())).whole_step is False
     assert TorchTrainStep(_model()).whole_step is True  # RMSprop at a fixed learning rate
+
+
+@pytest.mark.parity
+def test_loss_scaling_keeps_keras_own_step():
+    """The gradients must be unscaled before they are clipped, which Keras's update does."""
+    _torch_only()
+    from w2vvx.models.torch_train_step import uses_fast_step
+
+    assert uses_fast_step(_model())
+    assert not uses_fast_step(_model(optimizer=keras.optimizers.RMSprop(1e-3, loss_scale_factor=128.0)))
+    assert not uses_fast_step(_model(optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD())))

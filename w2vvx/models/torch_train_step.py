@@ -23,8 +23,8 @@ lineage's sizes: 18 ms of host time per step for 5 ms of GPU kernels at batch 12
   A step that cannot be captured warns once and stays eager;
 - :func:`pinned_batches` feeds ``fit``'s arrays from pinned host memory with non-blocking copies.
 
-Everything else (the optimizer's update rule, metrics, callbacks) is Keras's. A
-``LossScaleOptimizer`` (``mixed_float16``) keeps Keras's own step.
+Everything else (the optimizer's update rule, metrics, callbacks) is Keras's. Loss scaling (a
+``LossScaleOptimizer``, as ``mixed_float16`` uses, or a ``loss_scale_factor``) keeps Keras's own step.
 """
 from __future__ import annotations
 
@@ -40,9 +40,14 @@ MAX_GRAPHS = 4  # captured input shapes per model; each holds the activations of
 
 
 def uses_fast_step(model) -> bool:
-    """Whether :class:`TorchTrainStep` serves ``model``'s optimizer (else Keras's own step runs)."""
+    """Whether :class:`TorchTrainStep` serves ``model``'s optimizer (else Keras's own step runs).
+
+    Not with loss scaling (a ``LossScaleOptimizer`` or a ``loss_scale_factor``): the gradients must be
+    unscaled before they are clipped, inside Keras's update.
+    """
     optimizer = getattr(model, "optimizer", None)
-    return optimizer is not None and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    return (optimizer is not None and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+            and optimizer.loss_scale_factor is None)
 
 
 def _to_device(value, device):
