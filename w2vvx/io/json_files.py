@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from w2vvx.errors import DataFormatError
+from typing import Optional
+
+from w2vvx.errors import DataFormatError, MissingFileError
 
 
-def read_json_object(path, fix: str, error=DataFormatError) -> dict:
+def read_json_object(path, fix: str, error=DataFormatError, missing: Optional[str] = None) -> dict:
     """The JSON object stored in the UTF-8 file ``path``.
 
     Args:
@@ -15,8 +17,11 @@ def read_json_object(path, fix: str, error=DataFormatError) -> dict:
         fix: what the user should do when the file is unreadable (ends every message).
         error: the w2vvx error class to raise, called as ``error(message, path=path)``
             (:class:`~w2vvx.errors.DataFormatError` by default, which also names the line).
+        missing: the message of the :class:`~w2vvx.errors.MissingFileError` raised when ``path`` is
+            not a file (what it should be and how to make it); default: the ``OSError`` of reading it.
 
     Raises:
+        MissingFileError: ``path`` is not a file and ``missing`` is given.
         error: the file is not UTF-8, not JSON (the message names the line), or holds no JSON object.
 
     Example:
@@ -40,6 +45,8 @@ def read_json_object(path, fix: str, error=DataFormatError) -> dict:
             return error(f"{message}; {fix}", path=path, line=line)
         return error(f"{message} at line {line}; {fix}", path=path)
 
+    if missing is not None and not path.is_file():
+        raise MissingFileError(missing, path=path)
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as problem:

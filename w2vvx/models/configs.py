@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.io.atomic import atomic_path
 from w2vvx.io.json_files import read_json_object
 
@@ -133,9 +133,8 @@ class ModelConfig:
     def load(cls, path) -> "ModelConfig":
         """Read a config written by :meth:`save`."""
         path = Path(path)
-        if not path.is_file():
-            raise MissingFileError("model config file not found; write one with ModelConfig.save", path)
-        data = read_json_object(path, fix="write the config again with ModelConfig.save")
+        data = read_json_object(path, fix="write the config again with ModelConfig.save",
+                                missing="model config file not found; write one with ModelConfig.save")
         try:
             return cls.from_dict(data)
         except ConfigError as error:

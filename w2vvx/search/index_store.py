@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.io.atomic import atomic_path
 from w2vvx.io.json_files import read_json_object
 from w2vvx.vectors import l2_normalize
@@ -171,10 +171,8 @@ class StoredIndex:
 
         folder = Path(folder)
         path = folder / INDEX_FILE
-        if not path.is_file():
-            raise MissingFileError("not a w2vvx index folder (no index.json); build one with `w2vvx index build`",
-                                   path=path)
-        meta = read_json_object(path, fix="rebuild the index (w2vvx index build)")
+        meta = read_json_object(path, fix="rebuild the index (w2vvx index build)",
+                                missing="not a w2vvx index folder (no index.json); build one with `w2vvx index build`")
         if meta.get("format") != _FORMAT or meta.get("kind") not in KINDS:
             raise DataFormatError(f"not a w2vvx index description (format {_FORMAT!r}, kind in {KINDS})", path=path)
         if meta["kind"] == "exact":

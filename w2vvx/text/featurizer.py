@@ -7,7 +7,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.io.atomic import atomic_dir
 from w2vvx.io.json_files import read_json_object
 from w2vvx.text.stopwords import STOPWORD_LANGUAGES, load_stopwords
@@ -96,10 +96,8 @@ class SentenceFeaturizer:
         """Read a featurizer written by :meth:`save`."""
         directory = Path(directory)
         config_path = directory / CONFIG_FILE
-        if not config_path.is_file():
-            raise MissingFileError("featurizer config not found; write it with SentenceFeaturizer.save(dir)",
-                                   path=config_path)
-        config = read_json_object(config_path, fix="write it again with SentenceFeaturizer.save(dir)")
+        config = read_json_object(config_path, fix="write it again with SentenceFeaturizer.save(dir)",
+                                  missing="featurizer config not found; write it with SentenceFeaturizer.save(dir)")
         if config.get("format_version") != _FORMAT_VERSION:
             raise DataFormatError(f"expected a JSON object with format_version {_FORMAT_VERSION}", path=config_path)
         try:

@@ -155,10 +155,8 @@ class PreparedText:
         if folder.name != PREPARED_DIR:
             folder = folder / PREPARED_DIR
         settings_path = folder / _SETTINGS
-        if not settings_path.is_file():
-            raise MissingFileError("no prepared text of a run here; train a model first (w2vvx train)",
-                                   path=settings_path)
-        settings = read_json_object(settings_path, fix="prepare the text again (train a new run)")
+        settings = read_json_object(settings_path, fix="prepare the text again (train a new run)",
+                                    missing="no prepared text of a run here; train a model first (w2vvx train)")
         prepared = cls(gru_vocab=Vocabulary.load(folder / _GRU_VOCAB), bow_vocab=Vocabulary.load(folder / _BOW_VOCAB),
                        gru_embedding=_load_matrix(folder / _GRU_EMBEDDING),
                        w2v_embedding=_load_matrix(folder / _W2V_EMBEDDING), **settings)
