@@ -222,8 +222,9 @@ def _torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=Non
     """All states ``(B, T, u)`` of a post-padded GRU through ``torch._VF.gru`` (what ``nn.GRU`` calls).
 
     On CUDA the whole padded batch goes through cuDNN (no host synchronisation; steps after a row's
-    end are computed and never read). Packing on CUDA was measured slower on an H100 (by 24% at batch
-    1024 and 36% at 128: one device copy per time step, and the lengths read on the host). On the CPU, where reading the lengths costs nothing, the batch
+    end are computed and never read). Packing on CUDA was measured slower on an H100 (one device copy per
+    time step, and the lengths read on the host; ``benchmarks/bench_torch_step.py --variants
+    eager,packed-gru`` compares them). On the CPU, where reading the lengths costs nothing, the batch
     is packed so that only real tokens are computed. ``packed`` forces one or the other.
     """
     import torch
