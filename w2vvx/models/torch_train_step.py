@@ -66,7 +66,7 @@ def _clipping_done_by_the_step(optimizer):
     clipnorm = optimizer.global_clipnorm
     optimizer.global_clipnorm = None
     try:
-        yield clipnorm
+        yield
     finally:
         optimizer.global_clipnorm = clipnorm
 
@@ -262,7 +262,5 @@ def pinned_batches(x, batch_size, shuffle):
     """
     import torch
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return torch.utils.data.DataLoader(_ArrayRows(x), batch_size=int(batch_size), shuffle=bool(shuffle),
+    return torch.utils.data.DataLoader(_ArrayRows(x), batch_size=batch_size, shuffle=bool(shuffle),
                                        collate_fn=lambda batch: batch, pin_memory=torch.cuda.is_available())

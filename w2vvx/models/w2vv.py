@@ -215,7 +215,8 @@ class W2VVModel(keras.Model):
         if plain and keras.backend.backend() == "torch" and hasattr(x, "keys") and self.trainable_weights \
                 and all(isinstance(value, np.ndarray) for value in x.values()) \
                 and self.trainable_weights[0].value.device.type == "cuda":
-            x = torch_train_step.pinned_batches(x, batch_size or 32, kwargs.pop("shuffle", True))
+            batch_size = _positive_batch_size(32 if batch_size is None else batch_size)
+            x = torch_train_step.pinned_batches(x, batch_size, kwargs.pop("shuffle", True))
             batch_size, kwargs["shuffle"] = None, False  # the loader shuffles
         return super().fit(x, y, batch_size, *args, **kwargs)
 
