@@ -4,7 +4,10 @@
 What is measured is the product: ``w2vvx.models.build_model(get_config(NAME), ...)`` at the lineage's
 sizes (vocabulary 10,000 for the GRU and the BoW, embedding 500, GRU 1024, word2vec 500, visual 2048,
 common space 2048; anchors §1.5), compiled with the config's own optimizer, trained by ``model.fit``
-on NumPy arrays (random post-padded sentences of 8-32 tokens, padded to 32). Each epoch runs
+on NumPy arrays (random post-padded sentences of 8-32 tokens, padded to 32). ``nrccr`` is built by
+``build_nrccr_model`` with NRCCR's default loss weights and trains on three views of each sentence
+(source, machine translation, back-translation), three text encodings per sample: its rate is per
+visual item, not comparable one to one with the single-encoder reference. Each epoch runs
 ``--steps`` batches; the first epoch (compilation, cuDNN autotuning) is not counted and the best of
 the following ``--epochs`` is reported, as samples per second.
 
@@ -74,6 +77,18 @@ def random_inputs(count, sizes=SIZES, seed=1, negatives=False):
     return x
 
 
+def nrccr_inputs(count, weights, sizes=SIZES):
+    """NRCCR's training batch: the visual features and one sentence per text view (source, machine
+    translation, back-translation) that the active loss terms of ``weights`` need."""
+    x = random_inputs(count, sizes)
+    views = ["src"] + (["mt"] if weights.needs_translation else []) + (["bt"] if weights.backtranslation else [])
+    for seed, view in enumerate(views, start=2):
+        tokens = random_inputs(count, sizes, seed=seed)["tokens"]
+        x[f"{view}_tokens"], x[f"{view}_bow_tokens"] = tokens, tokens.copy()
+    del x["tokens"], x["bow_tokens"]
+    return x
+
+
 def run_keras_worker(args):
     backend = os.environ["KERAS_BACKEND"]
     import keras
@@ -87,9 +102,17 @@ def run_keras_worker(args):
     published = get_config(args.config)  # the lineage's sizes; pinned to the reference's shapes below
     config = published.replace(embed_dim=SIZES["embed"], gru_units=SIZES["gru"], w2v_dim=SIZES["w2v"],
                                **({"common_space_dim": SIZES["space"]} if published.common_space_dim else {}))
-    model = build_model(config, gru_vocab_size=SIZES["vocab"], bow_vocab_size=SIZES["vocab"],
-                        visual_dim=SIZES["visual"])
-    x = random_inputs(args.batch * args.steps, negatives=config.loss == "ctl")
+    count = args.batch * args.steps
+    if config.name == "nrccr":
+        from w2vvx.models.nrccr import build_nrccr_model
+
+        model = build_nrccr_model(config, gru_vocab_size=SIZES["vocab"], bow_vocab_size=SIZES["vocab"],
+                                  visual_dim=SIZES["visual"])
+        x = nrccr_inputs(count, model.nrccr_weights)
+    else:
+        model = build_model(config, gru_vocab_size=SIZES["vocab"], bow_vocab_size=SIZES["vocab"],
+                            visual_dim=SIZES["visual"])
+        x = random_inputs(count, negatives=config.loss == "ctl")
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     epoch_seconds = []
 

@@ -21,8 +21,8 @@ MAX_HOST_READS = 2  # a step needs none today; a couple leaves room for an optim
 MAX_ATEN_OPS = 6000  # about 3,800 today (most of it the CPU GRU's per-step ops); the BoW loop alone was 16,000+
 
 
-def _model(name="w2vvpp"):
-    config = get_config(name, gru_units=16, embed_dim=8, w2v_dim=8, common_space_dim=16)
+def _model(name="w2vvpp", **overrides):
+    config = get_config(name, gru_units=16, embed_dim=8, w2v_dim=8, common_space_dim=16, **overrides)
     return build_model(config, gru_vocab_size=VOCAB, bow_vocab_size=VOCAB, visual_dim=VISUAL)
 
 
@@ -125,17 +125,22 @@ def _host_values_turned_into_tensors_in(function, argument):
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("name", ["w2vvpp", "w2vv_attention_ctl", "w2vv_infonce"])
-def test_torch_train_step_copies_no_host_value_at_all(name):
+@pytest.mark.parametrize("name, overrides", [
+    ("w2vvpp", {}), ("w2vv_attention_ctl", {}), ("w2vv_infonce", {}),
+    ("w2vv_infonce", {"learnable_temperature": False}), ("w2vv_1tok", {"learnable_temperature": False})])
+def test_torch_train_step_copies_no_host_value_at_all(name, overrides):
     if keras.backend.backend() != "torch":
         pytest.skip("watches the torch backend's tensor creation (run with KERAS_BACKEND=torch)")
     keras.utils.set_random_seed(0)
     batch = _batch(16)
     if get_config(name).loss == "ctl":
         batch["negative_visual"] = np.random.default_rng(1).random((16, VISUAL), dtype="float32")
-    made = _host_values_turned_into_tensors(_model(name), batch)
+    if get_config(name).loss == "one_to_k":  # (B, K, L): one caption per language, K = 2
+        second = _batch(16, seed=1)["tokens"]
+        batch["tokens"] = batch["bow_tokens"] = np.stack([batch["tokens"], second], axis=1)
+    made = _host_values_turned_into_tensors(_model(name, **overrides), batch)
     assert not made, (
-        f"{name}: a torch train step turns host values into device tensors (a GPU wait each, and the step "
+        f"{name} {overrides}: a torch train step turns host values into device tensors (a GPU wait each, and the step "
         f"can no longer be captured as a CUDA graph): {dict(made)}")
 
 
@@ -162,7 +167,7 @@ def test_nrccr_forward_and_backward_copy_no_host_value():
     step = TorchTrainStep(model)
     variables = model.trainable_weights[:]
     tracker = next(metric for metric in model.metrics if metric.name == "loss")
-    x = {name: torch.as_tensor(value) for name, value in batch.items()}
+    x = {name: keras.ops.convert_to_tensor(value) for name, value in batch.items()}  # on the model's device
 
     made = _host_values_turned_into_tensors_in(lambda inputs: step.gradients(inputs, None, None, variables, tracker), x)
     assert not made, f"NRCCR's forward/backward turns host values into device tensors: {dict(made)}"

@@ -59,9 +59,9 @@ class TemperatureLoss(RetrievalLoss):
     def __call__(self, y_true, y_pred, sample_weight=None, temperature=None):
         y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
         y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-        if temperature is None:
-            temperature = self.temperature
-        losses = self.call(y_true, y_pred, temperature=ops.cast(temperature, self.dtype))
+        if temperature is not None:  # the fixed one stays a Python number: no host-to-device copy
+            temperature = ops.cast(temperature, self.dtype)
+        losses = self.call(y_true, y_pred, temperature=temperature)
         return reduce_losses(losses, sample_weight, self.reduction, self.dtype)
 
     def get_config(self):
