@@ -145,12 +145,15 @@ def test_torch_train_step_copies_no_host_value_at_all(name, overrides):
 
 
 @pytest.mark.parity
-def test_nrccr_train_step_copies_no_host_value():
-    """NRCCR trains with Adam: its whole step, the update included, must copy no host value either (on
-    CUDA the graph then holds the whole step)."""
+def test_nrccr_forward_and_backward_copy_no_host_value():
+    """NRCCR trains with Adam, whose update reads its step counter on the host: on CUDA the graph then
+    holds the forward and backward pass (``TorchTrainStep.gradients``), which must copy no host value."""
     if keras.backend.backend() != "torch":
         pytest.skip("watches the torch backend's tensor creation (run with KERAS_BACKEND=torch)")
+    import torch
+
     from w2vvx.models.nrccr import build_nrccr_model
+    from w2vvx.models.torch_train_step import TorchTrainStep
 
     keras.utils.set_random_seed(0)
     config = get_config("nrccr", gru_units=16, embed_dim=8, w2v_dim=8, common_space_dim=16)
@@ -160,5 +163,11 @@ def test_nrccr_train_step_copies_no_host_value():
     for view, seed in (("src", 0), ("mt", 1), ("bt", 2)):
         tokens = _batch(16, seed=seed)["tokens"]
         batch.update({f"{view}_tokens": tokens, f"{view}_bow_tokens": tokens})
-    made = _host_values_turned_into_tensors(model, batch)
-    assert not made, f"NRCCR's train step turns host values into device tensors: {dict(made)}"
+    model.train_on_batch(batch)
+    step = TorchTrainStep(model)
+    variables = model.trainable_weights[:]
+    tracker = next(metric for metric in model.metrics if metric.name == "loss")
+    x = {name: keras.ops.convert_to_tensor(value) for name, value in batch.items()}  # on the model's device
+
+    made = _host_values_turned_into_tensors_in(lambda inputs: step.gradients(inputs, None, None, variables, tracker), x)
+    assert not made, f"NRCCR's forward/backward turns host values into device tensors: {dict(made)}"

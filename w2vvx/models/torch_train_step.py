@@ -16,17 +16,14 @@ lineage's sizes: 18 ms of host time per step for 5 ms of GPU kernels at batch 12
   ``torch.nn.utils.clip_grad_norm_`` (the clipping of PyTorch's W2VV++ and NRCCR code) before the
   optimizer's update (which then does not clip again), and the step counter is incremented in place;
 - on CUDA, after a few eager steps of an input shape, the step is captured once as a CUDA graph and
-  replayed for every later batch of that shape: the host then only copies the batch in. With RMSprop,
-  SGD or Adam (NRCCR's; its bias correction is computed on the device, see :func:`_adam_update_step`)
-  at a fixed or callback-set learning rate, the graph holds the whole step (forward, loss, backward,
-  clipping, optimizer update, loss tracker); with an update that copies host values to the device (a
-  learning-rate schedule, AdamW's weight decay, EMA, other optimizers) it holds everything but the
-  update, which runs eagerly after each replay. A step that cannot be captured warns once and stays
-  eager;
+  replayed for every later batch of that shape: the host then only copies the batch in. With RMSprop
+  or SGD the graph holds the whole step (forward, loss, backward, clipping, optimizer update, loss
+  tracker); with an optimizer that reads its step counter on the host (Adam, as in NRCCR) or a
+  learning-rate schedule it holds everything but the update, which runs eagerly after each replay.
+  A step that cannot be captured warns once and stays eager;
 - :func:`pinned_batches` feeds ``fit``'s arrays from pinned host memory with non-blocking copies.
 
-Everything else (the optimizer's update rule, metrics, callbacks) is Keras's; Adam's update is
-Keras's torch Adam, with the same operations. Loss scaling (a
+Everything else (the optimizer's update rule, metrics, callbacks) is Keras's. Loss scaling (a
 ``LossScaleOptimizer``, as ``mixed_float16`` uses, or a ``loss_scale_factor``) keeps Keras's own step.
 """
 from __future__ import annotations
@@ -89,59 +86,10 @@ def _step_counter_in_place(counter):
         del counter.assign_add
 
 
-def _adam_on_device(optimizer) -> bool:
-    """Whether ``optimizer`` is a plain Adam, whose update :func:`_adam_update_step` computes on the device."""
-    return (isinstance(optimizer, keras.optimizers.Adam) and not optimizer.amsgrad
-            and optimizer.weight_decay is None)
-
-
-def _adam_update_step(optimizer):
-    """Keras's torch Adam update (``keras/src/backend/torch/optimizers/torch_adam.py``: the same
-    ``_foreach`` operations in the same order) with the bias correction computed on the device.
-
-    Keras's own turns ``beta_1`` and ``beta_2`` into tensors at every step: two host-to-device copies
-    that wait for the GPU and that a CUDA graph cannot hold. Here the Python constants stay kernel
-    arguments and the step count is read from the optimizer's counter on the device.
-    """
-    import torch
-
-    def update_step(grads, keras_variables, learning_rate):
-        variables = [variable.value for variable in keras_variables]
-        dtype = variables[0].dtype
-        learning_rate = keras.ops.convert_to_tensor(learning_rate).to(dtype)
-        step = optimizer.iterations.value.to(dtype) + 1
-        alpha = learning_rate * torch.sqrt(1 - torch.pow(optimizer.beta_2, step)) / (1 - torch.pow(optimizer.beta_1, step))
-        slots = [optimizer._get_variable_index(variable) for variable in keras_variables]
-        momentums = [optimizer._momentums[slot].value for slot in slots]
-        velocities = [optimizer._velocities[slot].value for slot in slots]
-        torch._foreach_mul_(momentums, optimizer.beta_1)
-        torch._foreach_add_(momentums, grads, alpha=1 - optimizer.beta_1)
-        torch._foreach_mul_(velocities, optimizer.beta_2)
-        torch._foreach_add_(velocities, torch._foreach_mul(grads, grads), alpha=1 - optimizer.beta_2)
-        torch._foreach_add_(variables, torch._foreach_div(torch._foreach_mul(momentums, alpha),
-                                                          torch._foreach_add(torch._foreach_sqrt(velocities),
-                                                                             optimizer.epsilon)), alpha=-1)
-
-    return update_step
-
-
-@contextlib.contextmanager
-def _update_step_on_device(optimizer):
-    """Adam's update step replaced by :func:`_adam_update_step` for one ``apply`` (other optimizers as they are)."""
-    if not _adam_on_device(optimizer):
-        yield
-        return
-    optimizer._parallel_update_step = _adam_update_step(optimizer)
-    try:
-        yield
-    finally:
-        del optimizer._parallel_update_step
-
-
 def _update_is_capturable(optimizer) -> bool:
-    """Whether ``optimizer``'s update runs on the device alone (no host value copied in)."""
-    if not (isinstance(optimizer, (keras.optimizers.RMSprop, keras.optimizers.SGD)) or _adam_on_device(optimizer)):
-        return False  # e.g. AdamW copies its weight decay to the device at each step
+    """Whether ``optimizer``'s update runs on the device alone (no host read of its step counter)."""
+    if not isinstance(optimizer, (keras.optimizers.RMSprop, keras.optimizers.SGD)):
+        return False  # e.g. Adam computes its bias correction from the step counter, a host value
     schedule = isinstance(optimizer.get_config().get("learning_rate"), dict)
     return not (schedule or optimizer.use_ema or optimizer.gradient_accumulation_steps)
 
@@ -159,9 +107,9 @@ class TorchTrainStep:
         model: a compiled ``keras.Model`` whose ``compute_loss(x, y, y_pred, sample_weight,
             training)`` gives the loss (every W2VV-family model).
         cuda_graphs: on CUDA, capture the step as a CUDA graph per input shape and replay it: the
-            whole step with RMSprop, SGD or Adam at a fixed or callback-set learning rate (the W2VV,
-            W2VV++ and NRCCR set-ups); otherwise the forward and backward pass, the optimizer's
-            update then running eagerly after each replay.
+            whole step with RMSprop or SGD at a fixed or callback-set learning rate (the W2VV and
+            W2VV++ set-ups); with other optimizers (Adam: NRCCR) the forward and backward pass,
+            the optimizer's update then running eagerly after each replay.
 
     Example:
         >>> from w2vvx.models import build_model, get_config
@@ -275,8 +223,7 @@ class TorchTrainStep:
         import torch
 
         optimizer = self.optimizer
-        with torch.no_grad(), _clipping_done_by_the_step(optimizer), _step_counter_in_place(optimizer.iterations), \
-                _update_step_on_device(optimizer):
+        with torch.no_grad(), _clipping_done_by_the_step(optimizer), _step_counter_in_place(optimizer.iterations):
             optimizer.apply(gradients, variables)
 
     def _step(self, x, y, sample_weight, variables, tracker):
