@@ -40,13 +40,7 @@ echo "[bootstrap] installing the $device builds from $(basename "$requirements")
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$root"
 echo "$want" > "$stamp"
-devices="$("$venv/bin/w2vvx" env 2>/dev/null | grep 'trains on' | tr -s ' ' || true)"
-echo "[bootstrap] done: $(echo "$devices" | paste -sd ';' -)" >&2
-on_cpu="$(echo "$devices" | grep ' trains on cpu' | cut -d' ' -f1 | paste -sd ' ' - || true)"
-if [ "$device" = "gpu" ] && [ -n "$on_cpu" ]; then
-  # e.g. a pip find-links or extra index that serves a CPU build of torch, or a driver too old for CUDA
-  echo "[bootstrap] WARNING: the GPU builds were installed, but $on_cpu will train on the CPU." >&2
-  echo "[bootstrap]   Check the driver (nvidia-smi; torch 2.13 needs CUDA 13, TensorFlow and JAX CUDA 12)" >&2
-  echo "[bootstrap]   and which builds pip chose (.venv/bin/pip list | grep -iE 'torch|jax|tensorflow';" >&2
-  echo "[bootstrap]   '+cpu' is a CPU build: see pip config list). Then rm -rf .venv and run again." >&2
+echo "[bootstrap] done: $("$venv/bin/w2vvx" env 2>/dev/null | grep 'trains on' | tr -s ' ' | paste -sd ';' -)" >&2
+if [ "$device" = "gpu" ] && ! "$venv/bin/w2vvx" env --expect-gpu >/dev/null; then
+  echo "[bootstrap] WARNING: see above; the environment works, on the CPU. Fix it, then rm -rf .venv and run again." >&2
 fi

@@ -91,6 +91,24 @@ def test_cli_help_and_env():
     assert out.exit_code == 0 and "keras backend" in out.output
 
 
+@pytest.mark.parametrize("trains_on, code, named", [
+    ({"tensorflow": "cpu", "torch": "cuda:0 (NVIDIA H100)", "jax": "not installed"}, 3, ["tensorflow"]),
+    ({"tensorflow": "gpu:0 (x)", "torch": "error: RuntimeError: no driver", "jax": "cpu:0 (cpu)"}, 3, ["torch", "jax"]),
+    ({"tensorflow": "not installed", "torch": "cuda:0 (NVIDIA H100)", "jax": "gpu:0 (NVIDIA H100)"}, 0, []),
+])
+def test_env_expect_gpu_names_the_backends_left_on_the_cpu(monkeypatch, trains_on, code, named):
+    """What the set-up runs after installing the GPU builds (scripts/bootstrap.sh)."""
+    import w2vvx.devices
+
+    monkeypatch.setattr(w2vvx.devices, "describe_backends", lambda: trains_on)
+    out = CliRunner().invoke(cli, ["env", "--expect-gpu"])
+    assert out.exit_code == code, out.output
+    assert ("GPU builds were expected" in out.output) == bool(named)
+    if named:
+        assert f"expected, but {', '.join(named)} would train on the CPU" in " ".join(out.output.split())
+    assert CliRunner().invoke(cli, ["env"]).exit_code == 0  # without the flag, env only reports
+
+
 def test_cli_unknown_config_is_a_clear_error(tmp_path, capsys):
     from w2vvx.cli import main
 

@@ -126,8 +126,11 @@ def cli(ctx, backend, rootpath, verbose):
 
 
 @cli.command()
+@click.option("--expect-gpu", is_flag=True,
+              help="Exit with status 3, naming them, when an installed backend would train on the CPU (the "
+                   "set-up runs this after installing the GPU builds).")
 @click.pass_context
-def env(ctx):
+def env(ctx, expect_gpu):
     """Print the environment: versions, Keras backend, devices, rootpath, each backend's device."""
     import keras
     import numpy
@@ -146,13 +149,22 @@ def env(ctx):
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
         "devices": ", ".join(device_names()),
     }
-    for backend, device in describe_backends().items():
+    trains_on = describe_backends()
+    for backend, device in trains_on.items():
         lines[f"{backend} trains on"] = device
     for package in ("tensorflow", "torch", "jax", "gensim", "jieba", "h5py"):
         lines[package] = _package_version(package)
     width = max(len(key) for key in lines)
     for key, value in lines.items():
         click.echo(f"{key:<{width}}  {value}")
+    on_cpu = [backend for backend, device in trains_on.items()
+              if device == "cpu" or device.startswith(("cpu:", "error:"))]
+    if expect_gpu and on_cpu:
+        click.echo(f"w2vvx env: GPU builds were expected, but {', '.join(on_cpu)} would train on the CPU. Check the "
+                   "driver (nvidia-smi; torch 2.13's wheel needs CUDA 13, TensorFlow and JAX CUDA 12) and which "
+                   "builds pip installed (pip list: a version ending in '+cpu' is a CPU build; pip config list "
+                   "shows a find-links or extra index that can supply one), then reinstall.", err=True)
+        ctx.exit(3)
 
 
 def _version() -> str:
