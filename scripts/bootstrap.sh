@@ -40,7 +40,15 @@ echo "[bootstrap] installing the $device builds from $(basename "$requirements")
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$root"
 echo "$want" > "$stamp"
-echo "[bootstrap] done: $("$venv/bin/w2vvx" env 2>/dev/null | grep 'trains on' | tr -s ' ' | paste -sd ';' -)" >&2
-if [ "$device" = "gpu" ] && ! "$venv/bin/w2vvx" env --expect-gpu >/dev/null; then
-  echo "[bootstrap] WARNING: see above; the environment works, on the CPU. Fix it, then rm -rf .venv and run again." >&2
+expect=""
+[ "$device" = "gpu" ] && expect="--expect-gpu"
+status=0
+report="$("$venv/bin/w2vvx" env $expect 2>&1)" || status=$?
+echo "[bootstrap] done: $(echo "$report" | grep 'trains on' | tr -s ' ' | paste -sd ';' -)" >&2
+if [ "$status" -eq 3 ]; then
+  echo "$report" | grep '^w2vvx env:' >&2
+  echo "[bootstrap] WARNING: the environment works, on the CPU. Fix the above, then rm -rf .venv and run again." >&2
+elif [ "$status" -ne 0 ]; then
+  echo "[bootstrap] WARNING: 'w2vvx env' failed (exit $status):" >&2
+  echo "$report" | tail -5 >&2
 fi

@@ -158,9 +158,9 @@ def env(ctx, expect_gpu):
     for key, value in lines.items():
         click.echo(f"{key:<{width}}  {value}")
     on_cpu = [backend for backend, device in trains_on.items()
-              if device == "cpu" or device.startswith(("cpu:", "error:"))]
+              if device == "cpu" or device.startswith(("cpu:", "error:"))]  # "not installed" is no failure
     if expect_gpu and on_cpu:
-        click.echo(f"w2vvx env: GPU builds were expected, but {', '.join(on_cpu)} would train on the CPU. Check the "
+        click.echo(f"w2vvx env: GPU builds were expected, but {', '.join(on_cpu)} would not train on a GPU. Check the "
                    "driver (nvidia-smi; torch 2.13's wheel needs CUDA 13, TensorFlow and JAX CUDA 12) and which "
                    "builds pip installed (pip list: a version ending in '+cpu' is a CPU build; pip config list "
                    "shows a find-links or extra index that can supply one), then reinstall.", err=True)

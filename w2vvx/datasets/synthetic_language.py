@@ -144,11 +144,25 @@ class _Renderer:
         raise NotImplementedError
 
 
+class _PrepositionRenderer(_Renderer):
+    """A language that says a place as a preposition and a noun (English, German)."""
+
+    def place(self, mention, rng) -> List[Token]:
+        slot = mention.place
+        if slot is None:
+            return []
+        variant = self.pick("place", slot.value, rng)
+        prep, noun = self.lex.variants("place", slot.value, self.lang)[variant]
+        noun_token = (Token(noun, ("place", slot.value, False, slot.lang)) if not slot.lang or slot.lang == self.lang
+                      else self.concept(slot, rng))
+        return [Token(prep, ("prep", slot.value))] + [noun_token]
+
+
 def _subject_plural(mention: Mention) -> bool:
     return len(mention.objects) > 1 or int(mention.objects[0].count.value) > 1
 
 
-class EnglishRenderer(_Renderer):
+class EnglishRenderer(_PrepositionRenderer):
     n_templates = 5
 
     def word(self, slot, rng, plural, form="base"):
@@ -187,16 +201,6 @@ class EnglishRenderer(_Renderer):
                 tokens.append(Token("and") if position == len(mention.objects) - 1 else Token(","))
             tokens += self.object_phrase(obj, rng)
         return tokens
-
-    def place(self, mention, rng) -> List[Token]:
-        slot = mention.place
-        if slot is None:
-            return []
-        variant = self.pick("place", slot.value, rng)
-        prep, noun = self.lex.variants("place", slot.value, "en")[variant]
-        noun_token = (Token(noun, ("place", slot.value, False, slot.lang)) if not slot.lang or slot.lang == "en"
-                      else self.concept(slot, rng))
-        return [Token(prep, ("prep", slot.value))] + [noun_token]
 
     def render(self, mention, rng=None):
         objects, place = self.objects(mention, rng), self.place(mention, rng)
@@ -277,7 +281,7 @@ class ChineseRenderer(_Renderer):
         return "".join(t.text for t in tokens if t.text)
 
 
-class GermanRenderer(_Renderer):
+class GermanRenderer(_PrepositionRenderer):
     n_templates = 4
     _ENDINGS = {("nom", "m"): "er", ("nom", "f"): "e", ("nom", "n"): "es",
                 ("acc", "m"): "en", ("acc", "f"): "e", ("acc", "n"): "es"}
@@ -329,16 +333,6 @@ class GermanRenderer(_Renderer):
             tokens += phrase
             genders.append(gender)
         return tokens, genders[0]
-
-    def place(self, mention, rng) -> List[Token]:
-        slot = mention.place
-        if slot is None:
-            return []
-        variant = self.pick("place", slot.value, rng)
-        prep, noun = self.lex.variants("place", slot.value, "de")[variant]
-        noun_token = (Token(noun, ("place", slot.value, False, slot.lang)) if not slot.lang or slot.lang == "de"
-                      else self.concept(slot, rng))
-        return [Token(prep, ("prep", slot.value))] + [noun_token]
 
     def verb(self, mention, rng, plural) -> List[Token]:
         slot = mention.action
