@@ -659,6 +659,3 @@ def main(argv=None):
             os.execve(sys.executable, [sys.executable, "-m", "w2vvx.cli", *args], env)
     run_command_group(cli, args, prog_name="w2vvx")
 
-
-if __name__ == "__main__":
-    main()
