@@ -143,6 +143,16 @@ class Settings:
         raise ConfigError(f"{self.ini_path}: {key}={raw!r} is not a boolean (use 1/0, true/false)")
 
 
+def _account_home() -> Optional[str]:
+    """The home folder of the account running Python (from the password database), as a login shell sets it."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir or None
+    except (ImportError, KeyError, AttributeError):  # Windows, or an account without an entry
+        return None
+
+
 def load_settings(rootpath=None, ini_path=None, environ: Optional[Mapping[str, str]] = None) -> Settings:
     """Resolve the settings (see the module docstring for the ``rootpath`` precedence).
 
@@ -170,6 +180,8 @@ def load_settings(rootpath=None, ini_path=None, environ: Optional[Mapping[str, s
             text = used_ini.read_bytes().decode("utf-8")
         except UnicodeDecodeError as error:
             raise ConfigError(f"{used_ini}: byte {error.start} is not valid UTF-8; save the file as UTF-8") from None
+        if "HOME" not in environ and _account_home():  # HOME unset (cron, containers): the account's home
+            environ = {**environ, "HOME": _account_home()}
         values = parse_ini_text(text, path=used_ini, environ=environ)
     if rootpath is not None and not os.fspath(rootpath).strip():
         raise ConfigError("the rootpath given (--rootpath) is empty; give the VisualSearch folder, e.g. "
@@ -235,3 +247,69 @@ def check_keras_backend(environ: Optional[Mapping[str, str]] = None) -> Optional
         raise ConfigError(f"the environment variable KERAS_BACKEND={value!r} names no Keras backend; set it to "
                           "tensorflow, torch or jax (e.g. export KERAS_BACKEND=tensorflow), or unset it")
     return value.strip().lower()
+
+
+def _installed(package: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a broken or blocked installation counts as absent
+        return False
+
+
+def _keras_json_backend(environ: Mapping[str, str]) -> Optional[str]:
+    """The backend named in Keras's ``keras.json`` (``$KERAS_HOME`` or ``~/.keras``), if any."""
+    import json
+
+    home = environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as handle:
+            backend = json.load(handle).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return backend if isinstance(backend, str) else None
+
+
+def choose_keras_backend(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Pick an installed backend when ``KERAS_BACKEND`` is unset and Keras's default (TensorFlow) is not installed.
+
+    Keras starts on TensorFlow unless told otherwise, so a torch- or JAX-only install would fail on its first
+    import. Called before Keras is imported (``import w2vvx`` and the command line do), this sets
+    ``KERAS_BACKEND`` in ``environ`` to ``torch``, else ``jax``, unless ``keras.json`` names an installed one.
+
+    Returns:
+        The backend set, or ``None`` when nothing was changed.
+
+    Example:
+        >>> choose_keras_backend({"KERAS_BACKEND": "jax"}) is None  # an explicit choice is never changed
+        True
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("KERAS_BACKEND") or _installed("tensorflow"):
+        return None
+    configured = _keras_json_backend(environ)
+    if configured in KERAS_BACKENDS and configured != "tensorflow" and _installed(configured):
+        return None
+    for backend in ("torch", "jax"):
+        if _installed(backend):
+            environ["KERAS_BACKEND"] = backend
+            return backend
+    return None
+
+
+def check_backend_installed(backend: str, where: str = "--backend") -> None:
+    """Refuse a backend whose framework is not importable, in one line that says what is installed.
+
+    Example:
+        >>> check_backend_installed("numpy")  # Keras's numpy backend needs no framework
+    """
+    package = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}.get(backend)
+    if package is None or _installed(package):
+        return
+    import sys
+
+    others = [name for name in ("tensorflow", "torch", "jax") if name != backend and _installed(name)]
+    hint = (f"use {' or '.join(others)} (installed)" if others else "no backend framework is installed")
+    raise ConfigError(f"{where} {backend}: the {package} package is not installed in this Python "
+                      f"({sys.executable}); pip install {package}, or {hint}")

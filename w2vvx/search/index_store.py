@@ -69,6 +69,16 @@ def _write_captions(folder: Path, captions: Dict[str, Sequence[str]]) -> None:
         tmp.write_text("".join(lines), encoding="utf-8")
 
 
+def source_info(collection: Optional[str], split: Optional[str], feature: Optional[str] = None) -> dict:
+    """The ``info`` fields that say where an index's items come from; :meth:`StoredIndex.check_source` reads them.
+
+    Example:
+        >>> source_info("toy", "test", "feat32")
+        {'collection': 'toy', 'split': 'test', 'feature': 'feat32'}
+    """
+    return {"collection": collection, "split": split, "feature": feature}
+
+
 def _finish(folder: Path, kind: str, size: int, dim: int, info: Optional[dict], ann_args: dict,
             captions: Optional[Dict[str, Sequence[str]]]) -> Path:
     from w2vvx.io.bigfile import BigFile
@@ -159,6 +169,31 @@ class StoredIndex:
     def split(self) -> Optional[str]:
         """The split whose items it holds (``None``: every item of the feature file)."""
         return self.meta.get("split")
+
+    @property
+    def collection(self) -> Optional[str]:
+        """The collection whose items it holds (``None``: not recorded, e.g. written by :func:`write_index`)."""
+        return self.meta.get("collection")
+
+    def check_source(self, collection: Optional[str] = None, split: Optional[str] = None) -> None:
+        """Refuse to stand for the items of another collection (or another split than the one it holds).
+
+        Args:
+            collection: the collection the caller searches; ``None`` accepts any.
+            split: the split the caller searches; ``None`` accepts any (a split of an index over every item
+                is a subset, accepted: see ``restrict_to`` of :meth:`search`).
+
+        Raises:
+            ConfigError: the index was built from another collection or split; the message names both.
+        """
+        if collection is not None and self.collection is not None and collection != self.collection:
+            raise ConfigError(f"the index {self.folder} holds items of collection {self.collection!r}"
+                              f"{' (split ' + repr(self.split) + ')' if self.split else ''}, not of {collection!r}; "
+                              f"search it with --collection {self.collection}, or build an index of {collection!r} "
+                              f"(w2vvx index build RUN --collection {collection} --out DIR)")
+        if split is not None and self.split is not None and split != self.split:
+            raise ConfigError(f"the index {self.folder} holds the {self.split!r} items, not the {split!r} ones; build "
+                              f"an index of that split (w2vvx index build --split {split}) or leave --split out")
 
     @property
     def ids(self) -> List[str]:
