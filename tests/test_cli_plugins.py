@@ -63,7 +63,8 @@ def test_main_called_from_python_refuses_a_backend_it_cannot_switch_to(capsys):
     assert f"set KERAS_BACKEND={other}" in capsys.readouterr().err
 
 
-def test_console_backend_option_restarts_on_that_backend():
+def test_console_backend_option_runs_on_that_backend_wherever_it_stands(tmp_path):
+    """``--rootpath DIR --backend X`` used to run on the default backend (only a leading --backend counted)."""
     import os
     import subprocess
 
@@ -74,7 +75,8 @@ def test_console_backend_option_restarts_on_that_backend():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, KERAS_BACKEND=here, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH", "")])))
-    done = subprocess.run([sys.executable, "-m", "w2vvx.cli", "--backend", other, "env"], env=env, cwd=repo,
+    done = subprocess.run([sys.executable, "-m", "w2vvx.cli", "--rootpath", str(tmp_path), "--backend", other, "env"],
+                          env=env, cwd=repo,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("keras backend"))

@@ -100,3 +100,21 @@ def test_index_build_refuses_a_folder_that_is_not_an_index_and_rebuilds_only_wit
     again = CliRunner().invoke(cli, args)
     assert isinstance(again.exception, ConfigError) and "--overwrite" in str(again.exception)
     assert CliRunner().invoke(cli, args + ["--overwrite"]).exit_code == 0
+
+
+def test_search_without_an_index_prints_every_row(trained):
+    """Default mode (items encoded on the fly) used to die after the first row: the loop reassigned `texts`."""
+    root, run_dir, _ = trained
+    out = _invoke(root, "search", run_dir, "a", "dog", "-k", "3", "--collection", "toy", "--split", "test")
+    rows = out.output.splitlines()
+    assert out.exit_code == 0 and rows[0] == "query: a dog" and [row.split()[0] for row in rows[1:]] == ["1", "2", "3"]
+
+
+def test_search_refuses_an_index_of_another_collection(trained, tmp_path):
+    root, run_dir, _ = trained
+    index = tmp_path / "index"
+    assert _invoke(root, "index", "build", run_dir, "--collection", "toy", "--out", index,
+                   "--no-captions").exit_code == 0
+    out = CliRunner().invoke(cli, ["--rootpath", str(root), "search", str(run_dir), "a", "dog", "--index", str(index),
+                                   "--collection", "other", "--split", "test"])
+    assert out.exit_code == 2 and "holds items of collection 'toy', not of 'other'" in " ".join(out.output.split())

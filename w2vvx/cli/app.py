@@ -56,6 +56,7 @@ def use_backend(backend, where: str = "--backend") -> None:
     if backend is None:
         choose_keras_backend()
         return
+    check_backend_installed(backend, where)
     if "keras" in sys.modules:
         running = sys.modules["keras"].backend.backend()
         if running != backend:
@@ -63,7 +64,6 @@ def use_backend(backend, where: str = "--backend") -> None:
 
             raise ConfigError(f"{where} {backend}: Keras already runs on {running} in this process; set "
                               f"KERAS_BACKEND={backend} before importing keras or w2vvx's models")
-    check_backend_installed(backend, where)
     os.environ["KERAS_BACKEND"] = backend
 
 
