@@ -624,7 +624,7 @@ def cli_case(name, says):
     return register
 
 
-@cli_case("cli-collection-missing", says=["nosuch", "caption file", "not found"])
+@cli_case("cli-collection-missing", says=["nosuch", "no collection 'nosuch' under the rootpath", "--collection"])
 def _(tmp, request):
     return ["--rootpath", str(tmp), "vocab", "--collection", "nosuch"]
 
