@@ -46,19 +46,19 @@ def _importing_w2vvx() -> bool:
 class _RegisterWhenKerasLoads:
     """A one-shot import hook: once ``keras`` has been imported, register the w2vvx classes with it.
 
-    When Keras is imported by a w2vvx module (which imports the classes it uses), the registration
-    waits for the next import made outside w2vvx's own imports.
+    When Keras is imported by a w2vvx module (which imports the classes it uses itself), the registration
+    waits until no w2vvx module is being imported any more (the hook sees each one finish).
     """
 
     def __init__(self):
         self.keras_loaded = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if self.keras_loaded:
-            if not _importing_w2vvx():
-                self._done()
-            return None
-        if fullname != "keras":
+        if fullname == "keras" and not self.keras_loaded:
+            then = self._keras_executed
+        elif fullname.startswith("w2vvx."):
+            then = self._w2vvx_executed
+        else:
             return None
         spec = None
         for finder in _sys.meta_path[_sys.meta_path.index(self) + 1:]:
@@ -67,18 +67,17 @@ class _RegisterWhenKerasLoads:
                 break
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _LoaderThen(spec.loader, self._keras_executed)
+        spec.loader = _LoaderThen(spec.loader, then)
         return spec
 
     def _keras_executed(self) -> None:
         self.keras_loaded = True
-        if not _importing_w2vvx():
-            self._done()
+        self._w2vvx_executed()
 
-    def _done(self) -> None:
-        if self in _sys.meta_path:
+    def _w2vvx_executed(self) -> None:
+        if self.keras_loaded and self in _sys.meta_path and not _importing_w2vvx():
             _sys.meta_path.remove(self)
-        _register_classes()
+            _register_classes()
 
 
 class _LoaderThen:
