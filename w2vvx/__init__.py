@@ -19,7 +19,6 @@ import sys as _sys
 from w2vvx.config import check_keras_backend as _check_keras_backend
 from w2vvx.config import choose_keras_backend as _choose_keras_backend
 
-_check_keras_backend()  # KERAS_BACKEND=bogus: a ConfigError saying what to set, not Keras's import traceback
 _REGISTERING_MODULES = ("layers", "losses", "models", "noisy")
 _LAZY_NAMES = {"W2VVBackbone": "w2vvx.models", "W2VVPreprocessor": "w2vvx.models",
                "W2VVRetriever": "w2vvx.models", "build_model": "w2vvx.models", "get_config": "w2vvx.models"}
@@ -55,6 +54,7 @@ class _RegisterWhenKerasLoads:
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname == "keras" and not self.keras_loaded:
+            _check_keras_backend()  # KERAS_BACKEND=bogus: a ConfigError saying what to set, not Keras's traceback
             then = self._keras_executed
         elif fullname.startswith("w2vvx."):
             then = self._w2vvx_executed
@@ -98,7 +98,7 @@ class _LoaderThen:
         return getattr(self.loader, name)
 
 
-if "keras" in _sys.modules:
+if _sys.modules.get("keras") is not None:
     _register_classes()
 else:
     _choose_keras_backend()  # a torch- or JAX-only install starts without KERAS_BACKEND

@@ -38,10 +38,13 @@ def _check_backend(ctx, param, value):
     if value is None or value in BACKENDS:
         return value
     source = ctx.get_parameter_source(param.name)
-    where = "the environment variable KERAS_BACKEND" if source is not None and source.name == "ENVIRONMENT" else \
-        "--backend"
-    raise click.BadParameter(f"{where} is {value!r}, which is no backend w2vvx runs on; use one of "
-                             f"{', '.join(BACKENDS)} (e.g. export KERAS_BACKEND=tensorflow)", ctx=ctx, param=param)
+    if source is not None and source.name == "ENVIRONMENT":
+        from w2vvx.errors import ConfigError
+
+        raise ConfigError(f"the environment variable KERAS_BACKEND={value!r} names no Keras backend w2vvx runs on; "
+                          f"set it to one of {', '.join(BACKENDS)} (e.g. export KERAS_BACKEND=tensorflow), or unset it")
+    raise click.BadParameter(f"--backend is {value!r}, which is no backend w2vvx runs on; use one of "
+                             f"{', '.join(BACKENDS)}", ctx=ctx, param=param)
 
 
 def use_backend(backend, where: str = "--backend") -> None:
