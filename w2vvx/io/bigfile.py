@@ -21,6 +21,7 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir, storage_error
+from w2vvx.io.feature_checks import check_feature_sample, sample_rows
 
 logger = logging.getLogger(__name__)
 
@@ -162,12 +163,15 @@ class BigFile:
             raise DataFormatError(
                 f"{kind}: expected {expected} bytes (N={self._n_rows} x D={self._n_dims} x 4), found {actual} "
                 f"({abs(expected - actual)} bytes {'missing' if actual < expected else 'too many'}); "
-                "the file is incomplete or belongs to another shape.txt, re-download or re-create it",
+                + ("exactly twice the size: is it float64? Convert it to float32 (np.fromfile(path, '<f8')"
+                   ".astype('<f4')) and write the BigFile again" if actual == 2 * expected > 0 else
+                   "the file is incomplete or belongs to another shape.txt, re-download or re-create it"),
                 path=feature_path)
         if self._n_rows == 0:
             self._matrix = np.zeros((0, self._n_dims), dtype=_DTYPE)
         else:
             self._matrix = np.memmap(feature_path, dtype=_DTYPE, mode="r", shape=(self._n_rows, self._n_dims))
+            check_feature_sample(self._matrix[sample_rows(self._n_rows, self._n_dims)], path=feature_path)
         if check_finite:
             self.validate(check_finite=True)
 
