@@ -57,8 +57,8 @@ def nul_bytes_error(count: int, path, line: int, whole_line: bool) -> DataFormat
     """The error for NUL bytes in a text file: a tail that was never written, or binary data.
 
     Example:
-        >>> str(nul_bytes_error(60, "a.txt", 3, True))  # doctest: +ELLIPSIS
-        'a.txt:3: the line is 60 NUL bytes (\\x00) and no text: ...'
+        >>> print(nul_bytes_error(60, "a.txt", 3, True))  # doctest: +ELLIPSIS
+        a.txt:3: the line is 60 NUL bytes (\\x00) and no text: ...
     """
     if whole_line:
         what = (f"the line is {count} NUL bytes (\\x00) and no text: the file ends in space that was never written "
