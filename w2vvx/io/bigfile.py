@@ -471,7 +471,8 @@ class BigFileWriter:
         seen = set(self._seen)
         _check_names(names, seen, offset=len(self._names))
         try:
-            self._features.write(memoryview(array).cast("B"))  # (ndarray.tofile drops errno on a full disk)
+            if array.size:  # (an empty view cannot be cast to bytes)
+                self._features.write(memoryview(array).cast("B"))  # (ndarray.tofile drops errno on a full disk)
         except OSError as error:
             converted = storage_error(error, self.path)
             if converted is None:

@@ -30,7 +30,8 @@ def absurd_share(values: np.ndarray) -> float:
         >>> absurd_share(np.array([0.5, 1.0], "<f4").byteswap().view("<f4"))  # byte-swapped: denormals
         1.0
     """
-    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        values = np.asarray(values, dtype=np.float64)
     magnitude = np.abs(values[np.isfinite(values) & (values != 0)])
     if magnitude.size == 0:
         return 0.0

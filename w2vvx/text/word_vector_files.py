@@ -209,7 +209,7 @@ def read_text_vectors(path, fmt: str, encoding: str = "utf-8") -> Tuple[List[str
         raise DataFormatError(f"not a valid word2vec_text word-vector file: unexpected end of input: the header "
                               f"'{expected_rows} {dim}' promises {expected_rows} vectors, the file holds {n_vectors} "
                               "(truncated, or the header's N is wrong); re-download it or fix the header", path=path)
-    if bad and len(bad) > max(1, BAD_WORD_SHARE * n_vectors):
+    if bad and len(bad) > BAD_WORD_SHARE * n_vectors:
         raise _bad_words_error(path, bad, n_vectors, encoding)
     if bad:
         logging.getLogger(__name__).warning(

@@ -116,7 +116,7 @@ def _load_binary(path: Path, encoding: str):
         raise DataFormatError(f"not a valid word2vec_binary word-vector file ({type(error).__name__}: "
                               f"{str(error)[:200]}){_binary_sizes(path)}", path=path) from None
     garbled = sum(1 for word in vectors.index_to_key if "\ufffd" in word)
-    if garbled > max(1, BAD_WORD_SHARE * len(vectors.index_to_key)):
+    if garbled > BAD_WORD_SHARE * len(vectors.index_to_key):
         raise DataFormatError(
             f"{garbled} of {len(vectors.index_to_key)} words are not valid {encoding}: the header's D does not match "
             f"the values (each vector is read as D float32 values, so a wrong D makes words of the value bytes), or "
