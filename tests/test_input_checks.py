@@ -175,3 +175,32 @@ def test_features_of_the_wrong_kind_are_config_errors(model):
                 np.zeros((2, VISUAL_DIM), complex)):
         with pytest.raises(ConfigError):
             model.encode_items(bad)
+
+
+# -- the io and search API raise the library's classes (subclasses of the matching built-ins) -------------------
+def test_bigfile_api_errors_are_library_errors_and_builtins(tmp_path):
+    from w2vvx.errors import ArgumentTypeError, OutOfRangeError, UnknownIdError
+    from w2vvx.io.bigfile import BigFile, write_bigfile
+
+    write_bigfile(tmp_path / "f", ["a", "b"], np.eye(2))
+    bigfile = BigFile(tmp_path / "f")
+    with pytest.raises(OutOfRangeError) as info:
+        bigfile.read_rows([0, 2])
+    assert isinstance(info.value, IndexError) and isinstance(info.value, W2VVXError)
+    with pytest.raises(ArgumentTypeError) as info:
+        bigfile.read_rows([0.5])
+    assert isinstance(info.value, TypeError)
+    with pytest.raises(UnknownIdError) as info:
+        bigfile.index("zz")
+    assert isinstance(info.value, KeyError) and str(info.value).startswith("id 'zz' is not in")
+    write_bigfile(tmp_path / "empty", [], np.zeros((0, 3)))  # it raised a raw TypeError
+    assert BigFile(tmp_path / "empty").shape == (0, 3)
+
+
+def test_search_api_errors_are_library_errors():
+    from w2vvx.search.brute_force import BruteForceIndex
+
+    for bad in (np.zeros((0, 4)), [["a", "b"]], np.zeros((2, 2), complex), np.zeros(3)):
+        with pytest.raises(ConfigError):
+            BruteForceIndex(bad)
+    assert BruteForceIndex([[1.0, 0.0], [0.0, 1.0]]).search(np.array([[0.0, 1.0]]), k=1)[0].tolist() == [[1]]

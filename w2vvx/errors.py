@@ -105,3 +105,17 @@ class W2VVXWarning(UserWarning):
 class UnknownWordsWarning(W2VVXWarning):
     """Most words of a query are not in the model's vocabulary for its language: the ranking rests on the
     few words it knows. The message names the query and the unknown words."""
+
+
+class ArgumentTypeError(ConfigError, TypeError):
+    """An argument of the wrong type (e.g. float row indices); also a ``TypeError``."""
+
+
+class OutOfRangeError(ConfigError, IndexError):
+    """An index or id outside its range (a row of a BigFile, a token id); also an ``IndexError``."""
+
+
+class UnknownIdError(ConfigError, KeyError):
+    """An id that a file or index does not hold; also a ``KeyError`` (whose message keeps no quotes)."""
+
+    __str__ = Exception.__str__

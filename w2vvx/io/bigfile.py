@@ -19,7 +19,8 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.errors import (ArgumentTypeError, ConfigError, DataFormatError, MissingFileError, OutOfRangeError,
+                          UnknownIdError)
 from w2vvx.io.atomic import atomic_dir, storage_error
 from w2vvx.io.feature_checks import check_feature_sample, sample_rows
 
@@ -207,7 +208,7 @@ class BigFile:
         try:
             return self._index[name]
         except KeyError:
-            raise KeyError(f"id {name!r} is not in {self.path / ID_FILE} ({self._n_rows} ids)") from None
+            raise UnknownIdError(f"id {name!r} is not in {self.path / ID_FILE} ({self._n_rows} ids)") from None
 
     def read(self, names: Iterable[str], order: str = "file") -> Tuple[List[str], np.ndarray]:
         """Read the vectors of ``names``, skipping unknown ids as the lineage did.
@@ -243,11 +244,11 @@ class BigFile:
         if indices.size == 0:
             return np.zeros((0, self._n_dims), dtype=np.float32)
         if not np.issubdtype(indices.dtype, np.integer):
-            raise TypeError(f"row indices must be integers, got dtype {indices.dtype}")
+            raise ArgumentTypeError(f"row indices must be integers, got dtype {indices.dtype}")
         low, high = int(indices.min()), int(indices.max())
         if low < 0 or high >= self._n_rows:
             bad = low if low < 0 else high
-            raise IndexError(f"row index {bad} is out of range for {self.path} with {self._n_rows} rows")
+            raise OutOfRangeError(f"row index {bad} is out of range for {self.path} with {self._n_rows} rows")
         order = np.argsort(indices, kind="stable")
         sorted_rows = indices[order]
         self._prefetch(sorted_rows)
