@@ -135,7 +135,7 @@ def iter_raw_lines(path) -> Iterator[Tuple[int, bytes, int]]:
                 offset += len(raw)
                 if first:
                     first = False
-                    if not raw.strip(b"\x00\r\n"):
+                    if b"\x00" in raw and not raw.strip(b"\x00\r\n"):
                         raise nul_bytes_error(raw.count(b"\x00"), path, 1, True)
                     name = wide_encoding(raw[:256])
                     if name is not None:
