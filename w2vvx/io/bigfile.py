@@ -300,7 +300,6 @@ class BigFile:
                         path=self.path / FEATURE_FILE)
         return self
 
-
     def check_finite(self, names: Optional[Iterable[str]] = None, chunk_rows: int = _FINITE_CHUNK_ROWS) -> "BigFile":
         """Raise ``DataFormatError`` naming the file and the id of the first row of ``names`` with NaN or Inf.
 
@@ -330,7 +329,6 @@ class BigFile:
                     "skips such rows) or drop that item from the captions and split files",
                     path=self.path / FEATURE_FILE)
         return self
-
 
     def require(self, names: Iterable[str], source=None, what: str = "ids listed here") -> "BigFile":
         """Raise ``DataFormatError`` when some of ``names`` have no row, blaming ``source`` (the file the ids
