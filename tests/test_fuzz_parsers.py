@@ -23,7 +23,8 @@ from w2vvx.text.tokenizers import get_tokenizer
 from w2vvx.text.vocabulary import Vocabulary, parse_vocabulary
 from w2vvx.text.word_vectors import load_word_vectors
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=80, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 _PIECES = [b"#", b" ", b"\n", b"a", b"0", b"1", b"7", b"\t", b"\xff", b"{", b"}", b"'", b'"', b"[", b"]", b":",
            b",", b"_", b"=", b"$", b"${", b"\r", b"\x00", "一".encode(), b"nan", b"-", b".", b"e", b"enc", b"zh",
@@ -84,8 +85,8 @@ def test_shape_txt(data):
 def test_id_txt(data):
     try:
         names = decode_ids(data)  # UTF-8 with ISO-8859-1 fallback per id; only UTF-16/32-looking bytes are refused
-    except W2VVXError as error:
-        assert "UTF-16" in str(error) or "UTF-32" in str(error)
+    except W2VVXError as error:  # (and a tail of NUL bytes: space that was never written)
+        assert "UTF-16" in str(error) or "UTF-32" in str(error) or "NUL byte" in str(error)
         return
     assert all(name and isinstance(name, str) and not name.startswith("\ufeff") for name in names)
 

@@ -47,7 +47,8 @@ def test_retriever_config_serialises_its_parts_and_rebuilds_the_same_model():
 def test_encode_text_and_items_are_unit_norm_by_default_and_search_ranks_by_cosine():
     model = _retriever("w2vv_attention_ctl")  # W2VV maps text into the visual space: raw norms are not 1
     items = np.random.default_rng(0).random((5, VISUAL_DIM)).astype("float32") * 10
-    text = model.encode_text(["a dog runs", "狗"], language="zh")
+    # (item_id, text) pairs are data, not queries: an all-unknown one encodes (queries raise QueryError)
+    text = model.encode_text([("q0", "a dog runs"), ("q1", "狗")], language="zh")
     assert np.allclose(np.linalg.norm(text[np.linalg.norm(text, axis=1) > 0], axis=1), 1.0, atol=1e-5)
     raw = model.encode_items(items, normalize=False)
     unit = model.encode_items(items)

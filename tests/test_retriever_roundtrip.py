@@ -31,7 +31,8 @@ LOADER = textwrap.dedent("""
     out = {"backend": keras.backend.backend(), "class": type(model).__name__,
            "compiled": getattr(model, "optimizer", None) is not None}
     for language, sentences in job.items():
-        scores = model.encode_text(sentences, language=language) @ model.encode_items(items).T
+        pairs = [(str(number), text) for number, text in enumerate(sentences)]  # captions: not checked as queries
+        scores = model.encode_text(pairs, language=language) @ model.encode_items(items).T
         out[language] = scores.tolist()
     json.dump(out, open(sys.argv[4], "w"))
 """)

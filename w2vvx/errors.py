@@ -89,3 +89,33 @@ class RunLockedError(_PathError):
 class ProvenanceError(_PathError):
     """A run folder is used with data or files other than those it was trained with (resume on other
     captions or features, a ``best.keras`` copied from another run, an index encoded by another run)."""
+
+
+class QueryError(W2VVXError, ValueError):
+    """A query sentence the model cannot read: none of its words is in the model's vocabulary for the
+    language given (often a query in another language than the model was trained on). The message names
+    the query, the language and the model's languages."""
+
+
+class W2VVXWarning(UserWarning):
+    """Base class of the warnings w2vvx issues (Python :mod:`warnings`), so that callers and the CLI can
+    show, filter or turn them into errors (``warnings.simplefilter("error", W2VVXWarning)``)."""
+
+
+class UnknownWordsWarning(W2VVXWarning):
+    """Most words of a query are not in the model's vocabulary for its language: the ranking rests on the
+    few words it knows. The message names the query and the unknown words."""
+
+
+class ArgumentTypeError(ConfigError, TypeError):
+    """An argument of the wrong type (e.g. float row indices); also a ``TypeError``."""
+
+
+class OutOfRangeError(ConfigError, IndexError):
+    """An index or id outside its range (a row of a BigFile, a token id); also an ``IndexError``."""
+
+
+class UnknownIdError(ConfigError, KeyError):
+    """An id that a file or index does not hold; also a ``KeyError`` (whose message keeps no quotes)."""
+
+    __str__ = Exception.__str__

@@ -13,6 +13,7 @@ Keras's errors on a damaged or foreign file into messages that say which file an
 """
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import tarfile
@@ -212,6 +213,9 @@ def load_keras_model(path, expected_class: Optional[type] = None):
                 f"{path}: refused to load: the model contains Python code (e.g. a Lambda layer) that Keras's safe "
                 "mode does not deserialize, because loading it could run arbitrary code. Load it yourself with "
                 "keras.saving.load_model(path, safe_mode=False) only if you trust its source") from None
+        asset = re.search(r"(the vocabulary asset .*?)(?:\n|$)", text)
+        if asset:  # a w2vvx asset check failed; Keras wraps it in a ValueError
+            raise DataFormatError(asset.group(1), path=path) from None
         raise DataFormatError(f"not a loadable Keras model ({text[:300]}); the file is damaged or was written "
                               "by other code; train again or restore it from a backup", path=path) from None
     except (KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as error:

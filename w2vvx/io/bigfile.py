@@ -19,8 +19,10 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.errors import (ArgumentTypeError, ConfigError, DataFormatError, MissingFileError, OutOfRangeError,
+                          UnknownIdError)
 from w2vvx.io.atomic import atomic_dir, storage_error
+from w2vvx.io.feature_checks import check_feature_sample, sample_rows
 
 logger = logging.getLogger(__name__)
 
@@ -162,12 +164,15 @@ class BigFile:
             raise DataFormatError(
                 f"{kind}: expected {expected} bytes (N={self._n_rows} x D={self._n_dims} x 4), found {actual} "
                 f"({abs(expected - actual)} bytes {'missing' if actual < expected else 'too many'}); "
-                "the file is incomplete or belongs to another shape.txt, re-download or re-create it",
+                + ("exactly twice the size: is it float64? Convert it to float32 (np.fromfile(path, '<f8')"
+                   ".astype('<f4')) and write the BigFile again" if actual == 2 * expected > 0 else
+                   "the file is incomplete or belongs to another shape.txt, re-download or re-create it"),
                 path=feature_path)
         if self._n_rows == 0:
             self._matrix = np.zeros((0, self._n_dims), dtype=_DTYPE)
         else:
             self._matrix = np.memmap(feature_path, dtype=_DTYPE, mode="r", shape=(self._n_rows, self._n_dims))
+            check_feature_sample(self._matrix[sample_rows(self._n_rows, self._n_dims)], path=feature_path)
         if check_finite:
             self.validate(check_finite=True)
 
@@ -203,7 +208,7 @@ class BigFile:
         try:
             return self._index[name]
         except KeyError:
-            raise KeyError(f"id {name!r} is not in {self.path / ID_FILE} ({self._n_rows} ids)") from None
+            raise UnknownIdError(f"id {name!r} is not in {self.path / ID_FILE} ({self._n_rows} ids)") from None
 
     def read(self, names: Iterable[str], order: str = "file") -> Tuple[List[str], np.ndarray]:
         """Read the vectors of ``names``, skipping unknown ids as the lineage did.
@@ -239,11 +244,11 @@ class BigFile:
         if indices.size == 0:
             return np.zeros((0, self._n_dims), dtype=np.float32)
         if not np.issubdtype(indices.dtype, np.integer):
-            raise TypeError(f"row indices must be integers, got dtype {indices.dtype}")
+            raise ArgumentTypeError(f"row indices must be integers, got dtype {indices.dtype}")
         low, high = int(indices.min()), int(indices.max())
         if low < 0 or high >= self._n_rows:
             bad = low if low < 0 else high
-            raise IndexError(f"row index {bad} is out of range for {self.path} with {self._n_rows} rows")
+            raise OutOfRangeError(f"row index {bad} is out of range for {self.path} with {self._n_rows} rows")
         order = np.argsort(indices, kind="stable")
         sorted_rows = indices[order]
         self._prefetch(sorted_rows)
@@ -295,7 +300,6 @@ class BigFile:
                         path=self.path / FEATURE_FILE)
         return self
 
-
     def check_finite(self, names: Optional[Iterable[str]] = None, chunk_rows: int = _FINITE_CHUNK_ROWS) -> "BigFile":
         """Raise ``DataFormatError`` naming the file and the id of the first row of ``names`` with NaN or Inf.
 
@@ -325,7 +329,6 @@ class BigFile:
                     "skips such rows) or drop that item from the captions and split files",
                     path=self.path / FEATURE_FILE)
         return self
-
 
     def require(self, names: Iterable[str], source=None, what: str = "ids listed here") -> "BigFile":
         """Raise ``DataFormatError`` when some of ``names`` have no row, blaming ``source`` (the file the ids
@@ -467,7 +470,8 @@ class BigFileWriter:
         seen = set(self._seen)
         _check_names(names, seen, offset=len(self._names))
         try:
-            self._features.write(memoryview(array).cast("B"))  # (ndarray.tofile drops errno on a full disk)
+            if array.size:  # (an empty view cannot be cast to bytes)
+                self._features.write(memoryview(array).cast("B"))  # (ndarray.tofile drops errno on a full disk)
         except OSError as error:
             converted = storage_error(error, self.path)
             if converted is None:

@@ -53,6 +53,22 @@ def wide_encoding(head: bytes) -> Optional[str]:
     return None
 
 
+def nul_bytes_error(count: int, path, line: int, whole_line: bool) -> DataFormatError:
+    """The error for NUL bytes in a text file: a tail that was never written, or binary data.
+
+    Example:
+        >>> print(nul_bytes_error(60, "a.txt", 3, True))  # doctest: +ELLIPSIS
+        a.txt:3: the line is 60 NUL bytes (\\x00) and no text: ...
+    """
+    if whole_line:
+        what = (f"the line is {count} NUL bytes (\\x00) and no text: the file ends in space that was never written "
+                "(a copy, download or save cut off by a crash, a full disk or a power loss)")
+    else:
+        what = f"the line holds {count} NUL byte(s) (\\x00), which text never does: the file is damaged or not text"
+    return DataFormatError(f"{what}; remove them (tr -d '\\000' < FILE > FILE.fixed) and check the last lines, or "
+                           "re-download the file", path=path, line=line)
+
+
 def wide_encoding_error(name: str, path) -> DataFormatError:
     family = "UTF-32" if "32" in name else "UTF-16"
     return DataFormatError(
@@ -71,7 +87,13 @@ def strip_utf8_bom(data: bytes) -> bytes:
 
 
 def check_not_wide(data: bytes, path=None) -> bytes:
-    """Raise :func:`wide_encoding_error` for UTF-16/32 bytes; return ``data`` without a UTF-8 BOM."""
+    """Raise :func:`wide_encoding_error` for UTF-16/32 bytes, :func:`nul_bytes_error` for a NUL tail; return
+    ``data`` without a UTF-8 BOM."""
+    text = data.rstrip(b"\x00")
+    if len(text) < len(data) and wide_encoding(text[:256]) is None:
+        body = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        whole = body.endswith(b"\n") or not body
+        raise nul_bytes_error(len(data) - len(text), path, body.count(b"\n") + 1, whole)
     name = wide_encoding(data[:256])
     if name is not None:
         raise wide_encoding_error(name, path)
@@ -113,6 +135,8 @@ def iter_raw_lines(path) -> Iterator[Tuple[int, bytes, int]]:
                 offset += len(raw)
                 if first:
                     first = False
+                    if b"\x00" in raw and not raw.strip(b"\x00\r\n"):
+                        raise nul_bytes_error(raw.count(b"\x00"), path, 1, True)
                     name = wide_encoding(raw[:256])
                     if name is not None:
                         raise wide_encoding_error(name, path)
@@ -120,6 +144,9 @@ def iter_raw_lines(path) -> Iterator[Tuple[int, bytes, int]]:
                         raw = raw[len(UTF8_BOM):]
                         start += len(UTF8_BOM)
                 body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+                if b"\x00" in body:
+                    raise nul_bytes_error(body.count(b"\x00"), path, number + 1 + body.count(b"\r"),
+                                          not body.strip(b"\x00\r"))
                 if b"\r" not in body:
                     number += 1
                     yield number, body, start
@@ -156,4 +183,4 @@ def iter_lines(path, encoding: str = "utf-8") -> Iterator[Tuple[int, str]]:
 
 
 __all__ = ["iter_lines", "iter_raw_lines", "decode_line", "split_lines", "strip_utf8_bom", "check_not_wide",
-           "wide_encoding", "wide_encoding_error", "UTF8_BOM"]
+           "wide_encoding", "wide_encoding_error", "nul_bytes_error", "UTF8_BOM"]

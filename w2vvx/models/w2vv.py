@@ -17,6 +17,7 @@ from keras import ops
 from w2vvx.errors import ConfigError
 from w2vvx.models import torch_train_step
 from w2vvx.models.configs import ModelConfig
+from w2vvx.models.input_checks import FiniteBatches, check_finite_rows, check_token_ids, float_features, numeric_array
 from w2vvx.models.w2vv_backbone import TEXT_INPUTS, W2VVBackbone
 from w2vvx.vectors import l2_normalize
 
@@ -122,6 +123,11 @@ class W2VVModel(keras.Model):
     def build(self, input_shape=None):
         self.built = True
 
+    def check_token_ids(self, inputs, where: str = "token inputs") -> None:
+        """Raise ConfigError when a token id of ``inputs`` (NumPy) is outside the model's vocabularies."""
+        check_token_ids(inputs, self.build_settings.get("gru_vocab_size"), self.build_settings.get("bow_vocab_size"),
+                        where=where)
+
     @staticmethod
     def _text_inputs(inputs):
         missing = [key for key in TEXT_INPUTS if key not in inputs]
@@ -210,6 +216,8 @@ class W2VVModel(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
         """Keras's ``fit``; on torch/CUDA a dict of arrays is fed from pinned memory (:func:`~w2vvx.models.torch_train_step.pinned_batches`)."""
+        if hasattr(x, "keys") and all(isinstance(value, np.ndarray) for value in x.values()):
+            self.check_token_ids(x, where="fit inputs")  # on the host, once: never inside the compiled step
         plain = (not args and y is None and kwargs.get("sample_weight") is None and not kwargs.get("class_weight")
                  and not kwargs.get("validation_split") and kwargs.get("shuffle", True) != "batch")
         if plain and keras.backend.backend() == "torch" and hasattr(x, "keys") and self.trainable_weights \
@@ -227,7 +235,9 @@ class W2VVModel(keras.Model):
             raise ConfigError("this model has no preprocessor, so it cannot tokenise sentences: pass token "
                               "inputs {'tokens', 'bow_tokens'}, or load the best.keras of a w2vvx run (it "
                               "holds its vocabularies)")
-        return self.preprocessor(sentences, language=language)
+        text = self.preprocessor(sentences, language=language)
+        self.check_token_ids(text, where="the preprocessor's output (its vocabularies do not match the model)")
+        return text
 
     def encode_text(self, inputs, language: Optional[str] = None, normalize: bool = True,
                     batch_size: int = 256) -> np.ndarray:
@@ -244,11 +254,16 @@ class W2VVModel(keras.Model):
         """
         batch_size = _positive_batch_size(batch_size)
         if _is_token_dict(inputs):
-            text = {key: np.asarray(inputs[key], dtype="int32") for key in TEXT_INPUTS}
+            text = {key: numeric_array(inputs[key], f"encode_text: {key!r}") for key in TEXT_INPUTS}
             for key, value in text.items():
                 if value.ndim != 2:
                     raise ConfigError(f"encode_text: {key!r} has shape {value.shape}; expected (N, L) token ids, "
                                       "one padded row per caption")
+            if text["tokens"].shape[0] != text["bow_tokens"].shape[0]:
+                raise ConfigError(f"encode_text: 'tokens' has {text['tokens'].shape[0]} rows but 'bow_tokens' "
+                                  f"{text['bow_tokens'].shape[0]}; give one row per caption in both")
+            self.check_token_ids(text, where="encode_text")
+            text = {key: value.astype("int32") for key, value in text.items()}
         elif hasattr(inputs, "keys"):
             raise ConfigError(f"encode_text expects sentences or a dict with {list(TEXT_INPUTS)} (token ids), "
                               f"got {sorted(inputs)}")
@@ -284,12 +299,13 @@ class W2VVModel(keras.Model):
             dataset = EncodeDataset.from_features(features, list(item_ids), batch_size=batch_size)
             if len(dataset):
                 self.check_visual_shape(np.shape(dataset[0][0]))
-            embeddings = predict_batches(self.visual_encoder, dataset)
+            embeddings = predict_batches(self.visual_encoder, FiniteBatches(dataset, list(item_ids), batch_size))
         else:
             if callable(features) and not isinstance(features, np.ndarray):
                 raise ConfigError("a callable feature source needs item_ids (the items to read)")
-            features = np.asarray(features, dtype="float32")
+            features = float_features(features)
             self.check_visual_shape(features.shape)
+            check_finite_rows(features)
             embeddings = predict_batches(self.visual_encoder, [features[start:start + batch_size]
                                                                for start in range(0, len(features), batch_size)])
         return l2_normalize(embeddings) if normalize else embeddings

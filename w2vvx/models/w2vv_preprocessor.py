@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence
 import keras
 import numpy as np
 
-from w2vvx.errors import ConfigError, MissingFileError
+from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.text.featurizer import SentenceFeaturizer
 from w2vvx.text.tokenizers import LANGUAGES, language_of_tag
 from w2vvx.text.vocabulary import Vocabulary
@@ -35,6 +35,8 @@ class W2VVPreprocessor(keras.layers.Layer):
         languages: the languages the vocabularies were built from.
         default_language: the language of sentences given without one.
         maxlen: padded sentence length (32 in the lineage).
+        vocabulary_digests: ``{asset: {"count": n, "sha256": ...}}`` of the vocabularies the model was
+            saved with (``get_config`` writes it); :meth:`load_assets` refuses assets that differ.
 
     Example:
         >>> vocab = Vocabulary(["dog", "runs", "hund"])
@@ -46,7 +48,8 @@ class W2VVPreprocessor(keras.layers.Layer):
     """
 
     def __init__(self, gru_vocab: Optional[Vocabulary] = None, bow_vocab: Optional[Vocabulary] = None,
-                 languages: Sequence[str] = ("en",), default_language: str = "en", maxlen: int = 32, **kwargs):
+                 languages: Sequence[str] = ("en",), default_language: str = "en", maxlen: int = 32,
+                 vocabulary_digests: Optional[dict] = None, **kwargs):
         kwargs.setdefault("name", "preprocessor")
         super().__init__(**kwargs)
         languages = [str(language) for language in ([languages] if isinstance(languages, str) else languages)]
@@ -58,6 +61,9 @@ class W2VVPreprocessor(keras.layers.Layer):
         self.languages = sorted(set(languages) | {default_language})
         self.default_language = default_language
         self.maxlen = int(maxlen)
+        if vocabulary_digests is not None and not isinstance(vocabulary_digests, dict):
+            raise ConfigError(f"vocabulary_digests must be a dict, got {type(vocabulary_digests).__name__}")
+        self.vocabulary_digests = vocabulary_digests
         self.gru_vocab: Optional[Vocabulary] = None
         self.bow_vocab: Optional[Vocabulary] = None
         self._featurizers: Dict[str, SentenceFeaturizer] = {}
@@ -95,11 +101,11 @@ class W2VVPreprocessor(keras.layers.Layer):
             self._featurizers[code] = SentenceFeaturizer(code, self.gru_vocab, self.bow_vocab, maxlen=self.maxlen)
         return self._featurizers[code]
 
-    def __call__(self, sentences, language: Optional[str] = None) -> Dict[str, np.ndarray]:
+    def __call__(self, sentences, language: Optional[str] = None, check_queries: bool = True) -> Dict[str, np.ndarray]:
         # Python-side tokenisation: Keras's tensor conversion of the inputs does not apply to strings.
-        return self.call(sentences, language=language)
+        return self.call(sentences, language=language, check_queries=check_queries)
 
-    def call(self, sentences, language: Optional[str] = None) -> Dict[str, np.ndarray]:
+    def call(self, sentences, language: Optional[str] = None, check_queries: bool = True) -> Dict[str, np.ndarray]:
         """``{"tokens", "bow_tokens"}``: ``(N, maxlen)`` int32 arrays of ``sentences``.
 
         Args:
@@ -107,16 +113,22 @@ class W2VVPreprocessor(keras.layers.Layer):
                 objects (each in the language of its tag; untagged ones in ``language``) or
                 ``(item_id, text)`` pairs.
             language: the language of plain strings (default: ``default_language``).
+            check_queries: plain strings are user queries: one none of whose words the vocabularies
+                know raises :class:`~w2vvx.errors.QueryError` (it would rank like the empty query), one
+                mostly unknown warns (:class:`~w2vvx.errors.UnknownWordsWarning`); see
+                :meth:`~w2vvx.text.SentenceFeaturizer.check_query`. Captions and pairs (data) are not checked.
         """
         if isinstance(sentences, str):
             sentences = [sentences]
         sentences = list(sentences)
         by_language: Dict[str, List[int]] = {}
         texts: List[str] = []
+        queries: List[tuple] = []
         for position, sentence in enumerate(sentences):
             code = language
             if isinstance(sentence, str):
                 text = sentence
+                queries.append((position, code))
             elif hasattr(sentence, "text"):
                 text = sentence.text
                 code = getattr(sentence, "tag", None) or language
@@ -127,6 +139,10 @@ class W2VVPreprocessor(keras.layers.Layer):
                                   "w2vvx.io.Caption or an (item_id, text) pair")
             by_language.setdefault(self.resolve_language(code), []).append(position)
             texts.append(text)
+        if check_queries:
+            for position, code in queries:
+                self.featurizer(code).check_query(texts[position], self.languages,
+                                                  position=position if len(sentences) > 1 else None)
         out = {key: np.zeros((len(texts), self.maxlen), np.int32) for key in ("tokens", "bow_tokens")}
         for code, positions in by_language.items():
             arrays = self.featurizer(code).batch([texts[position] for position in positions])
@@ -141,15 +157,37 @@ class W2VVPreprocessor(keras.layers.Layer):
         self.bow_vocab.save(Path(dir_path) / BOW_VOCAB_ASSET)
 
     def load_assets(self, dir_path) -> None:
+        if dir_path is None:  # Keras retries a layer whose assets failed under a path without assets
+            raise getattr(self, "_asset_error", None) or MissingFileError(
+                "the saved preprocessor has no assets folder (its vocabularies); save the model again")
         paths = [Path(dir_path) / name for name in (GRU_VOCAB_ASSET, BOW_VOCAB_ASSET)]
         missing = [path.name for path in paths if not path.is_file()]
         if missing:
             raise MissingFileError(f"the saved preprocessor lacks its vocabularies {missing}; the model file is "
                                    "incomplete, save it again", path=dir_path)
-        self.set_vocabularies(Vocabulary.load(paths[0]), Vocabulary.load(paths[1]))
+        vocabularies = [Vocabulary.load(path) for path in paths]
+        for path, vocab in zip(paths, vocabularies):
+            expected = (self.vocabulary_digests or {}).get(path.name)
+            if not isinstance(expected, dict):
+                continue  # saved before w2vvx recorded digests
+            if expected.get("count") != len(vocab) or expected.get("sha256") != vocab.digest():
+                self._asset_error = DataFormatError(
+                    f"the vocabulary asset {path.name} of this saved model holds {len(vocab)} entries (sha256 "
+                    f"{vocab.digest()[:12]}...) but the model was saved with {expected.get('count')} (sha256 "
+                    f"{str(expected.get('sha256'))[:12]}...): the file was edited or damaged, so words would map to "
+                    "other words' embeddings. Restore the model file or preset folder from its source, or save it "
+                    "again from the run", path=Path(dir_path) / path.name)
+                raise self._asset_error
+        self.set_vocabularies(*vocabularies)
 
     def get_config(self):
         config = super().get_config()
         config.update({"languages": list(self.languages), "default_language": self.default_language,
                        "maxlen": self.maxlen})
+        if self.gru_vocab is not None:
+            config["vocabulary_digests"] = {
+                name: {"count": len(vocab), "sha256": vocab.digest()}
+                for name, vocab in ((GRU_VOCAB_ASSET, self.gru_vocab), (BOW_VOCAB_ASSET, self.bow_vocab))}
+        elif self.vocabulary_digests is not None:
+            config["vocabulary_digests"] = self.vocabulary_digests
         return config

@@ -24,10 +24,8 @@ keep the index with the collection, in ``<collection>/FeatureData/<feat>/ann/``.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
-import math
 import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -37,11 +35,10 @@ import numpy as np
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir
 from w2vvx.io.json_files import read_json_object
+from w2vvx.search.ann_support import (BACKENDS, MIN_POINTS_PER_LIST, available_backends, check_source, default_nlist,
+                                      feature_folder, positive_int, source_fingerprint, usearch_matches)
 from w2vvx.vectors import l2_normalize
 
-# faiss first: on 50,000 x 512 clustered vectors, 2 threads, M=16, ef=64 it built in 48 s vs 104 s and
-# answered 1,000 queries in 0.56 s vs 1.67 s for usearch, both at recall@10 >= 0.999 (benchmarks/README.md).
-BACKENDS = ("faiss", "usearch")
 KINDS = ("ivf", "hnsw")
 METRICS = ("ip", "cos", "l2")
 ENCODINGS = ("flat", "fp16", "sq8")
@@ -49,28 +46,6 @@ INDEX_FILE = "index.bin"
 ID_FILE = "id.txt"
 META_FILE = "meta.json"
 FEATURE_INDEX_DIR = "ann"
-_MIN_POINTS_PER_LIST = 39  # faiss warns (and k-means is poor) below 39 training points per centroid
-_MAX_NLIST = 4096
-
-
-def available_backends() -> List[str]:
-    """The ANN libraries importable here, in order of preference."""
-    return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
-
-
-def default_nlist(n_rows: int) -> int:
-    """IVF list count for ``n_rows`` vectors: about ``sqrt(N)``, at most 4096 and at least 39 rows per list.
-
-    ``sqrt(N)`` (1,000 lists for 1,000,000 rows) balances the ``N x nlist`` assignment pass of the build
-    against the rows scanned per query; ``4 * sqrt(N)`` would quadruple the build at 2048-d.
-
-    Example:
-        >>> default_nlist(1_000_000), default_nlist(2_000), default_nlist(10)
-        (1000, 45, 1)
-    """
-    if n_rows < 1:
-        raise ConfigError(f"n_rows must be positive, got {n_rows}")
-    return int(max(1, min(round(math.sqrt(n_rows)), _MAX_NLIST, n_rows // _MIN_POINTS_PER_LIST)))
 
 
 def _require(backend: str):
@@ -85,38 +60,6 @@ def _require(backend: str):
         return usearch_index
     import faiss
     return faiss
-
-
-def _positive_int(name: str, value, allow_none: bool = False) -> Optional[int]:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _feature_folder(features) -> Path:
-    """A BigFile folder from a BigFile object or a path."""
-    folder = Path(getattr(features, "path", features))
-    if not (folder / ID_FILE).is_file():
-        raise MissingFileError("expected a BigFile folder (feature.bin, id.txt, shape.txt), e.g. "
-                               "Collection(...).feature_dir / feat", path=folder / ID_FILE)
-    return folder
-
-
-def _source_fingerprint(folder: Path) -> Dict:
-    from w2vvx.io.bigfile import parse_shape_text
-
-    shape = parse_shape_text((folder / "shape.txt").read_bytes(), path=folder / "shape.txt")
-    return {"path": os.fspath(folder), "id_sha256": _file_sha256(folder / ID_FILE), "shape": list(shape)}
 
 
 class ANNIndex:
@@ -167,13 +110,13 @@ class ANNIndex:
             raise ConfigError(f"kind='ivf' needs backend='faiss' (got {backend!r}); use kind='hnsw' with usearch")
         if encoding not in ENCODINGS:
             raise ConfigError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
-        _positive_int("dim", dim)
+        positive_int("dim", dim)
         for name, value in (("nprobe", nprobe), ("train_iterations", train_iterations),
                             ("connectivity", connectivity), ("expansion_add", expansion_add),
                             ("expansion_search", expansion_search)):
-            _positive_int(name, value)
-        _positive_int("nlist", nlist, allow_none=True)
-        _positive_int("train_size", train_size, allow_none=True)
+            positive_int(name, value)
+        positive_int("nlist", nlist, allow_none=True)
+        positive_int("train_size", train_size, allow_none=True)
         self.dim, self.metric, self.backend, self.kind = int(dim), metric, backend, kind
         if kind == "ivf":
             self.params = {"nlist": None if nlist is None else int(nlist), "nprobe": int(nprobe),
@@ -194,7 +137,7 @@ class ANNIndex:
 
     @nprobe.setter
     def nprobe(self, value: int) -> None:
-        self.params["nprobe"] = _positive_int("nprobe", value)
+        self.params["nprobe"] = positive_int("nprobe", value)
 
     def _new_hnsw(self):
         if self.backend == "usearch":
@@ -246,10 +189,10 @@ class ANNIndex:
         nlist = self.params["nlist"] or default_nlist(n_rows)
         if nlist > n_rows:
             raise ConfigError(f"nlist={nlist} is larger than the {n_rows} rows to train on; lower nlist")
-        size = min(n_rows, self.params["train_size"] or _MIN_POINTS_PER_LIST * nlist + nlist)
+        size = min(n_rows, self.params["train_size"] or MIN_POINTS_PER_LIST * nlist + nlist)
         rng = np.random.default_rng(self.params["seed"])
         rows = np.sort(rng.choice(n_rows, size, replace=False))
-        sample = self._prepare(vectors[rows], "vectors")  # sorted fancy indexing: one pass over a memmap
+        sample = self._prepare(vectors[rows], "vectors", rows=rows)  # sorted fancy indexing: one pass over a memmap
         index = self._new_ivf(nlist)
         self._set_threads()
         index.train(sample)
@@ -260,17 +203,25 @@ class ANNIndex:
         if self.backend == "faiss" and self.threads:
             self._lib.omp_set_num_threads(self.threads)
 
-    def _prepare(self, vectors, what: str) -> np.ndarray:
-        vectors = np.asarray(vectors, dtype=np.float32)
+    def _prepare(self, vectors, what: str, offset: int = 0, rows=None) -> np.ndarray:
+        """Float32 rows, checked finite (a bad row is named by its position in the caller's array) and normalised."""
+        vectors = np.asarray(vectors)
+        if vectors.dtype == object or not np.issubdtype(vectors.dtype, np.number) \
+                or np.issubdtype(vectors.dtype, np.complexfloating):
+            raise ConfigError(f"{what} must be a real numeric array, got dtype {vectors.dtype}")
+        with np.errstate(over="ignore"):
+            vectors = vectors.astype(np.float32)
         if vectors.ndim == 1:
             vectors = vectors[None, :]
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ConfigError(f"{what} must have shape (n, {self.dim}), got {vectors.shape}")
         finite = np.isfinite(vectors).all(axis=1)
         if not finite.all():
-            raise DataFormatError(f"{what} row {int(np.argmin(finite))} (0-based, in this block) holds NaN or Inf; "
-                                  "an index row or query with NaN would show up as a result or duplicate another "
-                                  "id: drop or re-encode it")
+            bad = int(np.argmin(finite))
+            row = int(rows[bad]) if rows is not None else offset + bad
+            raise DataFormatError(f"{what} row {row} (0-based) holds NaN or Inf (or overflows float32); an index "
+                                  "row or query with NaN would show up as a result or duplicate another id: drop "
+                                  "or re-encode it")
         if self.metric == "cos":
             vectors = l2_normalize(vectors)
         return np.ascontiguousarray(vectors)
@@ -296,17 +247,28 @@ class ANNIndex:
             raise ConfigError(f"id {bad!r} is empty or contains whitespace; ids are stored space-separated")
         if getattr(vectors, "ndim", 2) != 2 or vectors.shape[1] != self.dim:
             raise ConfigError(f"vectors must have shape (n, {self.dim}), got {np.shape(vectors)}")
-        if self._index is None:
-            self._train_ivf(vectors)
-        self._set_threads()
-        for start in range(0, n_rows, chunk_rows):
-            block = self._prepare(vectors[start:start + chunk_rows], "vectors")
-            if self.backend == "usearch":
-                first = len(self.ids) + start
-                keys = np.arange(first, first + len(block), dtype=np.uint64)
-                self._index.add(keys, block, threads=self.threads)
-            else:
-                self._index.add(block)
+        chunk_rows = positive_int("chunk_rows", chunk_rows)
+        self._check_consistent()
+        untrained, before, nlist = self._index is None, len(self.ids), self.params.get("nlist")
+        snapshot = self._lib.serialize_index(self._index) if self.backend == "faiss" and self.kind == "hnsw" \
+            and before else None
+        try:
+            if untrained:
+                self._train_ivf(vectors)
+            self._set_threads()
+            for start in range(0, n_rows, chunk_rows):
+                block = self._prepare(vectors[start:start + chunk_rows], "vectors", offset=start)
+                if self.backend == "usearch":
+                    keys = np.arange(before + start, before + start + len(block), dtype=np.uint64)
+                    self._index.add(keys, block, threads=self.threads)
+                else:
+                    self._index.add(block)
+        except BaseException:  # atomic: a failed build leaves the index as it was
+            if untrained:
+                self._index, self.params["nlist"] = None, nlist
+            elif self._stored_count() != before:
+                self._roll_back(before, snapshot)
+            raise
         self.ids.extend(ids)
         self.source = None
         return self
@@ -316,24 +278,15 @@ class ANNIndex:
 
         Missing results (fewer than ``k`` found) have id ``None`` and score ``-inf``.
         """
-        _positive_int("k", k)
+        positive_int("k", k)
         if not self.ids:
             raise ConfigError("the index is empty; call build(vectors, ids) first")
+        self._check_consistent()
         queries = self._prepare(queries, "queries")
         if self.backend == "usearch":
             self._index.expansion_search = max(self.params["expansion_search"], int(k))
             matches = self._index.search(queries, int(k), threads=self.threads)
-            if hasattr(matches, "counts"):  # BatchMatches: (n_queries, k) arrays and a count per query
-                keys = np.asarray(matches.keys).reshape(len(queries), -1).astype(np.int64)
-                distances = np.asarray(matches.distances, dtype=np.float32).reshape(len(queries), -1)
-                counts = np.asarray(matches.counts).reshape(-1)
-            else:  # one query: usearch returns Matches, with only the found keys and no counts
-                found_keys = np.asarray(matches.keys).reshape(-1).astype(np.int64)
-                keys = np.zeros((1, int(k)), dtype=np.int64)
-                distances = np.zeros((1, int(k)), dtype=np.float32)
-                keys[0, :found_keys.size] = found_keys[:int(k)]
-                distances[0, :found_keys.size] = np.asarray(matches.distances, dtype=np.float32).reshape(-1)[:int(k)]
-                counts = np.array([min(found_keys.size, int(k))])
+            keys, distances, counts = usearch_matches(matches, len(queries), int(k))
             found = np.arange(keys.shape[1])[None, :] < counts[:, None]
             scores = -distances if self.metric == "l2" else 1.0 - distances
         else:
@@ -350,12 +303,31 @@ class ANNIndex:
         return names[np.where(found, keys, len(self.ids))], scores
 
     def _stored_count(self) -> int:
+        if self._index is None:
+            return 0
         return len(self._index) if self.backend == "usearch" else int(self._index.ntotal)
+
+    def _roll_back(self, count: int, snapshot) -> None:
+        """Remove the vectors added after the first ``count`` (a build that failed half-way)."""
+        stored = self._stored_count()
+        if self.backend == "usearch":
+            self._index.remove(np.arange(count, stored, dtype=np.uint64))
+        elif self.kind == "ivf":
+            self._index.remove_ids(self._lib.IDSelectorRange(count, stored))
+        else:  # faiss HNSW cannot remove: restore the copy taken before the build
+            self._index = self._lib.deserialize_index(snapshot) if snapshot is not None else self._new_hnsw()
+
+    def _check_consistent(self) -> None:
+        stored = self._stored_count()
+        if stored != len(self.ids):
+            raise DataFormatError(f"the index is inconsistent: it holds {stored} vectors but {len(self.ids)} ids "
+                                  "(it was changed outside ANNIndex.build); build it again from the vectors")
 
     def save(self, path, overwrite: bool = False) -> None:
         """Write the index folder atomically (``index.bin``, ``id.txt``, ``meta.json``)."""
         if not self.ids:
             raise ConfigError("the index is empty; call build(vectors, ids) before save")
+        self._check_consistent()
         if Path(path).exists() and not overwrite:
             raise ConfigError(f"{path} exists; pass overwrite=True to replace it")
         with atomic_dir(path, overwrite=overwrite) as tmp:
@@ -402,7 +374,7 @@ class ANNIndex:
                                   path=meta_path) from None
         index.source = meta.get("source")
         if features is not None:
-            _check_source(index.source, _feature_folder(features), meta_path)
+            check_source(index.source, feature_folder(features), meta_path)
         try:
             if index.backend == "usearch":
                 index._index.load(os.fspath(path / INDEX_FILE))
@@ -422,22 +394,9 @@ class ANNIndex:
         return index
 
 
-def _check_source(source: Optional[Dict], folder: Path, meta_path: Path) -> None:
-    current = _source_fingerprint(folder)
-    if not source:
-        raise DataFormatError(f"this index was not built from a BigFile, so it cannot be checked against {folder}; "
-                              "rebuild it with build_feature_index", path=meta_path)
-    if source.get("id_sha256") != current["id_sha256"] or list(source.get("shape", [])) != current["shape"]:
-        raise DataFormatError(
-            f"stale ANN index: it was built for {source.get('shape')} features with id.txt sha256 "
-            f"{str(source.get('id_sha256'))[:12]}..., but {folder} now has shape {current['shape']} and id.txt "
-            f"sha256 {current['id_sha256'][:12]}...; rebuild it with build_feature_index(..., overwrite=True)",
-            path=meta_path)
-
-
 def feature_index_path(features) -> Path:
     """Where the index of a BigFile is kept: ``<BigFile folder>/ann``."""
-    return _feature_folder(features) / FEATURE_INDEX_DIR
+    return feature_folder(features) / FEATURE_INDEX_DIR
 
 
 def build_feature_index(features, overwrite: bool = False, chunk_rows: int = 65536, **index_args) -> ANNIndex:
@@ -465,11 +424,11 @@ def build_feature_index(features, overwrite: bool = False, chunk_rows: int = 655
     """
     from w2vvx.io.bigfile import BigFile
 
-    bigfile = features if isinstance(features, BigFile) else BigFile(_feature_folder(features))
+    bigfile = features if isinstance(features, BigFile) else BigFile(feature_folder(features))
     target = feature_index_path(bigfile)
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass overwrite=True to rebuild it")
-    fingerprint = _source_fingerprint(bigfile.path)
+    fingerprint = source_fingerprint(bigfile.path)
     index = ANNIndex(bigfile.ndims, **index_args).build(bigfile.matrix, bigfile.names, chunk_rows=chunk_rows)
     index.source = fingerprint
     index.save(target, overwrite=overwrite)

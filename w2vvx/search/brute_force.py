@@ -208,8 +208,16 @@ class BruteForceIndex:
             raise ConfigError(f"metric must be one of {METRICS} (cosine or inner product), got {metric!r}")
         if storage not in STORAGE_DTYPES:
             raise ConfigError(f"storage must be one of {STORAGE_DTYPES}, got {storage!r}")
+        if not hasattr(vectors, "ndim") or not hasattr(vectors, "dtype"):
+            vectors = np.asarray(vectors)
+        if vectors.dtype == object or not np.issubdtype(vectors.dtype, np.number) \
+                or np.issubdtype(vectors.dtype, np.complexfloating):
+            raise ConfigError(f"vectors must be a real numeric (N, D) array, got dtype {vectors.dtype}")
         if vectors.ndim != 2:
             raise ConfigError(f"vectors must be a 2-D (N, D) array, got shape {vectors.shape}")
+        if vectors.shape[0] == 0 or vectors.shape[1] == 0:
+            raise ConfigError(f"the gallery is empty (shape {vectors.shape}); an index needs at least one item "
+                              "with at least one dimension")
         if ids is not None:
             ids = [str(i) for i in ids]
             if len(ids) != vectors.shape[0]:

@@ -2,22 +2,25 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from w2vvx.errors import ConfigError, DataFormatError
+from w2vvx.errors import ConfigError, DataFormatError, QueryError, UnknownWordsWarning
 from w2vvx.io.atomic import atomic_dir
 from w2vvx.io.json_files import read_json_object
 from w2vvx.text.stopwords import STOPWORD_LANGUAGES, load_stopwords
-from w2vvx.text.tokenizers import LANGUAGES, get_tokenizer
+from w2vvx.text.tokenizers import LANGUAGES, get_tokenizer, tokenize_unicode
 from w2vvx.text.vocabulary import Vocabulary
 
 CONFIG_FILE = "featurizer.json"
 GRU_VOCAB_FILE = "gru_vocab.txt"
 BOW_VOCAB_FILE = "bow_vocab.txt"
 _FORMAT_VERSION = 1
+#: a query with more than this share of unknown tokens gets an :class:`~w2vvx.errors.UnknownWordsWarning`
+UNKNOWN_WORDS_WARNING_SHARE = 0.5
 
 
 class SentenceFeaturizer:
@@ -78,6 +81,63 @@ class SentenceFeaturizer:
             tokens[row] = features["tokens"]
             bow_tokens[row] = features["bow_tokens"]
         return {"tokens": tokens, "bow_tokens": bow_tokens}
+
+    def check_query(self, text: str, languages: Optional[Sequence[str]] = None, position: Optional[int] = None) -> float:
+        """Check a user's query against the vocabularies; return the share of its tokens that are unknown.
+
+        A query with words of which none is known (all ``<unk>``, or nothing this language's tokenizer
+        keeps, e.g. Chinese through the English tokenizer) would be ranked like the empty query: that
+        raises :class:`~w2vvx.errors.QueryError`. More than half of the tokens unknown issues an
+        :class:`~w2vvx.errors.UnknownWordsWarning` naming the query. A query without any letter or digit
+        (empty, punctuation) is not checked: it encodes as the empty sentence.
+
+        Args:
+            text: the query.
+            languages: the model's languages, named in the error (default: this featurizer's).
+            position: the query's 0-based position among several, named in the messages.
+
+        Example:
+            >>> from w2vvx.text.vocabulary import Vocabulary
+            >>> f = SentenceFeaturizer("en", Vocabulary(["dog", "runs"]), Vocabulary(["dog"]))
+            >>> f.check_query("a dog runs")
+            0.3333333333333333
+            >>> f.check_query("一只狗")  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            w2vvx.errors.QueryError: query '一只狗' (language 'en'): none of its words is in the model's vocabulary...
+        """
+        if not isinstance(text, str):
+            raise ConfigError(f"a query must be a str, got {type(text).__name__}")
+        if not tokenize_unicode(text):
+            return 0.0
+        tokens = self._tokenize(text)
+        unknown = [token for token in tokens if token not in self.gru_vocab and token not in self.bow_vocab]
+        share = len(unknown) / len(tokens) if tokens else 1.0
+        where = "" if position is None else f" (query {position}, 0-based)"
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        if share >= 1.0:
+            languages = sorted(languages or [self.language])
+            words = f" ({', '.join(repr(token) for token in unknown[:5])})" if unknown else \
+                f" (the {self.language!r} tokenizer keeps no word of it)"
+            raise QueryError(
+                f"query {shown!r}{where} (language {self.language!r}): none of its words is in the model's "
+                f"vocabulary{words}, so it would rank items like an empty query. The model was trained on "
+                f"{languages} text: give the query in one of these languages and say which (language=..., CLI "
+                "--language), or use a model trained on this language")
+        if share > UNKNOWN_WORDS_WARNING_SHARE:
+            warnings.warn(UnknownWordsWarning(
+                f"query {shown!r}{where} (language {self.language!r}): {len(unknown)} of its {len(tokens)} "
+                f"words are not in the model's vocabulary ({', '.join(repr(token) for token in unknown[:5])}); "
+                "the ranking rests on the few it knows. Check the query's language"), stacklevel=3)
+        return share
+
+    def query_batch(self, texts: Sequence[str], languages: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+        """:meth:`batch` for user queries: each is checked with :meth:`check_query` first."""
+        if isinstance(texts, str):
+            texts = [texts]
+        for position, text in enumerate(texts):
+            self.check_query(text, languages, position=position if len(texts) > 1 else None)
+        return self.batch(texts)
 
     def save(self, directory, overwrite: bool = False) -> None:
         """Write the two vocabularies and a small JSON into ``directory`` (atomically, no pickle)."""

@@ -6,6 +6,7 @@ without the two special entries.
 from __future__ import annotations
 
 import collections
+import hashlib
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -81,6 +82,15 @@ class Vocabulary:
     def words(self) -> List[str]:
         """All entries in index order, specials included."""
         return list(self._words)
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of the words in index order: equal digests mean the same word -> id map.
+
+        Example:
+            >>> Vocabulary(["a", "b"]).digest() == Vocabulary(["b", "a"]).digest()
+            False
+        """
+        return hashlib.sha256("\n".join(self._words).encode("utf-8")).hexdigest()
 
     def word(self, index: int) -> str:
         return self._words[index]

@@ -12,73 +12,21 @@ from __future__ import annotations
 
 import collections
 import logging
-import re
 import zlib
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError, UntrustedFileError
+from w2vvx.text.word_vector_files import BAD_WORD_SHARE, HEADER_RE, detect_format, read_head, read_text_vectors
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["FORMATS", "coverage", "detect_format", "embedding_matrix", "load_word_vectors", "train_word2vec"]
+
 FORMATS = ("auto", "word2vec_binary", "word2vec_text", "glove", "bigfile", "kv", "model")
 _PICKLE_FORMATS = ("kv", "model")
-_HEADER_RE = re.compile(rb"^\s*([0-9]+)\s+([0-9]+)\s*$")
-_FLOAT_RE = re.compile(rb"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?(?:nan|inf)$", re.I)
-
-
-def _looks_like_floats(tokens: Sequence[bytes]) -> bool:
-    return bool(tokens) and all(_FLOAT_RE.match(token) for token in tokens)
-
-
-def detect_format(path) -> str:
-    """Guess the word-vector format of ``path`` from its suffix and first bytes.
-
-    Raises:
-        DataFormatError: the content matches none of the known formats.
-
-    Example:
-        >>> import tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "v.txt")
-        >>> _ = open(path, "w").write("1 2\\ndog 0.1 0.2\\n")
-        >>> detect_format(path)
-        'word2vec_text'
-    """
-    path = Path(path)
-    if path.is_dir():
-        if (path / "feature.bin").is_file() and (path / "id.txt").is_file():
-            return "bigfile"
-        raise DataFormatError("a folder of word vectors must be a BigFile (feature.bin, id.txt, shape.txt)",
-                              path=path)
-    with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-    if not head:
-        raise DataFormatError("the word-vector file is empty", path=path)
-    if head[:1] == b"\x80":
-        return "model" if path.suffix == ".model" else "kv"
-    first, _, rest = head.partition(b"\n")
-    header = _HEADER_RE.match(first)
-    if header:
-        dim = int(header.group(2))
-        word, space, after = rest.partition(b" ")
-        line = after.split(b"\n", 1)[0]
-        if space and len(line.split()) == dim and _looks_like_floats(line.split()):
-            return "word2vec_text"
-        if space:
-            return "word2vec_binary"
-        raise DataFormatError(f"a word2vec header 'N D' (D={dim}) is followed by neither a text nor a binary "
-                              "vector line", path=path)
-    tokens = first.split()
-    if len(tokens) >= 2 and _looks_like_floats(tokens[1:]):
-        return "glove"
-    raise DataFormatError(
-        "unknown word-vector format: expected a word2vec file (first line 'N D'), a GloVe text file "
-        "('word v1 ... vD' lines), a gensim .kv/.model file or a BigFile folder; pass format= to say which",
-        path=path)
-
-
 def _bigfile_vectors(path):
     from gensim.models import KeyedVectors
 
@@ -107,7 +55,7 @@ def _load_pickle(path: Path, fmt: str):
     raise DataFormatError(f"the gensim file holds a {type(obj).__name__}, not word vectors", path=path)
 
 
-def load_word_vectors(path, format: str = "auto", trusted: bool = False):
+def load_word_vectors(path, format: str = "auto", trusted: bool = False, encoding: str = "utf-8"):
     """Load word vectors as a gensim ``KeyedVectors``.
 
     Args:
@@ -115,6 +63,8 @@ def load_word_vectors(path, format: str = "auto", trusted: bool = False):
         format: one of :data:`FORMATS`; ``"auto"`` detects it (see :func:`detect_format`).
         trusted: allow the pickle-based gensim formats (``.kv``, ``.model``). Only pass ``True`` for
             files you made yourself or got from a source you trust: unpickling can run arbitrary code.
+        encoding: the encoding of the words (UTF-8; e.g. ``"gb18030"`` for a Chinese file that is not UTF-8).
+            Text files may be gzip-compressed and may start with a UTF-8 byte-order mark.
 
     Raises:
         MissingFileError, DataFormatError, UntrustedFileError, ConfigError (unknown ``format``).
@@ -143,54 +93,53 @@ def load_word_vectors(path, format: str = "auto", trusted: bool = False):
         return _load_pickle(path, fmt)
     if fmt == "bigfile":
         return _bigfile_vectors(path)
-    binary = fmt == "word2vec_binary"
-    no_header = fmt == "glove"
+    if fmt in ("word2vec_text", "glove"):
+        words, matrix = read_text_vectors(path, fmt, encoding=encoding)
+        vectors = KeyedVectors(vector_size=matrix.shape[1], count=0, dtype=np.float32)
+        if words:
+            vectors.add_vectors(words, matrix)
+        return vectors
+    return _load_binary(path, encoding)
+
+
+def _load_binary(path: Path, encoding: str):
+    """A word2vec binary file through gensim; errors name the header's N and D, garbled words refuse the file."""
+    from gensim.models import KeyedVectors
+
     try:
         try:
-            return KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=no_header)
+            return KeyedVectors.load_word2vec_format(str(path), binary=True, encoding=encoding)
         except UnicodeDecodeError:
-            logger.warning("%s: some words are not valid UTF-8; they are decoded with replacement characters",
-                           path)
-            return KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=no_header,
-                                                     unicode_errors="replace")
+            vectors = KeyedVectors.load_word2vec_format(str(path), binary=True, encoding=encoding,
+                                                        unicode_errors="replace")
     except (ValueError, EOFError, IndexError, OverflowError) as error:
-        if not binary:
-            located = _first_bad_text_line(path, header=not no_header, fmt=fmt)
-            if located is not None:
-                raise located from None
-        raise DataFormatError(f"not a valid {fmt} word-vector file ({type(error).__name__}: {error})",
-                              path=path) from None
+        raise DataFormatError(f"not a valid word2vec_binary word-vector file ({type(error).__name__}: "
+                              f"{str(error)[:200]}){_binary_sizes(path)}", path=path) from None
+    garbled = sum(1 for word in vectors.index_to_key if "\ufffd" in word)
+    if garbled > BAD_WORD_SHARE * len(vectors.index_to_key):
+        raise DataFormatError(
+            f"{garbled} of {len(vectors.index_to_key)} words are not valid {encoding}: the header's D does not match "
+            f"the values (each vector is read as D float32 values, so a wrong D makes words of the value bytes), or "
+            f"the file is in another encoding (pass encoding=, e.g. 'gb18030'){_binary_sizes(path)}", path=path)
+    logger.warning("%s: %d word(s) are not valid %s; they are decoded with replacement characters", path, garbled,
+                   encoding)
+    return vectors
 
 
-def _first_bad_text_line(path, header: bool, fmt: str = "text") -> Optional[DataFormatError]:
-    """The first line of a text word-vector file that is not ``word v1 ... vD`` (to name it in the error)."""
-    dim = None
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            tokens = raw.split()
-            if number == 1 and header:
-                if len(tokens) == 2 and all(token.isdigit() for token in tokens):
-                    dim = int(tokens[1])
-                continue
-            if not tokens:
-                continue
-            if dim is None:
-                dim = len(tokens) - 1
-            word = raw.decode("utf-8", errors="replace").strip()[:60]
-            extra = len(tokens) - 1 - dim
-            if extra > 0:
-                why = (f"{extra} field(s) more than the {dim} values: the word itself holds spaces (GloVe 840B has "
-                       f"such tokens, e.g. '. . .'); drop those lines, e.g. awk 'NF=={dim + 1}'")
-            elif extra < 0:
-                why = f"expected a word and {dim} numbers, found {len(tokens) - 1} numbers (a truncated line?)"
-            elif not _looks_like_floats(tokens[1:]):
-                bad = next(token for token in tokens[1:] if not _FLOAT_RE.match(token))
-                why = f"the value {bad.decode('utf-8', errors='replace')!r} is not a number"
-            else:
-                continue
-            return DataFormatError(f"not a valid {fmt} word-vector file: {why} (line starts {word!r})", path=path,
-                                   line=number)
-    return None
+def _binary_sizes(path: Path) -> str:
+    """What the header of a word2vec binary file promises, against the file's size."""
+    match = HEADER_RE.match(read_head(path, 256).partition(b"\n")[0])
+    if not match:
+        return ""
+    rows, dim = int(match.group(1)), int(match.group(2))
+    size = path.stat().st_size
+    needed = rows * dim * 4
+    if size < needed:
+        return (f"; its header says N={rows} vectors of D={dim} float32 values, i.e. at least {needed} bytes of values, "
+                f"but the file has {size} bytes: the header's D (or N) is larger than what the file holds (fix the "
+                "header), or the file is truncated (re-download it)")
+    return (f"; its header says N={rows} vectors of D={dim} float32 values ({needed} bytes of values, the file has "
+            f"{size}): check that D is the length of the vectors")
 
 
 def _stable_hash(text) -> int:
