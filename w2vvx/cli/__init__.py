@@ -659,3 +659,10 @@ def main(argv=None):
             os.execve(sys.executable, [sys.executable, "-m", "w2vvx.cli", *args], env)
     run_command_group(cli, args, prog_name="w2vvx")
 
+
+
+# --- h-features: commands of w2vvx/cli/{extract_features,collection,serve}.py (integrator: move to the registry) ---
+from w2vvx.cli import collection as _collection_cli, extract_features as _extract_cli, serve as _serve_cli  # noqa: E402
+cli.add_command(_extract_cli.command, "extract-features")
+cli.add_command(_collection_cli.command, "collection")
+cli.add_command(_serve_cli.command, "serve")
