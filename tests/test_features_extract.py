@@ -178,3 +178,18 @@ def test_cli_extract_features(photos, tmp_path):
     assert "4 images x 576" in result.output and BigFile(tmp_path / "feat").shape == (4, 576)
     help_text = CliRunner().invoke(cli, ["extract-features", "--help"]).output
     assert "imagenet|none|FILE" in help_text
+
+
+def test_tiny_image_needs_no_weights_and_tells_photos_apart(photos):
+    from w2vvx.features import build_feature_model
+    from w2vvx.features.images import load_batch
+
+    tiny = build_feature_model("tiny_image")
+    assert (tiny.dim, tiny.image_size) == (432, 48)
+    grey = tiny(np.full((1, 48, 48, 3), 127.5, np.float32))
+    assert grey.shape == (1, 432) and np.abs(grey).max() == 0.0  # mid-grey is the centre
+    features = tiny(load_batch([photos / "astronaut.jpg", photos / "coffee.png"], 48))
+    cosine = features[0] @ features[1] / np.linalg.norm(features[0]) / np.linalg.norm(features[1])
+    assert cosine < 0.9
+    with pytest.raises(ConfigError, match="multiple of 12"):
+        build_feature_model("tiny_image", image_size=50)

@@ -40,11 +40,11 @@ def walked(tmp_path_factory):
     spec.loader.exec_module(module)
     module.save_photos(work / "my_photos", max_side=96)
     root = work / "visualsearch"
-    out = {"extract": _cli("extract-features", work / "my_photos", "--out", work / "features" / "resnet50",
-                           "--model", "resnet50", "--weights", "none", "--image-size", 64)}
+    out = {"extract": _cli("extract-features", work / "my_photos", "--out", work / "features" / "tiny_image",
+                           "--model", "tiny_image")}
     out["collection"] = _cli("--rootpath", root, "collection", "build", "photos", "--captions",
                              EXAMPLE / "captions.csv", "--images", work / "my_photos", "--features",
-                             work / "features" / "resnet50", "--val", 10, "--test", 0)
+                             work / "features" / "tiny_image", "--val", 10, "--test", 0)
     run = work / "runs" / "photos_en"
     out["train"] = _cli("--rootpath", root, "train", "w2vvpp", "--collection", "photos", "--size", "tiny",
                         "--epochs", 1, "--set", "batch_size=8", "--run-dir", run)
@@ -57,7 +57,7 @@ def walked(tmp_path_factory):
 
 def test_walkthrough_runs_end_to_end(walked):
     work, run, out = walked
-    assert "18 images x 2048" in out["extract"]
+    assert "18 images x 432" in out["extract"]
     assert "72 captions (en, zh) of 18 items (train 8, val 10, test 0)" in out["collection"]
     assert (run / "best.keras").is_file() and "indexed 18 items" in out["index"]
     [line] = [json.loads(text) for text in out["search"].splitlines() if text.startswith("{")]

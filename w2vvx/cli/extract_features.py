@@ -5,7 +5,7 @@ import sys
 
 import click
 
-MODEL_CHOICES = ("resnet152", "resnet50", "mobilenet_v3_small", "clip_vit_b32")  # w2vvx.features.backbones.MODELS
+MODEL_CHOICES = ("resnet152", "resnet50", "mobilenet_v3_small", "tiny_image", "clip_vit_b32")  # w2vvx.features.backbones.MODELS
 
 
 @click.command("extract-features")
@@ -13,7 +13,8 @@ MODEL_CHOICES = ("resnet152", "resnet50", "mobilenet_v3_small", "clip_vit_b32") 
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="The BigFile folder to write, e.g. <root>/<collection>/FeatureData/resnet152.")
 @click.option("--model", type=click.Choice(MODEL_CHOICES), default="resnet152", show_default=True,
-              help="resnet152: the lineage's pool5 2048-d feature; clip_vit_b32 needs pip install keras-hub.")
+              help="resnet152: the lineage's pool5 2048-d feature; tiny_image: 12x12 colour cells, no weights "
+                   "(offline); clip_vit_b32 needs pip install keras-hub.")
 @click.option("--weights", default="imagenet", show_default=True, metavar="imagenet|none|FILE",
               help="imagenet: downloaded by Keras on first use; none: random (tests only); or a local "
                    ".weights.h5/.h5/.keras file.")

@@ -4,6 +4,8 @@
   block (the "pool5" 2048-d feature of W2VV/W2VV++/COCO-CN), Caffe-style preprocessing.
 * ``resnet50``: the same family, 2048-d, about half the cost.
 * ``mobilenet_v3_small``: ``keras.applications.MobileNetV3Small`` pooled (576-d): a small, fast choice.
+* ``tiny_image``: no network at all: the image shrunk to 12 x 12 colour cells, centred (432-d). A weak but
+  real feature that needs no weights (offline machines, tests, a first try of the walk-through).
 * ``clip_vit_b32``: CLIP ViT-B/32's image tower through keras-hub (512-d projected embedding; NRCCR uses
   it for Multi30K). keras-hub is an optional extra: ``pip install keras-hub``.
 
@@ -25,6 +27,7 @@ MODELS = {
     "resnet152": (2048, 224, "ResNet-152, global average pool (the lineage's pool5 feature)"),
     "resnet50": (2048, 224, "ResNet-50, global average pool"),
     "mobilenet_v3_small": (576, 224, "MobileNetV3-Small, global average pool (small and fast)"),
+    "tiny_image": (432, 48, "12 x 12 colour cells of the image, no weights (offline baseline)"),
     "clip_vit_b32": (512, 224, "CLIP ViT-B/32 image tower via keras-hub (pip install keras-hub)"),
 }
 CLIP_PRESET = "clip_vit_base_patch32"
@@ -99,6 +102,8 @@ def build_feature_model(model: str = "resnet152", weights="imagenet", image_size
         raise ConfigError(f"image_size must be an integer >= 32 (pixels), got {size!r}")
     if model == "clip_vit_b32":
         return _clip(weights, size)
+    if model == "tiny_image":
+        return _tiny_image(weights, size)
     import keras
 
     if weights.endswith(".keras"):
@@ -123,6 +128,22 @@ def build_feature_model(model: str = "resnet152", weights="imagenet", image_size
         return keras.ops.convert_to_numpy(net(preprocess(images.copy()), training=False))
 
     return FeatureModel(model, weights, size, MODELS[model][0], run)
+
+
+def _tiny_image(weights: str, size: int) -> FeatureModel:
+    grid = 12
+    if weights != "none" and weights != "imagenet":
+        raise ConfigError("tiny_image has no weights; leave --weights out or give 'none'")
+    if size % grid:
+        raise ConfigError(f"tiny_image averages {grid} x {grid} cells, so image_size must be a multiple of {grid} "
+                          f"(e.g. 48), got {size}")
+
+    def run(images):
+        cell = size // grid
+        cells = images.reshape(len(images), grid, cell, grid, cell, 3).mean(axis=(2, 4))
+        return (cells.reshape(len(images), -1) - 127.5) / 127.5
+
+    return FeatureModel("tiny_image", "none", size, MODELS["tiny_image"][0], run)
 
 
 def _preprocess_of(model: str):
