@@ -60,4 +60,5 @@ def command(image_dir, out, model, weights, image_size, batch_size, videos, mean
                                      batch_size=batch_size, overwrite=overwrite, resume=not restart,
                                      progress=progress)
     rows, dims = BigFile(written).shape
-    click.echo(f"wrote {written}: {rows} images x {dims} ({model}, weights {weights})")
+    source = "no weights" if model == "tiny_image" else f"weights {weights}"
+    click.echo(f"wrote {written}: {rows} images x {dims} ({model}, {source})")
