@@ -69,6 +69,20 @@ def render_page(service: SearchService, query: str = "", k="8", language: str = 
     return "".join(parts)
 
 
+def request_target(raw: str) -> str:
+    """The request path as text: ``http.server`` decodes the request line as Latin-1, so raw UTF-8 bytes
+    (``curl 'http://.../api/search?q=一只猫'`` sends them unescaped) are turned back into UTF-8 here.
+
+    Example:
+        >>> request_target("/api/search?q=" + "一只猫".encode("utf-8").decode("latin-1"))
+        '/api/search?q=一只猫'
+    """
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw
+
+
 def _first(params: dict, name: str, default: str = "") -> str:
     values = params.get(name)
     return values[0] if values else default
@@ -95,7 +109,7 @@ class SearchHandler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802  (http.server's name)
         service: SearchService = self.server.service
-        url = urlsplit(self.path)
+        url = urlsplit(request_target(self.path))
         params = parse_qs(url.query, keep_blank_values=True)
         try:
             if url.path == "/api/search":
