@@ -193,3 +193,19 @@ def test_tiny_image_needs_no_weights_and_tells_photos_apart(photos):
     assert cosine < 0.9
     with pytest.raises(ConfigError, match="multiple of 12"):
         build_feature_model("tiny_image", image_size=50)
+
+
+def test_video_files_without_a_decoder_name_the_install(tmp_path):
+    from w2vvx.features import extract_video_features
+
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "clip1.mp4").write_bytes(b"\x00" * 64 + b"not a video")
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="clip1.mp4.*pip install av"):
+            extract_video_features(tmp_path / "videos", tmp_path / "frames", model="tiny_image")
+    else:
+        with pytest.raises(DataFormatError, match="cannot decode"):
+            extract_video_features(tmp_path / "videos", tmp_path / "frames", model="tiny_image")
+    assert not (tmp_path / "frames").exists()

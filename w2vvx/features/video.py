@@ -106,10 +106,11 @@ def sample_video(path, out_dir, frame_step: int = 25, max_frames: Optional[int] 
             if max_frames is not None and len(written) >= max_frames:
                 break
     except (ImportError, ValueError, OSError, RuntimeError) as error:
-        if "plugin" in str(error).lower() or isinstance(error, ImportError):
-            raise ConfigError(f"no video decoder can read {path} ({error}); pip install av, or save the frames "
+        reason = " ".join(str(error).split())  # imageio's message spans lines
+        if "plugin" in reason.lower() or isinstance(error, ImportError):
+            raise ConfigError(f"no video decoder can read {path} ({reason}); pip install av, or save the frames "
                               "yourself, one folder per video (ffmpeg -i v.mp4 -vf fps=1 v/%05d.jpg)") from None
-        raise DataFormatError(f"cannot decode this video ({type(error).__name__}: {error})", path=path) from None
+        raise DataFormatError(f"cannot decode this video ({type(error).__name__}: {reason})", path=path) from None
     if not written:
         raise DataFormatError("no frame could be decoded from this video", path=path)
     return written
