@@ -119,3 +119,21 @@ def test_cli_collection_build(tmp_path, features):
                                    str(features)])
     # the error boundary of main() prints it as one line with status 2; through CliRunner it is the exception
     assert isinstance(bad.exception, DataFormatError) and "bad.csv:2: image 'zz.jpg'" in str(bad.exception)
+
+
+def test_image_folder_alone_is_extracted_into_featuredata(tmp_path):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for item in IDS:
+        Image.fromarray(rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)).save(photos / f"{item}.png")
+    folder = build_collection(tmp_path / "root", "pix", _csv(tmp_path, _rows()), images=photos, model="tiny_image",
+                              val=2, test=2)
+    features = Collection(tmp_path / "root", "pix").features("tiny_image")
+    assert features.shape == (12, 432) and features.names == IDS
+    assert json.loads((folder / "collection.json").read_text())["images"] == str(photos.resolve())
+    (photos / "img00.png").unlink()  # a caption whose image is gone is refused, naming the line
+    with pytest.raises(DataFormatError, match=r"captions.csv:2: image 'photos/img00.jpg' \(id 'img00'.*image folder"):
+        build_collection(tmp_path / "root", "pix2", _csv(tmp_path, _rows()), images=photos, model="tiny_image")
