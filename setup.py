@@ -32,6 +32,7 @@ setup(
         "click>=8.1,<9",
         "scipy>=1.11,<2",
         "matplotlib>=3.8,<4",
+        "pillow>=10,<14",  # images for w2vvx extract-features and the search page (matplotlib needs it too)
     ],
     extras_require={
         "tensorflow": ["tensorflow-cpu>=2.21,<2.22", "tensorboard>=2.21,<2.22"],
@@ -41,7 +42,8 @@ setup(
                 "jax[cuda12]>=0.10,<0.11"],
         "ann": ["usearch>=2.20,<3", "faiss-cpu>=1.8,<2"],
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "nbclient>=0.10,<0.12", "nbformat>=5.9,<6",
-                 "ipykernel>=6.29,<8"],
+                 "ipykernel>=6.29,<8", "scikit-image>=0.24,<0.27"],
+        "clip": ["keras-hub"],
     },
     entry_points={
         "console_scripts": ["w2vvx=w2vvx.cli:main"],

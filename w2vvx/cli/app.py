@@ -31,6 +31,9 @@ COMMANDS = {
     "index": "w2vvx.cli.index:command",
     "search": "w2vvx.cli.search:command",
     "do-all": "w2vvx.cli.do_all:command",
+    "extract-features": "w2vvx.cli.extract_features:command",
+    "collection": "w2vvx.cli.collection:command",
+    "serve": "w2vvx.cli.serve:command",
 }
 
 
