@@ -28,7 +28,7 @@ def test_frame_transformer_shapes_and_padding_frames_change_nothing():
     # a video's vector does not depend on the other videos of the batch (NRCCR's avg_pool1d would)
     short = frames.copy()
     short[1, 1:] = 0.0
-    alone = _numpy(layer(short[1:2, :1]))
+    alone = _numpy(layer(short[1:2, :2]))
     np.testing.assert_allclose(_numpy(layer(short))[1], alone[0], atol=1e-5)
     # frames beyond max_frames are ignored (NRCCR keeps the first 64)
     longer = np.concatenate([padded, np.ones((2, 3, 6), "float32")], axis=1)
@@ -76,10 +76,11 @@ def test_pre_padded_gru_is_coco_cn_s_unmasked_run():
     keras.utils.set_random_seed(2)
     encoder = GRUTextEncoder(vocab_size=10, embed_dim=4, units=3, pooling="attention", dropout=0.0, padding="pre")
     post = np.array([[3, 4, 0, 0]], "int32")
+    result = _numpy(encoder(post))
     # the same as running the encoder's parts over the pre-padded row with no mask at all
     states = encoder.recurrent(encoder.embedding(np.array([[0, 0, 3, 4]], "int32")))
     expected = encoder.attention(states)
-    np.testing.assert_allclose(_numpy(encoder(post)), _numpy(expected), atol=1e-6)
+    np.testing.assert_allclose(result, _numpy(expected), atol=1e-6)
     masked = GRUTextEncoder(vocab_size=10, embed_dim=4, units=3, pooling="attention", dropout=0.0)
     masked(post)
     masked.set_weights(encoder.get_weights())

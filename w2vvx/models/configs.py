@@ -16,6 +16,18 @@ Named configs (``get_config(name)``):
   triplet margin 0.2 both directions, Adam 1e-4, clip 2, batch 128, LR ×0.99 per epoch, selection by
   text→video SumR. Build it with ``w2vvx.models.nrccr.build_nrccr_model`` for the cross-lingual loss;
   ``build_model`` gives the same encoders trained with the triplet loss alone (the MT-only baseline).
+
+How each trains (fields ``sampling``, ``lr_schedule``, ``visual_encoder``, ``gru_padding``; docs/recipes.md
+"How each method trains"): ``base_w2vv`` and ``w2vv_attention`` sample W2VV's ``"items"``; the others
+visit every caption once per epoch (``"captions"``: coco-cn ``utils/dataset.py``, w2vvpp
+``data_provider.py``, nrccr ``util/tag_data_provider_vid.py`` 368-384). ``w2vvpp``, ``w2vv_infonce`` and
+``w2vv_1tok`` use W2VV++'s ``"plateau"`` schedule (w2vvpp ``model.py``: StepLR ×0.99 +
+ReduceLROnPlateau(max, 0.5, patience 2)); the W2VV/COCO-CN configs and ``nrccr`` the ``"halving"`` rule.
+The NRCCR recipes set ``visual_encoder`` to NRCCR's frame transformer (videos) or image layer (ResNet-152).
+
+Example:
+    >>> {name: get_config(name).sampling for name in ("base_w2vv", "w2vvpp", "nrccr")}
+    {'base_w2vv': 'items', 'w2vvpp': 'captions', 'nrccr': 'captions'}
 """
 from __future__ import annotations
 
