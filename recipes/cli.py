@@ -50,7 +50,10 @@ def _common_run(function):
         click.option("--max-items", type=click.IntRange(min=2), default=None,
                      help="Use only the first N items of each split."),
         click.option("--word-vectors", type=click.Path(path_type=Path), default=None,
-                     help="Pretrained word vectors (BigFile, word2vec text/binary); default: train word2vec."),
+                     help="Pretrained word vectors (BigFile, word2vec text/binary)."),
+        click.option("--train-word-vectors", is_flag=True,
+                     help="Train word2vec on the training captions when no --word-vectors are given (recipes whose "
+                          "method used pretrained vectors refuse to do so otherwise)."),
         click.option("--trusted", is_flag=True, help="Allow pickle-based gensim word-vector files."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--max-epochs", type=click.IntRange(min=1), default=None,
@@ -85,7 +88,8 @@ def _video_group(module, command_name: str, dataset: str):
     @group.command("run")
     @_common_run
     @click.pass_context
-    def run(ctx, rootpath, run_dir, small_scale, max_items, word_vectors, trusted, seed, max_epochs):
+    def run(ctx, rootpath, run_dir, small_scale, max_items, word_vectors, train_word_vectors, trusted, seed,
+            max_epochs):
         """Train NRCCR and test with its protocol."""
         root = _rootpath(ctx, rootpath)
         module.run(root, _run_dir(run_dir, root, dataset), small_scale=small_scale, max_items=max_items,
@@ -143,8 +147,8 @@ def multi30k_prepare(ctx, nrccr_dir, source_dir, task, lang, features_dir, featu
               help="Prepared feature folder (the BigFile's folder name when --features-bigfile was used).")
 @_common_run
 @click.pass_context
-def multi30k_run(ctx, task, lang, feature, rootpath, run_dir, small_scale, max_items, word_vectors, trusted, seed,
-                 max_epochs):
+def multi30k_run(ctx, task, lang, feature, rootpath, run_dir, small_scale, max_items, word_vectors,
+                 train_word_vectors, trusted, seed, max_epochs):
     """Train NRCCR and test with its protocol."""
     from . import multi30k
 
@@ -197,7 +201,7 @@ def coco_cn_prepare(ctx, retrieval_data, release_dir, test_json, mt_file, coco_c
 @_common_run
 @click.pass_context
 def coco_cn_run(ctx, feature, config, zh_word_vectors, all_queries, rootpath, run_dir, small_scale, max_items,
-                word_vectors, trusted, seed, max_epochs):
+                word_vectors, train_word_vectors, trusted, seed, max_epochs):
     """Train the English and Chinese models, report CL / CM / CLM on cococntest."""
     from . import coco_cn
 
@@ -205,7 +209,7 @@ def coco_cn_run(ctx, feature, config, zh_word_vectors, all_queries, rootpath, ru
     coco_cn.run(root, _run_dir(run_dir, root, f"coco-cn-{config}"), feature=feature, config=config,
                 small_scale=small_scale, max_items=max_items, en_word_vectors=word_vectors,
                 zh_word_vectors=zh_word_vectors, trusted=trusted, all_queries=all_queries, seed=seed,
-                max_epochs=max_epochs)
+                max_epochs=max_epochs, train_word_vectors=train_word_vectors)
 
 
 # ---- pivot ------------------------------------------------------------------------------------------

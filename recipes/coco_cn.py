@@ -503,15 +503,25 @@ def _route_scores(zh_run, en_run, zh_queries, en_sentences, features, item_ids):
 
 def run(rootpath, run_dir, feature: str, config: str = "w2vv_attention_ctl", small_scale: bool = False,
         max_items: Optional[int] = None, en_word_vectors=None, zh_word_vectors=None, trusted: bool = False,
-        all_queries: bool = False, seed: int = 0, verbose: int = 2, max_epochs: Optional[int] = None
-        ) -> Dict[str, dict]:
+        all_queries: bool = False, seed: int = 0, verbose: int = 2, max_epochs: Optional[int] = None,
+        train_word_vectors: bool = False) -> Dict[str, dict]:
     """Train the models (resumable), compute CL, CM and CLM on cococntest; write ``results.md``.
+
+    COCO-CN trains with pretrained word2vec (English ``vec500flickr30m``, Chinese ``zh_jieba.model``):
+    without ``en_word_vectors``/``zh_word_vectors`` the run is refused unless ``train_word_vectors=True``
+    (CLI ``--train-word-vectors``) asks for word2vec trained on the captions.
 
     Rows ``CL``, ``CM``, ``CLM (w=..)`` follow COCO-CN (Chinese model on human-written text); when
     ``cococntrain_zhb`` (Baidu MT) was prepared, rows prefixed ``MT:`` come from a Chinese model trained on it.
     """
     from w2vvx.evaluation.crosslingual import clm_rows
 
+    from .lineage import lineage_lines, require_word_vectors
+
+    require_word_vectors(en_word_vectors, train_word_vectors, "COCO-CN's English model",
+                         "Flickr-tag word2vec vec500flickr30m, coco-cn README")
+    require_word_vectors(zh_word_vectors, train_word_vectors, "COCO-CN's Chinese model",
+                         "Chinese wiki word2vec zh_w2v/model/zh_jieba.model, coco-cn README; needs --trusted")
     rootpath, run_dir = Path(rootpath), Path(run_dir)
     en = SplitCollections(rootpath, feature_collection=FEATURE_COLLECTION, **EN)
     zh = SplitCollections(rootpath, feature_collection=FEATURE_COLLECTION, **ZH)
@@ -559,6 +569,9 @@ def run(rootpath, run_dir, feature: str, config: str = "w2vv_attention_ctl", sma
               "- CL: each Chinese query vs the ONE English test sentence of each image (zh2en_sim.py); CLM weight of "
               "CL chosen on cococnval by mIR: " + ", ".join(f"{p or 'COCO-CN '}w={w:.2f}" for p, w in weights.items())]
     header += notes
+    header += [line.replace("- ", "- English model ", 1) for line in lineage_lines(settings, en_word_vectors)[3:]]
+    header += lineage_lines(settings, zh_word_vectors)[:3]
+    header += [line.replace("- ", "- Chinese model ", 1) for line in lineage_lines(settings, zh_word_vectors)[3:]]
     header += ["- small-scale smoke run: numbers are not comparable" if small_scale else "",
                "", "Published:"] + [f"- {line}" for line in PUBLISHED]
     print(write_report(run_dir / "results.md", results, header))

@@ -33,6 +33,7 @@ from w2vvx.errors import MissingFileError
 from w2vvx.evaluation.crosslingual import NRCCR_NATIVE_WEIGHTS
 from w2vvx.io.collection import Collection
 
+from .lineage import lineage_lines
 from .common import (encode_captions, encode_items, first_n_items, nrccr_config, small_scale_trainer_options,
                      write_report)
 
@@ -59,6 +60,9 @@ class CrossLingualSpec:
         splits: names of the train, val and test splits.
         native_weights: native-query weights of the test fusion rows.
         published: lines quoting the published figures, for the report.
+        visual_encoder: the config's ``visual_encoder`` (NRCCR: ``"nrccr_frames"`` on videos, read from the
+            frame BigFile + ``video2frames.txt`` of ``feature``; ``"nrccr_image"`` on image features;
+            ``"mean"``: item-level features as they are).
     """
 
     collection: str
@@ -72,6 +76,7 @@ class CrossLingualSpec:
     splits: tuple = ("train", "val", "test")
     native_weights: tuple = FUSION_WEIGHTS
     published: tuple = ()
+    visual_encoder: str = "mean"
 
 
 def _optional_captions(collection: Collection, split: str, variant: Optional[str], missing: List[str],
@@ -128,7 +133,8 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
 
     collection = Collection(rootpath, spec.collection)
     if config is None:
-        config = nrccr_config(small_scale)
+        small_visual = {"visual_hidden_dim": 16, "visual_heads": 2} if small_scale else {}
+        config = nrccr_config(small_scale, visual_encoder=spec.visual_encoder, **small_visual)
     missing: List[str] = []
     train_split, val_split, test_split = spec.splits
     source, translations, back, translation_note = training_inputs(spec, collection, missing)
@@ -142,7 +148,13 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
     test_caps = first_n_items(collection.captions(test_split, spec.target), max_items)
     test_mt = _optional_captions(collection, test_split, spec.query_mt, missing,
                                  "test reports the native queries only (w=1), no query-translation fusion")
-    features = collection.features(spec.feature)
+    if config.visual_encoder == "nrccr_frames":
+        from w2vvx.datasets.batching_frames import FrameSequenceFeatures
+
+        features = FrameSequenceFeatures.from_folder(collection.feature_dir / spec.feature,
+                                                     max_frames=config.max_frames)
+    else:
+        features = collection.features(spec.feature)
     model_dir = Path(run_dir) / "model"
     trainer = NRCCRTrainer(config, model_dir, source, features, val_caps, train_translations=translations,
                            train_back_translations=back, val_translations=val_mt, weights=nrccr_weights,
@@ -176,6 +188,7 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
               f"- test: {len(test_caps)} human '{spec.target}' queries vs {len(test_items)} items; rows 'native w=v' "
               "are v*norm(native) + (1-v)*norm(MT of the query into en), norm = min-max over the whole matrix "
               "(NRCCR's w = 1 - v)"]
+    header += lineage_lines(config, word_vectors, visual_note=f"features {spec.feature}")
     header += [f"- MISSING optional file: {line}" for line in missing]
     if small_scale:
         header.append("- small-scale smoke run: numbers are not comparable")

@@ -1,4 +1,4 @@
-"""Multi30K en -> de/fr/cs (Task 1) and en -> de (Task 2): the NRCCR method and protocol.
+"""Multi30K en -> de/fr/cs (Task 1 and Task 2): the NRCCR method and protocol.
 
 Two inputs are accepted:
 
@@ -7,6 +7,7 @@ Two inputs are accepted:
   NRCCR's ``trainer_img.py`` / ``tester_img.py`` (``_task1`` only for Task 1 German)::
 
       multi30k/TextData/multi30ktrain_enc.caption.txt                     English (Task 2: Flickr30ktrain_enc)
+                                                                          (Task 2 MT: Flickr30ktrain_google_enc2<l>...)
       multi30k/TextData/multi30ktrain_google_enc2<l>.caption.txt          Google MT en -> <l>
       multi30k/TextData/multi30ktrain_google_enc2<l>2enc.caption.txt      back-translation (optional)
       multi30k/TextData/multi30kval_<l>[_task1].caption.txt               human <l> validation queries
@@ -25,7 +26,14 @@ Two inputs are accepted:
   from ``--features-dir`` (a ``FeatureData`` folder in NRCCR's layout above: id lists + ``.npy``) or
   ``--features-bigfile`` (a BigFile keyed by image id). Without NRCCR's MT the translations NRCCR trains
   on are the human Task 1 translations (Task 2: the German descriptions): a parallel-data setting, not
-  NRCCR's MT setting, named as such in the results header, with the back-translation term off.
+  NRCCR's MT setting, named as such in the results header, with the back-translation term off. The raw
+  release has Task 2 text in English and German only, so Task 2 fr/cs needs NRCCR's release.
+
+Task 2 in de, fr and cs from NRCCR's release follows ``trainer_img.py`` 30-39 (train
+``Flickr30ktrain_enc`` + ``Flickr30ktrain_google_enc2<l>[2enc]``, val ``multi30kval_<l>`` and
+``multi30kval_google_<l>2enc``) and ``tester_img.py`` 60-67 (test ``multi30ktest_<l>_2016`` and
+``multi30ktest_google_<l>2enc_2016``; ``_task1`` only for Task 1 German); NRCCR's README: "The validation
+and test set on French and Czech are same in both tasks".
 
 Prepared collection ``multi30k`` (splits ``train``, ``val``, ``test2016`` for Task 1 and ``task2train``,
 ``task2val``, ``task2test2016`` for Task 2), item ids without the ``.jpg`` extension (lineage rule).
@@ -63,6 +71,8 @@ PUBLISHED = {
     (1, "cs"): "NRCCR README: CLIP t2i 52.6/79.4/87.9 | i2t 52.3/78.7/87.8 | SumR 438.7; ResNet-152 SumR 303.6 "
                "(t2i 29.5/56.0/68.1 | i2t 27.5/55.1/67.4)",
     (2, "de"): "NRCCR README, CLIP features: SumR 480.9",
+    (2, "fr"): "NRCCR README, CLIP features: SumR 482.1",
+    (2, "cs"): "NRCCR README, CLIP features: SumR 467.1",
 }
 #: NRCCR's feature files per split: (id list, .npy candidates) under FeatureData (trainer_img.py, tester_img.py).
 NRCCR_FEATURE_FILES = {
@@ -84,7 +94,7 @@ class SplitFiles:
 
 def task_splits(task: int, lang: str) -> List[SplitFiles]:
     """The train / val / test splits of ``task`` for target language ``lang`` (paths relative to the release)."""
-    _check_task(task, lang)
+    _check_task(task, lang, nrccr=False)
     if task == 1:
         return [SplitFiles(ours, f"task1/image_splits/{up}.txt",
                            {"enc": [f"task1/raw/{up}.en.gz"], lang: [f"task1/raw/{up}.{lang}.gz"]})
@@ -95,13 +105,16 @@ def task_splits(task: int, lang: str) -> List[SplitFiles]:
             for ours, up in (("train", "train"), ("val", "val"), ("test2016", "test_2016"))]
 
 
-def _check_task(task: int, lang: str) -> None:
-    if task == 1 and lang not in TASK1_LANGS:
-        raise ConfigError(f"Task 1 target language must be one of {TASK1_LANGS}, got {lang!r}")
-    if task == 2 and lang != "de":
-        raise ConfigError(f"Task 2 has English and German only; got target language {lang!r}")
+def _check_task(task: int, lang: str, nrccr: bool = True) -> None:
+    """Task 1 and NRCCR's Task 2 in de/fr/cs; the raw dataset's Task 2 (human text) in de only."""
     if task not in (1, 2):
         raise ConfigError(f"task must be 1 or 2, got {task!r}")
+    if lang not in TASK1_LANGS:
+        raise ConfigError(f"Task {task} target language must be one of {TASK1_LANGS}, got {lang!r}")
+    if task == 2 and lang != "de" and not nrccr:
+        raise ConfigError(f"the raw Multi30K Task 2 has English and German descriptions only; for Task 2 en->{lang} "
+                          "use NRCCR's release (--nrccr-dir), which has the Google MT Flickr30ktrain_google_enc2"
+                          f"{lang} files (NRCCR trainer_img.py 30-39)")
 
 
 def split_names(task: int) -> Tuple[str, str, str]:
@@ -381,7 +394,7 @@ def prepare(source_dir=None, rootpath=None, task: int = 1, lang: str = "de", fea
     if (nrccr_dir is None) == (source_dir is None):
         raise ConfigError("give exactly one of --nrccr-dir (NRCCR's Multi30K release, the folder holding multi30k/) "
                           "and --source-dir (the raw multi30k/dataset 'data' folder)")
-    _check_task(task, lang)
+    _check_task(task, lang, nrccr=nrccr_dir is not None)
     if nrccr_dir is not None:
         inputs = nrccr_inputs(nrccr_dir, task, lang, features_bigfile)
         summaries = check_inputs(inputs)
@@ -399,25 +412,32 @@ def prepare(source_dir=None, rootpath=None, task: int = 1, lang: str = "de", fea
     return plan
 
 
-def spec_for(rootpath, task: int, lang: str, feature: str) -> CrossLingualSpec:
+def spec_for(rootpath, task: int, lang: str, feature: str, visual_encoder=None) -> CrossLingualSpec:
     splits = split_names(task)
     text_dir = Path(rootpath) / NAME / "TextData"
     variants = mt_variants(lang)
     has_mt = (text_dir / _caption_name(splits[0], variants["train_mt"])).is_file()
-    return CrossLingualSpec(collection=NAME, target=lang, feature=feature, splits=splits,
+    # NRCCR: ReLU(Linear) on the frozen ResNet-152 features (model.py 121-129); other features as given
+    visual = "nrccr_image" if visual_encoder is None and feature == NPY_FEATURE else (visual_encoder or "mean")
+    return CrossLingualSpec(collection=NAME, target=lang, feature=feature, splits=splits, visual_encoder=visual,
                             train_mt=variants["train_mt"], back_translation=variants["back_translation"],
                             train_target=None if has_mt else lang, query_mt=variants["query_mt"],
                             native_weights=NATIVE_WEIGHTS, published=(PUBLISHED.get((task, lang), "none found"),))
 
 
 def run(rootpath, run_dir, task: int = 1, lang: str = "de", feature: str = NPY_FEATURE, small_scale: bool = False,
-        max_items=None, word_vectors=None, trusted: bool = False, seed: int = 0, verbose: int = 2, max_epochs=None):
-    """Train NRCCR and test with its protocol on the prepared ``multi30k`` collection (see module docstring)."""
+        max_items=None, word_vectors=None, trusted: bool = False, seed: int = 0, verbose: int = 2, max_epochs=None,
+        visual_encoder=None):
+    """Train NRCCR and test with its protocol on the prepared ``multi30k`` collection (see module docstring).
+
+    ``visual_encoder``: ``None`` = NRCCR's ReLU(Linear) image layer on its ResNet-152 features, ``"mean"``
+    (features as given, the earlier behaviour) elsewhere; or name one.
+    """
     feature_dir = Path(rootpath) / NAME / "FeatureData" / feature
     if not feature_dir.is_dir():
         raise MissingFileError(f"features {feature!r} not prepared; run `w2vvx recipe multi30k prepare` first "
                                "(or pass --feature with the name of the BigFile you prepared)", path=feature_dir)
-    spec = spec_for(rootpath, task, lang, feature)
+    spec = spec_for(rootpath, task, lang, feature, visual_encoder)
     return run_crosslingual(spec, rootpath, run_dir, small_scale=small_scale, max_items=max_items,
                             word_vectors=word_vectors, trusted=trusted, seed=seed, verbose=verbose,
                             max_epochs=max_epochs)

@@ -37,7 +37,8 @@ def prepare(source_dir, rootpath, dry_run: bool = False, force: bool = False) ->
 
 
 def run(rootpath, run_dir, small_scale: bool = False, max_items=None, word_vectors=None, trusted: bool = False,
-        seed: int = 0, verbose: int = 2, max_epochs=None):
-    """Train NRCCR and test with its protocol on the prepared collection."""
+        seed: int = 0, verbose: int = 2, max_epochs=None, visual_encoder=None):
+    """Train NRCCR and test with its protocol (frame transformer over the I3D frames when they were prepared)."""
     return run_release(RELEASE, rootpath, run_dir, small_scale=small_scale, max_items=max_items,
-                       word_vectors=word_vectors, trusted=trusted, seed=seed, verbose=verbose, max_epochs=max_epochs)
+                       word_vectors=word_vectors, trusted=trusted, seed=seed, verbose=verbose, max_epochs=max_epochs,
+                       visual_encoder=visual_encoder)

@@ -9,7 +9,13 @@ Preparing it under ``rootpath``:
    (``google_zh2enc`` in NRCCR's code, ``google_zhc2en`` in the MLCMR copy);
 2. ``imagesets``: ``ImageSets/<c><split>.txt`` from the captions (first-appearance order);
 3. ``features``: frame features mean-pooled per video into ``FeatureData/<feat>_mean`` (the
-   W2VV++ / dual-encoding video-level input); a video-level source BigFile is copied as is.
+   W2VV++ / dual-encoding video-level input); a video-level source BigFile is copied as is;
+4. ``frames`` (frame-level releases only): the frames of the split videos into ``FeatureData/<feat>``
+   (frame BigFile + ``video2frames.txt``), the input of NRCCR's frame transformer.
+
+``run`` encodes videos as NRCCR does (``model.py`` 82-117: one-layer frame transformer over at most 64
+frames, ``visual_encoder="nrccr_frames"``) when the frames were prepared; ``visual_encoder="mean"``
+(the pooled ``<feat>_mean``) stays available by name, and is used for video-level releases.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import numpy as np
 from w2vvx.errors import DataFormatError, MissingFileError
 from w2vvx.io.bigfile import BigFile, BigFileWriter
 from w2vvx.io.captions import caption_file_name, read_captions, write_captions
+from w2vvx.io.atomic import atomic_path
 from w2vvx.io.frames import mean_pool_frames, read_video2frames
 from w2vvx.io.imagesets import write_imageset
 
@@ -81,11 +88,15 @@ def en_to_zh_caption_inputs(query_note: str = "human Chinese queries") -> Tuple[
 
 def caption_source_path(release: VideoRelease, source_dir: Path, entry: CaptionInput) -> Path:
     """The first upstream file of ``entry`` that exists (else the canonical name, for the error)."""
-    text_dir = release_dir(release, source_dir) / "TextData"
+    folder = release_dir(release, source_dir)
+    text_dir = folder / "TextData"
+    # NRCCR names the files after the collection folder (tester_vid.py 66-70: msrvtt10kcn/TextData/msrvtt10kcn...)
+    prefixes = list(dict.fromkeys((release.name, folder.name.lower(), folder.name)))
     for variant in entry.candidates:
-        path = text_dir / caption_file_name(release.name, entry.split, variant)
-        if path.is_file():
-            return path
+        for prefix in prefixes:
+            path = text_dir / caption_file_name(prefix, entry.split, variant)
+            if path.is_file():
+                return path
     return text_dir / caption_file_name(release.name, entry.split, entry.candidates[0])
 
 
@@ -149,6 +160,26 @@ def _copy_features(source: Path, target: Path, video_ids: Sequence[str]) -> None
             writer.add(video_ids[start:start + POOL_CHUNK], bigfile.read_rows(rows[start:start + POOL_CHUNK]))
 
 
+def _copy_frames(source: Path, target: Path, video_ids: Sequence[str]) -> None:
+    """The frame rows of ``video_ids`` and their ``video2frames.txt`` (JSON object) into ``target``."""
+    import json
+
+    bigfile = BigFile(source)
+    video2frames = read_video2frames(source / "video2frames.txt")
+    kept = {video: [frame for frame in video2frames.get(video, ()) if frame in bigfile] for video in video_ids}
+    empty = [video for video, frames in kept.items() if not frames]
+    if empty:
+        raise DataFormatError(f"{len(empty)} videos of the captions have no frame in the frame BigFile (e.g. "
+                              f"{empty[:3]}); use the feature release of the same dataset", path=source)
+    frames = [frame for video in video_ids for frame in kept[video]]
+    rows = np.array([bigfile.index(frame) for frame in frames], dtype=np.int64)
+    with BigFileWriter(target, bigfile.ndims, overwrite=True) as writer:
+        for start in range(0, len(rows), POOL_CHUNK):
+            writer.add(frames[start:start + POOL_CHUNK], bigfile.read_rows(rows[start:start + POOL_CHUNK]))
+    with atomic_path(target / "video2frames.txt") as tmp:
+        tmp.write_text(json.dumps({video: kept[video] for video in video_ids}), encoding="utf-8")
+
+
 def prepare_steps(release: VideoRelease, source_dir, rootpath) -> List[Step]:
     """The three prepare steps (captions, imagesets, features) for ``rootpath``."""
     source_dir, rootpath = Path(source_dir), Path(rootpath)
@@ -194,6 +225,18 @@ def prepare_steps(release: VideoRelease, source_dir, rootpath) -> List[Step]:
             _copy_features(source, feature_target, videos)
 
     pooled = feature_name.endswith("_mean")
+    frames_target = rootpath / release.name / "FeatureData" / release.feature
+
+    def write_frames():
+        from w2vvx.io.imagesets import read_imageset
+
+        videos = list(dict.fromkeys(v for p in imageset_paths.values() for v in read_imageset(p)))
+        source = feature_source_dir(release, source_dir)
+        if source.resolve() != frames_target.resolve():
+            _copy_frames(source, frames_target, videos)
+
+    frame_step = [Step("frames", f"copy the frames of the split videos and video2frames.txt into FeatureData/"
+                       f"{release.feature} (NRCCR's frame transformer input)", [frames_target], write_frames)]
     return [
         Step("captions", f"check {len(caption_targets)} caption files and write them under their canonical names",
              list(caption_targets.values()), copy_captions),
@@ -201,7 +244,7 @@ def prepare_steps(release: VideoRelease, source_dir, rootpath) -> List[Step]:
              write_imagesets),
         Step("features", ("mean-pool frame features per video" if pooled else "copy the video features of the "
                           "split videos") + f" into FeatureData/{feature_name}", [feature_target], write_features),
-    ]
+    ] + (frame_step if pooled else [])
 
 
 def require_prepared(release: VideoRelease, rootpath, feature: str) -> None:
@@ -239,12 +282,27 @@ def prepare_release(release: VideoRelease, source_dir, rootpath, dry_run: bool =
 
 def run_release(release: VideoRelease, rootpath, run_dir, small_scale: bool = False,
                 max_items=None, word_vectors=None, trusted: bool = False, seed: int = 0, verbose: int = 2,
-                max_epochs=None):
-    """The protocol on the prepared collection (see :func:`recipes.crosslingual.run_crosslingual`)."""
-    pooled = Path(rootpath) / release.name / "FeatureData" / f"{release.feature}_mean"
-    feature = pooled.name if pooled.is_dir() else release.feature
+                max_epochs=None, visual_encoder: Optional[str] = None):
+    """The protocol on the prepared collection (see :func:`recipes.crosslingual.run_crosslingual`).
+
+    ``visual_encoder``: ``None`` = NRCCR's frame transformer when the frames were prepared (``"mean"``
+    otherwise); ``"mean"`` = the mean-pooled frames (the earlier behaviour); ``"nrccr_frames"``.
+    """
+    feature_dir = Path(rootpath) / release.name / "FeatureData"
+    pooled = feature_dir / f"{release.feature}_mean"
+    frames = (feature_dir / release.feature / "video2frames.txt").is_file()
+    if visual_encoder is None:
+        visual_encoder = "nrccr_frames" if frames else "mean"
+    if visual_encoder == "nrccr_frames":
+        if not frames:
+            raise MissingFileError(f"visual_encoder='nrccr_frames' needs the frame-level features; run `w2vvx recipe "
+                                   f"{release.name} prepare` again (step 'frames') or use visual_encoder='mean'",
+                                   path=feature_dir / release.feature / "video2frames.txt")
+        feature = release.feature
+    else:
+        feature = pooled.name if pooled.is_dir() else release.feature
     require_prepared(release, rootpath, feature)
-    spec = dataclasses.replace(release.spec, feature=feature)
+    spec = dataclasses.replace(release.spec, feature=feature, visual_encoder=visual_encoder)
     return run_crosslingual(spec, rootpath, run_dir, small_scale=small_scale, max_items=max_items,
                             word_vectors=word_vectors, trusted=trusted, seed=seed, verbose=verbose,
                             max_epochs=max_epochs)

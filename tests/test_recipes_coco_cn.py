@@ -64,7 +64,7 @@ def test_small_scale_end_to_end(sources, tmp_path):
     root = tmp_path / "root"
     coco_cn.prepare(root, **sources)
     results = coco_cn.run(root, tmp_path / "run", feature="resnext101_toy", config="base_w2vv", small_scale=True,
-                          verbose=0)
+                          verbose=0, train_word_vectors=True)
     assert list(results)[:2] == ["CL", "CM"] and list(results)[2].startswith("CLM (w=")
     assert all(r["t2i_queries"] == 4 for r in results.values())
     assert "mIR" in (tmp_path / "run" / "results.md").read_text(encoding="utf-8")

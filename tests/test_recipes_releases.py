@@ -119,7 +119,7 @@ def test_coco_cn_run_on_the_prepared_retrieval_data(fixtures_dir, tmp_path):
     root = tmp_path / "root"
     coco_cn.prepare(root, retrieval_data=fixtures_dir / "releases" / "coco-cn" / "coco-cn_retrieval_data")
     results = coco_cn.run(root, tmp_path / "run", feature=coco_cn.RETRIEVAL_FEATURE, config="base_w2vv",
-                          small_scale=True, max_epochs=1, verbose=0)
+                          small_scale=True, max_epochs=1, verbose=0, train_word_vectors=True)
     assert list(results)[:2] == ["CL", "CM"] and list(results)[2].startswith("CLM (w=")
     report = (tmp_path / "run" / "results.md").read_text(encoding="utf-8")
     assert "MISSING optional file cococntrain_zhb.caption.txt" in report and "ONE English test sentence" in report

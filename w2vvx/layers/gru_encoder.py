@@ -11,6 +11,25 @@ from w2vvx.layers.mean_word2vec import check_embedding_matrix
 from w2vvx.layers.recurrent import MaskedGRU
 
 POOLINGS = ("last", "mean", "attention")
+PADDINGS = ("post", "pre")
+
+
+def pre_pad(token_ids):
+    """Move the real tokens of post-padded ``(B, L)`` ids to the end of each row (Keras 2 ``pad_sequences``).
+
+    Example:
+        >>> import numpy as np
+        >>> keras.ops.convert_to_numpy(pre_pad(np.array([[4, 5, 0, 0], [7, 0, 0, 0]]))).tolist()
+        [[0, 0, 4, 5], [0, 0, 0, 7]]
+    """
+    token_ids = ops.cast(token_ids, "int32")
+    ones = ops.ones_like(token_ids)
+    positions = ops.cumsum(ones, axis=1) - ones
+    shift = ops.sum(ops.cast(ops.logical_not(padding_mask(token_ids)), "int32"), axis=1, keepdims=True)
+    source = positions - shift
+    valid = ops.greater_equal(source, ops.zeros_like(source))
+    gathered = ops.take_along_axis(token_ids, ops.maximum(source, ops.zeros_like(source)), axis=1)
+    return ops.where(valid, gathered, ops.zeros_like(token_ids))
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
@@ -25,6 +44,12 @@ class GRUTextEncoder(keras.layers.Layer):
     - ``"mean"``: mean of the states over the real tokens (W2VV++).
     - ``"attention"``: :class:`AttentionPooling` over the states (enhanced W2VV of COCO-CN).
 
+    ``padding="pre"`` is COCO-CN's exact input (coco-cn ``utils/dataset.py`` 61-62: Keras 2
+    ``pad_sequences(maxlen=32, truncating='post')``, which pre-pads; ``w2vv.py``: an unmasked GRU and
+    ``apply_attention``'s softmax over all 32 steps): the real tokens are moved to the end of the row,
+    the GRU runs over every step (padding steps included, on the embedding row of id 0) and the pooling
+    sees every step. Post-padded input keeps being accepted; the layer re-pads it.
+
     Args:
         vocab_size: GRU vocabulary rows, padding (0) included.
         embed_dim: word embedding dimension (500 in the lineage).
@@ -34,6 +59,7 @@ class GRUTextEncoder(keras.layers.Layer):
         dropout: dropout rate on the word embeddings (and on the states before attention).
         embedding_trainable: whether the word embedding is trained.
         attention_mask_padding: forwarded to :class:`AttentionPooling` (``mask_padding``).
+        padding: ``"post"`` (masked GRU over the real tokens) or ``"pre"`` (COCO-CN, see above).
         embeddings: optional ``(vocab_size, embed_dim)`` initial matrix (word2vec rows); not
             part of ``get_config`` (a saved model restores it from its weights).
 
@@ -47,7 +73,7 @@ class GRUTextEncoder(keras.layers.Layer):
     def __init__(self, vocab_size: int, embed_dim: int = 500, units: int = 1024,
                  bidirectional: bool = False, pooling: str = "last", dropout: float = 0.2,
                  embedding_trainable: bool = True, attention_mask_padding: bool = True,
-                 embeddings=None, **kwargs):
+                 embeddings=None, padding: str = "post", **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = positive_int("vocab_size", vocab_size)
         self.embed_dim = positive_int("embed_dim", embed_dim)
@@ -57,6 +83,7 @@ class GRUTextEncoder(keras.layers.Layer):
         self.dropout = probability("dropout", dropout)
         self.embedding_trainable = bool(embedding_trainable)
         self.attention_mask_padding = bool(attention_mask_padding)
+        self.padding = one_of("padding", padding, PADDINGS)
         self._initial_embeddings = (None if embeddings is None else
                                     check_embedding_matrix(embeddings, vocab_size, embed_dim, self.name))
         self.embedding = keras.layers.Embedding(
@@ -101,6 +128,10 @@ class GRUTextEncoder(keras.layers.Layer):
         What ``call`` pools; other models (NRCCR's cross-attention) use the states themselves.
         """
         token_ids = ops.cast(token_ids, "int32")
+        if self.padding == "pre":  # COCO-CN: pre-padded, every step run and pooled
+            token_ids = pre_pad(token_ids)
+            words = self.embedding_dropout(self.embedding(token_ids), training=training)
+            return self.recurrent(words, training=training), ops.ones_like(padding_mask(token_ids))
         mask = padding_mask(token_ids)
         words = self.embedding_dropout(self.embedding(token_ids), training=training)
         return self.recurrent(words, mask=mask, training=training), mask
@@ -120,4 +151,4 @@ class GRUTextEncoder(keras.layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size, "embed_dim": self.embed_dim,
                 "units": self.units, "bidirectional": self.bidirectional, "pooling": self.pooling,
                 "dropout": self.dropout, "embedding_trainable": self.embedding_trainable,
-                "attention_mask_padding": self.attention_mask_padding}
+                "attention_mask_padding": self.attention_mask_padding, "padding": self.padding}

@@ -29,7 +29,7 @@ class MultiScaleTextEncoder(keras.layers.Layer):
         bow_vocab_size: BoW vocabulary size (needed for ``"bow"`` and for ``"w2v"`` on
             ``bow_tokens``).
         embed_dim, units, bidirectional, pooling, dropout, embedding_trainable,
-        attention_mask_padding: the :class:`GRUTextEncoder` settings.
+        attention_mask_padding: the :class:`GRUTextEncoder` settings (``gru_padding`` is its ``padding``).
         w2v_dim: dimension of the mean word2vec vector.
         w2v_source: ``"bow_tokens"`` or ``"tokens"``.
         w2v_trainable: whether the word2vec matrix of the mean branch is trained.
@@ -49,7 +49,7 @@ class MultiScaleTextEncoder(keras.layers.Layer):
                  pooling: str = "last", dropout: float = 0.2, embedding_trainable: bool = True,
                  attention_mask_padding: bool = True, w2v_dim: int = 500,
                  w2v_source: str = "bow_tokens", w2v_trainable: bool = False,
-                 gru_embeddings=None, w2v_embeddings=None, **kwargs):
+                 gru_embeddings=None, w2v_embeddings=None, gru_padding: str = "post", **kwargs):
         super().__init__(**kwargs)
         branches = tuple(branches)
         unknown = [b for b in branches if b not in BRANCHES]
@@ -66,6 +66,7 @@ class MultiScaleTextEncoder(keras.layers.Layer):
         self.dropout = dropout
         self.embedding_trainable = bool(embedding_trainable)
         self.attention_mask_padding = bool(attention_mask_padding)
+        self.gru_padding = gru_padding
         self.w2v_dim = w2v_dim
         self.w2v_source = one_of("w2v_source", w2v_source, TOKEN_INPUTS)
         self.w2v_trainable = bool(w2v_trainable)
@@ -75,6 +76,7 @@ class MultiScaleTextEncoder(keras.layers.Layer):
                 positive_int("gru_vocab_size", gru_vocab_size), embed_dim=embed_dim, units=units,
                 bidirectional=bidirectional, pooling=pooling, dropout=dropout,
                 embedding_trainable=embedding_trainable, attention_mask_padding=attention_mask_padding,
+                padding=gru_padding,
                 embeddings=gru_embeddings, name="gru_encoder")
         if "bow" in self.branches:
             self.bow = BagOfWords(positive_int("bow_vocab_size", bow_vocab_size), name="bag_of_words")
@@ -141,5 +143,6 @@ class MultiScaleTextEncoder(keras.layers.Layer):
                 "embed_dim": self.embed_dim, "units": self.units, "bidirectional": self.bidirectional,
                 "pooling": self.pooling, "dropout": self.dropout,
                 "embedding_trainable": self.embedding_trainable,
-                "attention_mask_padding": self.attention_mask_padding, "w2v_dim": self.w2v_dim,
+                "attention_mask_padding": self.attention_mask_padding, "gru_padding": self.gru_padding,
+                "w2v_dim": self.w2v_dim,
                 "w2v_source": self.w2v_source, "w2v_trainable": self.w2v_trainable}

@@ -16,6 +16,18 @@ Named configs (``get_config(name)``):
   triplet margin 0.2 both directions, Adam 1e-4, clip 2, batch 128, LR ×0.99 per epoch, selection by
   text→video SumR. Build it with ``w2vvx.models.nrccr.build_nrccr_model`` for the cross-lingual loss;
   ``build_model`` gives the same encoders trained with the triplet loss alone (the MT-only baseline).
+
+How each trains (fields ``sampling``, ``lr_schedule``, ``visual_encoder``, ``gru_padding``; docs/recipes.md
+"How each method trains"): ``base_w2vv`` and ``w2vv_attention`` sample W2VV's ``"items"``; the others
+visit every caption once per epoch (``"captions"``: coco-cn ``utils/dataset.py``, w2vvpp
+``data_provider.py``, nrccr ``util/tag_data_provider_vid.py`` 368-384). ``w2vvpp``, ``w2vv_infonce`` and
+``w2vv_1tok`` use W2VV++'s ``"plateau"`` schedule (w2vvpp ``model.py``: StepLR ×0.99 +
+ReduceLROnPlateau(max, 0.5, patience 2)); the W2VV/COCO-CN configs and ``nrccr`` the ``"halving"`` rule.
+The NRCCR recipes set ``visual_encoder`` to NRCCR's frame transformer (videos) or image layer (ResNet-152).
+
+Example:
+    >>> {name: get_config(name).sampling for name in ("base_w2vv", "w2vvpp", "nrccr")}
+    {'base_w2vv': 'items', 'w2vvpp': 'captions', 'nrccr': 'captions'}
 """
 from __future__ import annotations
 
@@ -35,6 +47,14 @@ POOLINGS = ("last", "mean", "attention")
 OPTIMIZERS = ("rmsprop", "adam")
 LOSS_NAMES = ("mse", "ctl", "triplet", "infonce", "one_to_k")
 SELECTION_METRICS = ("v2t_map", "t2v_mir", "t2v_map", "sum_recall", "t2v_sum_recall")
+#: Which captions an epoch visits (w2vvx.datasets.batching_sampling).
+SAMPLING_MODES = ("items", "captions")
+#: Learning-rate rules (w2vvx.training.schedules).
+LR_SCHEDULES = ("halving", "plateau", "plateau_torch12")
+#: Visual towers before the projection: frame mean pooling / identity, NRCCR's image layer, NRCCR's frame transformer.
+VISUAL_ENCODERS = ("mean", "nrccr_image", "nrccr_frames")
+#: Where the GRU input's padding goes: "post" (masked) or "pre" (COCO-CN: pre-padded, unmasked).
+GRU_PADDINGS = ("post", "pre")
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,21 @@ class ModelConfig:
     Training: optimizer, learning_rate, clipnorm, batch_size, max_epochs, selection_metric,
         lr_decay (per-epoch factor), lr_halving_patience (bad epochs before halving the LR),
         early_stop_patience. Text: maxlen, vocab_min_count, frames (frame-level visual input).
+    Lineage settings (each method's own; see docs/recipes.md):
+        sampling: ``"items"`` (W2VV: distinct items per batch, one random caption each) or ``"captions"``
+            (every caption once per epoch, shuffled: COCO-CN, W2VV++, NRCCR);
+            :mod:`w2vvx.datasets.batching_sampling`.
+        lr_schedule: ``"halving"`` (W2VV / COCO-CN / NRCCR: halve after ``lr_halving_patience`` epochs
+            at a rate without improvement, ×``lr_decay`` per epoch) or ``"plateau"`` (W2VV++: ×``lr_decay``
+            per epoch, then PyTorch's ``ReduceLROnPlateau(max, factor 0.5, patience lr_halving_patience)``) or
+            ``"plateau_torch12"`` (the same with PyTorch 1.2's closed-form StepLR, which w2vvpp pins);
+            :mod:`w2vvx.training.schedules`.
+        visual_encoder: ``"mean"`` (frames mean-pooled, vectors as they are), ``"nrccr_image"``
+            (ReLU(Linear D→D), NRCCR ``model.py`` 121-129) or ``"nrccr_frames"`` (NRCCR's one-layer frame
+            transformer, ``model.py`` 82-117, hidden ``visual_hidden_dim``, ``visual_heads`` heads, at most
+            ``max_frames`` frames), before the common-space projection.
+        gru_padding: ``"post"`` (masked GRU over the real tokens) or ``"pre"`` (COCO-CN: Keras 2
+            ``pad_sequences`` pre-padding, GRU and attention over all ``maxlen`` steps, unmasked).
     """
 
     name: str = "custom"
@@ -98,6 +133,13 @@ class ModelConfig:
     maxlen: int = 32
     vocab_min_count: int = 5
     frames: bool = False
+    sampling: str = "items"
+    lr_schedule: str = "halving"
+    visual_encoder: str = "mean"
+    visual_hidden_dim: int = 1024
+    visual_heads: int = 8
+    max_frames: int = 64
+    gru_padding: str = "post"
 
     def __post_init__(self):
         _validate(self)
@@ -205,6 +247,14 @@ def _validate(c: ModelConfig) -> None:
              f"lr_decay must be in (0, 1], got {c.lr_decay!r}")
     _require(c.selection_metric in SELECTION_METRICS,
              f"selection_metric must be one of {SELECTION_METRICS}, got {c.selection_metric!r}")
+    for key, allowed in (("sampling", SAMPLING_MODES), ("lr_schedule", LR_SCHEDULES),
+                         ("visual_encoder", VISUAL_ENCODERS), ("gru_padding", GRU_PADDINGS)):
+        _require(getattr(c, key) in allowed, f"{key} must be one of {allowed}, got {getattr(c, key)!r}")
+    for key in ("visual_hidden_dim", "visual_heads", "max_frames"):
+        _require(_is_int(getattr(c, key)) and getattr(c, key) > 0,
+                 f"{key} must be a positive integer, got {getattr(c, key)!r}")
+    _require(c.visual_hidden_dim % c.visual_heads == 0,
+             f"visual_hidden_dim ({c.visual_hidden_dim}) must be a multiple of visual_heads ({c.visual_heads})")
 
 
 _BASE_W2VV = ModelConfig(
@@ -218,13 +268,14 @@ _W2VVPP = ModelConfig(
     text_mlp=(), common_space_dim=2048, space_activation="tanh", dropout=0.2, loss="triplet",
     loss_kwargs={"margin": 0.2, "max_violation": True, "direction": "t2v", "reduction": "sum"},
     optimizer="rmsprop", learning_rate=1e-4, clipnorm=2.0, batch_size=128, max_epochs=80,
-    selection_metric="t2v_mir", lr_decay=0.99, lr_halving_patience=2, early_stop_patience=10)
+    selection_metric="t2v_mir", lr_decay=0.99, lr_halving_patience=2, early_stop_patience=10,
+    sampling="captions", lr_schedule="plateau")
 
 NAMED_CONFIGS = {
     "base_w2vv": _BASE_W2VV,
     "w2vv_attention": _BASE_W2VV.replace(name="w2vv_attention", pooling="attention"),
     "w2vv_attention_ctl": _BASE_W2VV.replace(name="w2vv_attention_ctl", pooling="attention", loss="ctl",
-                                             loss_kwargs={"margin": 2.0}),
+                                             loss_kwargs={"margin": 2.0}, sampling="captions"),
     "w2vvpp": _W2VVPP,
     "w2vv_infonce": _W2VVPP.replace(name="w2vv_infonce", loss="infonce", loss_kwargs={"temperature": 0.07},
                                     learnable_temperature=True, selection_metric="sum_recall"),
@@ -236,7 +287,7 @@ NAMED_CONFIGS = {
                                           "reduction": "sum"},
                              optimizer="adam", learning_rate=1e-4, clipnorm=2.0, batch_size=128, max_epochs=50,
                              selection_metric="t2v_sum_recall", lr_decay=0.99, lr_halving_patience=3,
-                             early_stop_patience=10),
+                             early_stop_patience=10, lr_schedule="halving"),
 }
 
 

@@ -68,7 +68,7 @@ def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, outp
         branches=config.text_branches, gru_vocab_size=gru_vocab_size, bow_vocab_size=bow_vocab_size,
         embed_dim=config.embed_dim, units=config.gru_units, bidirectional=config.bidirectional,
         pooling=config.pooling, dropout=config.dropout, embedding_trainable=config.we_trainable,
-        attention_mask_padding=config.attention_mask_padding, w2v_dim=w2v_dim,
+        attention_mask_padding=config.attention_mask_padding, gru_padding=config.gru_padding, w2v_dim=w2v_dim,
         w2v_source=config.w2v_source, w2v_trainable=config.w2v_trainable,
         gru_embeddings=gru_init, w2v_embeddings=w2v_init, name="multiscale")(inputs)
     if config.common_space_dim is None:
@@ -97,9 +97,32 @@ def build_visual_encoder(config: ModelConfig, visual_dim: int, frames: bool = Fa
         (None, 16)
     """
     features = keras.Input(shape=(None, visual_dim) if frames else (visual_dim,), dtype="float32", name="visual")
+    encoded = _nrccr_visual_layer(config, frames)(features) if config.visual_encoder != "mean" else features
     embedding = VisualEncoder(common_space_dim=config.common_space_dim, activation=config.space_activation,
-                              dropout=config.dropout, batch_norm=config.batch_norm, name="visual_projection")(features)
+                              dropout=config.dropout, batch_norm=config.batch_norm, name="visual_projection")(encoded)
     return keras.Model(features, embedding, name=name)
+
+
+def _nrccr_visual_layer(config: ModelConfig, frames: bool):
+    """NRCCR's visual layer before the projection (``config.visual_encoder``; nrccr ``model.py`` 82-129)."""
+    from w2vvx.layers.frame_transformer import FrameTransformerEncoder
+    from w2vvx.layers.image_projection import ReLUImageProjection
+
+    if config.common_space_dim is None:
+        raise ConfigError(f"visual_encoder={config.visual_encoder!r} changes the visual size, so it needs a common "
+                          "space (common_space_dim); W2VV's regression into the visual space takes 'mean'")
+    if config.visual_encoder == "nrccr_frames":
+        if not frames:
+            raise ConfigError("visual_encoder='nrccr_frames' encodes (N, T, D) frame features; give frame-level "
+                              "features (w2vvx.datasets.batching_frames.FrameSequenceFeatures over video2frames.txt "
+                              "and the frame BigFile) or use visual_encoder='mean'")
+        return FrameTransformerEncoder(hidden_dim=config.visual_hidden_dim, num_heads=config.visual_heads,
+                                       max_frames=config.max_frames, max_positions=max(80, config.max_frames),
+                                       name="frame_transformer")
+    if frames:
+        raise ConfigError("visual_encoder='nrccr_image' encodes (N, D) image features, not frame sequences; use "
+                          "'nrccr_frames' or 'mean' for frames")
+    return ReLUImageProjection(name="image_projection")
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")

@@ -298,20 +298,23 @@ class LineageSchedule(keras.callbacks.Callback):
             if self.run_dir is not None:
                 save_best_model(self.run_dir, self.model)
         else:
-            if state.epochs_at_lr >= self.min_epochs_per_lr and self.factor < 1:
-                lr *= self.factor
-                state.epochs_at_lr = 0
-                logger.info("epoch %d: no improvement of %s, learning rate halved to %.3g", epoch + 1,
-                            self.monitor, lr)
             state.bad_epochs += 1
             if state.bad_epochs > self.patience:
                 state.stopped_early = True
                 self.model.stop_training = True
                 logger.info("early stop after %d epochs without improvement", state.bad_epochs)
-        lr *= self.decay_per_epoch
+        lr = self.next_learning_rate(epoch, value, improved, lr)
         set_learning_rate(self.model, lr)
         state.lr = lr
         logs["lr"] = lr
+
+    def next_learning_rate(self, epoch: int, value: float, improved: bool, lr: float) -> float:
+        """The LR of the next epoch (W2VV's halving rule; :mod:`w2vvx.training.schedules` has W2VV++'s)."""
+        if not improved and self.state.epochs_at_lr >= self.min_epochs_per_lr and self.factor < 1:
+            lr *= self.factor
+            self.state.epochs_at_lr = 0
+            logger.info("epoch %d: no improvement of %s, learning rate halved to %.3g", epoch + 1, self.monitor, lr)
+        return lr * self.decay_per_epoch
 
 
 class RunRecorder(keras.callbacks.Callback):

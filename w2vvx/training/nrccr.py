@@ -87,9 +87,9 @@ def align_translations(source, *translations, name: str = "translation") -> List
 class AlignedTripletDataset(CaptionBatchDataset):
     """Training batches of aligned (source, MT, back-translation) captions with the items' visual rows.
 
-    Sampling is that of :class:`CaptionBatchDataset` over the source captions (distinct items, one
-    random caption per item, a pure function of ``(seed, epoch, index)``); the MT and back-translated
-    sentences of the drawn source caption come along.
+    Sampling is that of :class:`CaptionBatchDataset` over the source captions (``sampling``: the config's,
+    ``"captions"`` for ``nrccr`` as NRCCR's ``DataLoader(shuffle=True)`` over caption ids; a pure function of
+    ``(seed, epoch, index)``); the MT and back-translated sentences of the drawn source caption come along.
 
     Args:
         source: source-language Captions.
@@ -196,7 +196,7 @@ class NRCCRTrainer(Trainer):
     def _training_batches(self, featurizer):
         return AlignedTripletDataset(self.source_captions, self.translations, self.back_translations, featurizer,
                                      self.features, batch_size=self.config.batch_size, seed=self.seed,
-                                     steps_per_epoch=self.steps_per_epoch)
+                                     steps_per_epoch=self.steps_per_epoch, sampling=self.config.sampling)
 
     def _validation_callback(self, featurizer):
         return self._fused_validation(featurizer)

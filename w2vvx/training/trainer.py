@@ -51,13 +51,14 @@ from w2vvx.datasets.batching import (CaptionBatchDataset, EncodeDataset, Multili
 from w2vvx.errors import ConfigError, MissingFileError, ResumeError
 from w2vvx.io.captions import Caption
 from w2vvx.models.w2vv import predict_batches
-from w2vvx.training.callbacks import (EpochSync, GracefulStop, LineageSchedule, MultilingualRetrievalValidation,
+from w2vvx.training.callbacks import (EpochSync, GracefulStop, MultilingualRetrievalValidation,
                                       RetrievalValidation, RunRecorder, TrainingStopped, selection_key,
                                       set_learning_rate, tensorboard_callback)
 from w2vvx.training.checkpoint import (BEST_MODEL, CHECKPOINT_DIR, TrainerState, latest_checkpoint,
                                        load_checkpoint, remove_stale_temporaries)
 from w2vvx.training.placement import check_precision, data_parallel, dtype_policy
 from w2vvx.training.prepare import PREPARED_DIR, PreparedText, prepare_text
+from w2vvx.training.schedules import learning_rate_schedule
 from w2vvx.training.run_dir import (RunDirLock, check_loaded_run, check_resume_provenance, data_provenance,
                                     record_provenance, record_vocabulary)
 
@@ -394,10 +395,10 @@ class Trainer:
         if self.train_by_language is not None:
             return MultilingualBatchDataset(self.train_by_language, featurizer, self.features,
                                             batch_size=config.batch_size, seed=self.seed,
-                                            steps_per_epoch=self.steps_per_epoch)
+                                            steps_per_epoch=self.steps_per_epoch, sampling=config.sampling)
         return CaptionBatchDataset(self.train_captions, featurizer, self.features, batch_size=config.batch_size,
                                    seed=self.seed, negatives=config.loss == "ctl",
-                                   steps_per_epoch=self.steps_per_epoch)
+                                   steps_per_epoch=self.steps_per_epoch, sampling=config.sampling)
 
     def _data_provenance(self) -> dict:
         return data_provenance(self.train_by_language or self.train_captions,
@@ -508,9 +509,7 @@ class Trainer:
             stop,
             EpochSync(dataset, seed=self.seed),
             self._validation_callback(featurizer),
-            LineageSchedule(state, self.monitor, run_dir=self.run_dir, factor=0.5,
-                            min_epochs_per_lr=max(config.lr_halving_patience, 1),
-                            patience=config.early_stop_patience, decay_per_epoch=config.lr_decay),
+            learning_rate_schedule(config, state, self.monitor, run_dir=self.run_dir),
             RunRecorder(state, self.run_dir, self.monitor),
         ]
         if self.tensorboard:
