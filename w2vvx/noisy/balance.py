@@ -148,11 +148,16 @@ class StepCounter(keras.layers.Layer):
         super().__init__(**kwargs)
         self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="count")
 
+    def build(self, input_shape=None):
+        # An explicit build: Keras' default one would run ``call`` once to infer shapes, counting a step.
+        self.built = True
+
     def call(self, inputs, training=None):
-        current = ops.convert_to_tensor(self.count)
+        # "+ 0.0" makes a copy: on some backends the converted variable would show the increment below.
+        current = ops.cast(ops.convert_to_tensor(self.count), "float32") + 0.0
         if training:
             self.count.assign(current + 1.0)
-        return ops.broadcast_to(ops.cast(current, "float32"), (ops.shape(inputs)[0],))
+        return ops.broadcast_to(current, (ops.shape(inputs)[0],))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
