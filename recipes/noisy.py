@@ -12,7 +12,9 @@ ELRCMR adds (``--lama``, ``--zeta``, ``--alpha``, ``--setp``, ``--betasetp``; th
 Like ``main_noisy.py`` it trains with Adam (beta_1 0.5) and a cosine learning rate, evaluates the
 validation and test MAP after every epoch and reports the test MAP of the last epoch and of the
 epoch of best validation MAP, plus the class-centre drift (:mod:`w2vvx.noisy.drift`). The towers are
-MRL's (4096-4096 hidden, 512 out) unless ``--hidden``/``--output-dim`` say otherwise.
+MRL's (4096-4096 hidden, 512 out) unless ``--hidden``/``--output-dim`` say otherwise. The noise flips
+exactly ``round(ratio * N)`` training labels, the same for both views of a pair
+(:func:`w2vvx.noisy.noise.noisy_view_labels`; MRL draws each view independently).
 """
 from __future__ import annotations
 
