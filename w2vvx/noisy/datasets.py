@@ -1,6 +1,7 @@
 """The paired-feature datasets of the noisy-label methods, in the file formats MRL's code reads.
 
-penghu-cs/MRL ``src/noisydataset.py`` ``cross_modal_dataset`` (the loader ELRCMR's ``main_noisy.py`` inherits):
+penghu-cs/MRL@e0f5c8f ``src/noisydataset.py`` ``cross_modal_dataset`` (file names and valid lengths
+lines 28-51, HDF5 keys 52-104, MATLAB keys 121-128; the loader ELRCMR's ``main_noisy.py`` inherits):
 
 * **HDF5** (``wiki``: ``wiki/wiki_deep_doc2vec_data_corr_ae.h5py``, valid 231; ``xmedianet``:
   ``XMediaNet/xmedianet_deep_doc2vec_data.h5py``, valid 4000): datasets ``train_imgs_deep``,
