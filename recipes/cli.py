@@ -241,6 +241,46 @@ def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale
               max_items=max_items, seed=seed, overrides=overrides, method=method)
 
 
+# ---- Noisy labels (MRL / ELRCMR main_noisy.py flags) -------------------------------------------------
+@recipes.group("noisy")
+def noisy_group():
+    """Cross-modal retrieval with noisy labels: MRL and ELRCMR on Wikipedia, XMediaNet, INRIA-Websearch."""
+
+
+@noisy_group.command("run")
+@click.option("--data-name", required=True, help="wiki, xmedianet or inria (main_noisy.py --data_name).")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True,
+              help="The features file, or a folder holding it (MRL's names; wiki: also the raw_features.mat folder).")
+@click.option("--loss", type=click.Choice(["MCE", "CE"], case_sensitive=False), default="MCE", show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True)
+@click.option("--max-epochs", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--train-batch-size", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("--beta", type=float, default=0.7, show_default=True, help="Label-loss weight (ELRCMR: at step 0).")
+@click.option("--noisy-ratio", type=float, default=0.6, show_default=True)
+@click.option("--lama", type=float, default=None, help="ELR weight lambda; given: ELRCMR (MCE) or ELR (CE).")
+@click.option("--zeta", type=float, default=0.0, show_default=True, help="ELRCMR: floor of the scheduled weights.")
+@click.option("--alpha", type=float, default=1.0, show_default=True, help="ELRCMR: contrastive-term multiplier.")
+@click.option("--setp", type=float, default=None, help="ELRCMR: steps over which lambda falls (none: constant).")
+@click.option("--betasetp", type=float, default=None, help="ELRCMR: steps over which beta falls (none: constant).")
+@click.option("--hidden", default="4096,4096", show_default=True, help="Hidden sizes of each tower (MRL's).")
+@click.option("--output-dim", type=click.IntRange(min=2), default=512, show_default=True)
+@click.option("--valid-len", type=click.IntRange(min=1), default=None,
+              help="HDF5 files without valid_ sets: first N test pairs validate (wiki 231, xmedianet 4000).")
+@click.option("--run-dir", type=_DIR, required=True, help="Where results.json and results.md go.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def noisy_run(data_name, data_dir, loss, lr, max_epochs, train_batch_size, beta, noisy_ratio, lama, zeta, alpha, setp,
+              betasetp, hidden, output_dim, valid_len, run_dir, seed):
+    """Train and test with main_noisy.py's flags (MRL; ELRCMR when --lama is given with --loss MCE)."""
+    from . import noisy
+
+    hidden_units = tuple(int(part) for part in hidden.split(",") if part.strip())
+    results = noisy.run(data_name, data_dir, run_dir, loss=loss, lr=lr, max_epochs=max_epochs,
+                        train_batch_size=train_batch_size, beta=beta, noisy_ratio=noisy_ratio, lama=lama, zeta=zeta,
+                        alpha=alpha, setp=setp, betasetp=betasetp, hidden=hidden_units, output_dim=output_dim,
+                        valid_len=valid_len, seed=seed)
+    click.echo(noisy.markdown(results))
+
+
 #: The object the ``w2vvx.cli_plugins`` entry point ``recipe`` names (``w2vvx recipe ...``).
 recipe = recipes
 

@@ -24,6 +24,7 @@ from w2vvx.layers.device_math import clipped
 
 from w2vvx.errors import ConfigError
 from w2vvx.losses._base import RetrievalLoss
+from w2vvx.losses.mce import mean_clustering_error
 
 
 def _check_fraction(name: str, value, open_low=False) -> float:
@@ -90,6 +91,36 @@ def elr_loss(labels, logits, targets, elr_lambda: float = 3.0, clip: float = 1e-
     labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
     cross_entropy = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
     return cross_entropy + elr_lambda * elr_regularizer(logits, targets, clip)
+
+
+def mce_elr_loss(labels, logits, targets, elr_lambda=1.0, tau: float = 1.0, clip: float = 1e-4):
+    """Per-sample ELRCMR label loss ``MCE(logits, y) + lambda * log(1 - <t, p>)``.
+
+    MRL's robust clustering loss (:func:`~w2vvx.losses.mce.mean_clustering_error`, ``log(1 - p_y)``
+    with ``p = softmax(logits / tau)``) in place of ELR's cross-entropy, plus ELR's regulariser with
+    ``p`` the clipped softmax of the logits (as :func:`elr_loss`). ``elr_lambda`` may be a scalar
+    tensor (ELRCMR schedules it over the steps).
+
+    Args:
+        labels: integer class ids ``(B,)``.
+        logits: class scores ``(B, C)``.
+        targets: the (already updated) running targets of these samples ``(B, C)``.
+        elr_lambda: weight of the regulariser (ELRCMR's ``--lama``).
+        tau: MCE softmax temperature.
+        clip: probability clamp of the regulariser.
+
+    Returns:
+        Tensor ``(B,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> logits, targets = np.array([[2.0, 0.0]]), np.array([[0.5, 0.5]])
+        >>> round(float(mce_elr_loss(np.array([0]), logits, targets, elr_lambda=0.0)[0]), 4)  # MCE alone
+        -2.1269
+    """
+    logits = ops.convert_to_tensor(logits)
+    clustering = mean_clustering_error(labels, logits, tau=tau)
+    return clustering + ops.cast(elr_lambda, clustering.dtype) * elr_regularizer(logits, targets, clip)
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from w2vvx.errors import ConfigError
+from w2vvx.noisy.drift import EpochMonitor
 from w2vvx.noisy.metrics import label_map
 from w2vvx.noisy.model import NoisyCrossModalModel
 
@@ -39,6 +40,7 @@ class TrainedRetrieval:
     model: NoisyCrossModalModel
     image_standardizer: Standardizer
     text_standardizer: Standardizer
+    monitor: EpochMonitor | None = None
 
     def embed(self, image, text, batch_size: int = 1024):
         """Embeddings ``(image_embeddings, text_embeddings)`` as NumPy arrays."""
@@ -48,16 +50,20 @@ class TrainedRetrieval:
         text_embeddings = self.model.text_encoder.predict(text, batch_size=batch_size, verbose=0)
         return np.asarray(image_embeddings), np.asarray(text_embeddings)
 
-    def evaluate(self, image, text, labels) -> dict:
-        """Label MAP in both directions: ``{"i2t": ..., "t2i": ...}`` (cosine, full ranking)."""
+    def evaluate(self, image, text, labels, text_labels=None) -> dict:
+        """Label MAP in both directions: ``{"i2t": ..., "t2i": ...}`` (cosine, full ranking).
+
+        ``text_labels`` defaults to ``labels`` (paired data with one label per pair).
+        """
         image_embeddings, text_embeddings = self.embed(image, text)
-        return {"i2t": label_map(image_embeddings, labels, text_embeddings, labels),
-                "t2i": label_map(text_embeddings, labels, image_embeddings, labels)}
+        text_labels = labels if text_labels is None else text_labels
+        return {"i2t": label_map(image_embeddings, labels, text_embeddings, text_labels),
+                "t2i": label_map(text_embeddings, text_labels, image_embeddings, labels)}
 
 
 def train_noisy_retrieval(image, text, noisy_labels, num_classes: int, method: str = "mrl", epochs: int = 30,
                           batch_size: int = 100, learning_rate: float = 1e-4, seed: int = 0, standardize: bool = True,
-                          verbose: int = 0, **model_kwargs) -> TrainedRetrieval:
+                          verbose: int = 0, monitor_sets: dict | None = None, **model_kwargs) -> TrainedRetrieval:
     """Train one model on paired training features with (noisy) labels.
 
     Args:
@@ -69,6 +75,9 @@ def train_noisy_retrieval(image, text, noisy_labels, num_classes: int, method: s
         seed: seeds Keras' global random state (weights, shuffling) via ``keras.utils.set_random_seed``.
         standardize: z-score each feature column with training statistics.
         verbose: passed to ``fit``.
+        monitor_sets: ``{name: (image, text, image_labels, text_labels)}`` raw held-out features; when
+            given, an :class:`~w2vvx.noisy.drift.EpochMonitor` records the class centres and these sets'
+            MAP after every epoch (``result.monitor``).
         **model_kwargs: passed to :class:`NoisyCrossModalModel` (``hidden_units``, ``beta``, ...).
 
     Returns:
@@ -103,5 +112,10 @@ def train_noisy_retrieval(image, text, noisy_labels, num_classes: int, method: s
     model.compile(optimizer=keras.optimizers.Adam(schedule, beta_1=0.5, beta_2=0.999))
     inputs = {"image": image_standardizer(image), "text": text_standardizer(text),
               "index": np.arange(num_samples, dtype=np.int32)}
-    model.fit(inputs, labels, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
-    return TrainedRetrieval(model, image_standardizer, text_standardizer)
+    monitor = None
+    if monitor_sets:
+        monitor = EpochMonitor({name: (image_standardizer(parts[0]), text_standardizer(parts[1]), parts[2], parts[3])
+                                for name, parts in monitor_sets.items()})
+    model.fit(inputs, labels, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose,
+              callbacks=[monitor] if monitor else None)
+    return TrainedRetrieval(model, image_standardizer, text_standardizer, monitor)
