@@ -89,3 +89,8 @@ class RunLockedError(_PathError):
 class ProvenanceError(_PathError):
     """A run folder is used with data or files other than those it was trained with (resume on other
     captions or features, a ``best.keras`` copied from another run, an index encoded by another run)."""
+
+
+class DistributedError(W2VVXError):
+    """A training on several processes lost one of them (it died, stopped, or did not answer in time),
+    or process 0 failed to set the run up; the message says what to do (resume the launch)."""
