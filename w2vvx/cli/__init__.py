@@ -389,8 +389,13 @@ def evaluate(ctx, run_dir, collection_name, feature, split, variant, out):
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output BigFile folder.")
 @click.option("--batch-size", default=1024, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option("--shard", default=None, metavar="i/n|auto",
+              help="Encode only shard i of n (contiguous rows) beside --out, e.g. one process per GPU; 'auto' = "
+                   "torchrun's RANK/WORLD_SIZE. Then join them with --merge-shards n.")
+@click.option("--merge-shards", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Join the N encoded shards into --out (atomic) instead of encoding.")
 @click.pass_context
-def encode(ctx, run_dir, collection_name, feature, split, out, batch_size, overwrite):
+def encode(ctx, run_dir, collection_name, feature, split, out, batch_size, overwrite, shard, merge_shards):
     """Encode a collection's items into the run's retrieval space, as a BigFile (atomic)."""
     from w2vvx.pipeline import pick_feature
     from w2vvx.search.encode import encode_items
@@ -401,8 +406,15 @@ def encode(ctx, run_dir, collection_name, feature, split, out, batch_size, overw
     item_ids = collection.item_ids(split) if split else None
     run = load_run(run_dir)
     _check_features_for_run(run_dir, features, item_ids)
-    written = encode_items(run.model, features, out, item_ids=item_ids, batch_size=batch_size, overwrite=overwrite,
-                           progress=sys.stdout.isatty())
+    from w2vvx.search import sharding
+
+    if shard is not None:  # one part beside --out; --merge-shards joins them
+        part = sharding.encode_shard(run.model, features, out, sharding.parse_shard(shard), item_ids=item_ids,
+                                     batch_size=batch_size, overwrite=overwrite, progress=sys.stdout.isatty())
+        return click.echo(f"wrote shard {part}")
+    written = (sharding.merge_shards(out, merge_shards, overwrite=overwrite) if merge_shards else
+               encode_items(run.model, features, out, item_ids=item_ids, batch_size=batch_size, overwrite=overwrite,
+                            progress=sys.stdout.isatty()))
     from w2vvx.training.run_dir import record_encoding
 
     record_encoding(out, run_dir)  # search --index refuses an index encoded by another run
@@ -427,8 +439,14 @@ def index():
               help="Store the items' captions of the split (or of all splits) to show beside results.")
 @click.option("--batch-size", default=1024, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing index.")
+@click.option("--shard", default=None, metavar="i/n|auto",
+              help="Encode only shard i of n (contiguous rows) beside --out, e.g. one process per GPU; 'auto' = "
+                   "torchrun's RANK/WORLD_SIZE. Then join them with --merge-shards n.")
+@click.option("--merge-shards", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Join the N encoded shards into --out (atomic) instead of encoding.")
 @click.pass_context
-def index_build(ctx, run_dir, out, collection_name, feature, split, kind, captions, batch_size, overwrite):
+def index_build(ctx, run_dir, out, collection_name, feature, split, kind, captions, batch_size, overwrite, shard,
+                merge_shards):
     """Encode the items with RUN_DIR's model and store them, with the run they came from, in --out."""
     from w2vvx.io.atomic import remove_stale_temporaries
     from w2vvx.pipeline import pick_feature
@@ -445,8 +463,17 @@ def index_build(ctx, run_dir, out, collection_name, feature, split, kind, captio
     texts = _item_captions(collection, split, item_ids) if captions else None
     info = {"split": split, "collection": collection.name, "feature": feature, "run": Path(run_dir).name}
     remove_stale_temporaries(Path(out) / "vectors")
-    folder = build_index(run.model, features, out, item_ids=item_ids, kind=kind, info=info, captions=texts,
-                         batch_size=batch_size, overwrite=overwrite, progress=sys.stdout.isatty())
+    from w2vvx.search import index_store, sharding
+
+    if shard is not None:  # one part of the index's vectors; --merge-shards builds the index from them
+        part = sharding.encode_shard(run.model, features, Path(out) / index_store.VECTORS_DIR,
+                                     sharding.parse_shard(shard), item_ids=item_ids, batch_size=batch_size,
+                                     overwrite=overwrite, progress=sys.stdout.isatty())
+        return click.echo(f"wrote shard {part}")
+    folder = (index_store.build_index_from_shards(out, merge_shards, kind=kind, info=info, captions=texts,
+                                                  overwrite=overwrite) if merge_shards else
+              build_index(run.model, features, out, item_ids=item_ids, kind=kind, info=info, captions=texts,
+                          batch_size=batch_size, overwrite=overwrite, progress=sys.stdout.isatty()))
     record_encoding(folder, run_dir)  # search refuses the index with another run's model
     click.echo(f"indexed {len(item_ids) if item_ids is not None else len(features)} items ({kind}) in {folder}")
 
