@@ -359,11 +359,11 @@ class ProcessGroup:
 
         Rows are counted in units of the visual batch (a 1-to-K text output holds K blocks of it).
         """
-        rows = int(y_pred["visual"].shape[0]) if "visual" in y_pred else None
+        rows = int(y_pred["visual"].shape[0]) if "visual" in y_pred else min(int(v.shape[0]) for v in y_pred.values())
         gathered = {}
         for key, value in y_pred.items():
             count = int(value.shape[0])
-            if rows is None or count % rows:
+            if count % rows:
                 raise ConfigError(f"output {key!r} has {count} rows, not a multiple of the batch's {rows}; it "
                                   "cannot be gathered over processes")
             gathered[key] = gather_rows(value, self.world_size, groups=count // rows)
