@@ -118,3 +118,33 @@ def test_search_refuses_an_index_of_another_collection(trained, tmp_path):
     out = CliRunner().invoke(cli, ["--rootpath", str(root), "search", str(run_dir), "a", "dog", "--index", str(index),
                                    "--collection", "other", "--split", "test"])
     assert out.exit_code == 2 and "holds items of collection 'toy', not of 'other'" in " ".join(out.output.split())
+
+
+def test_encode_and_index_build_in_shards_then_merged_equal_one_process(trained, tmp_path):
+    from w2vvx.io.bigfile import BigFile
+
+    root, run_dir, _ = trained
+    common = ["--collection", "toy", "--split", "test"]
+    whole = _invoke(root, "encode", run_dir, *common, "--out", tmp_path / "whole")
+    assert whole.exit_code == 0, whole.output
+    for shard in ("0/3", "2/3", "1/3"):
+        part = _invoke(root, "encode", run_dir, *common, "--out", tmp_path / "merged", "--shard", shard)
+        assert part.exit_code == 0, part.output
+    assert not (tmp_path / "merged").exists()
+    merged = _invoke(root, "encode", run_dir, *common, "--out", tmp_path / "merged", "--merge-shards", "3")
+    assert merged.exit_code == 0, merged.output
+    one, joined = BigFile(tmp_path / "whole"), BigFile(tmp_path / "merged")
+    assert joined.names == one.names and len(one) == 40
+    assert abs(joined.matrix - one.matrix).max() < 1e-5
+    assert not (tmp_path / "merged.shards").exists()  # the parts are removed once joined
+
+    index = tmp_path / "index"
+    for shard in ("1/2", "0/2"):
+        assert _invoke(root, "index", "build", run_dir, *common, "--out", index, "--shard", shard).exit_code == 0
+    built = _invoke(root, "index", "build", run_dir, *common, "--out", index, "--merge-shards", "2")
+    assert built.exit_code == 0, built.output
+    query = ["a", "dog", "runs"]
+    sharded = _invoke(root, "search", run_dir, *query, "--index", index, "-k", "5", "--json")
+    direct = _invoke(root, "search", run_dir, *query, *common, "-k", "5", "--json")
+    assert [hit["id"] for hit in _json_lines(sharded.output)[0]["results"]] == \
+        [hit["id"] for hit in _json_lines(direct.output)[0]["results"]]

@@ -119,3 +119,8 @@ class UnknownIdError(ConfigError, KeyError):
     """An id that a file or index does not hold; also a ``KeyError`` (whose message keeps no quotes)."""
 
     __str__ = Exception.__str__
+
+
+class DistributedError(W2VVXError):
+    """A training on several processes lost one of them (it died, stopped, or did not answer in time),
+    or process 0 failed to set the run up; the message says what to do (resume the launch)."""

@@ -16,8 +16,13 @@ from w2vvx.cli.common import COLLECTION_HELP, FEATURE_HELP, check_features_for_r
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output BigFile folder.")
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(min=1))
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option("--shard", default=None, metavar="i/n|auto",
+              help="Encode only shard i of n (contiguous rows) beside --out, e.g. one process per GPU; 'auto' = "
+                   "torchrun's RANK/WORLD_SIZE. Then join them with --merge-shards n.")
+@click.option("--merge-shards", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Join the N encoded shards into --out (atomic) instead of encoding.")
 @click.pass_context
-def command(ctx, run_dir, collection_name, feature, split, out, batch_size, overwrite):
+def command(ctx, run_dir, collection_name, feature, split, out, batch_size, overwrite, shard, merge_shards):
     """Encode a collection's items into the run's retrieval space, as a BigFile (atomic)."""
     from w2vvx.pipeline import pick_feature
     from w2vvx.search.encode import encode_items
@@ -29,7 +34,14 @@ def command(ctx, run_dir, collection_name, feature, split, out, batch_size, over
     item_ids = collection.item_ids(split) if split else None
     run = load_run(run_dir)
     check_features_for_run(run_dir, features, item_ids)
-    written = encode_items(run.model, features, out, item_ids=item_ids, batch_size=batch_size, overwrite=overwrite,
-                           progress=sys.stdout.isatty())
+    from w2vvx.search import sharding
+
+    if shard is not None:  # one part beside --out; --merge-shards joins them
+        part = sharding.encode_shard(run.model, features, out, sharding.parse_shard(shard), item_ids=item_ids,
+                                     batch_size=batch_size, overwrite=overwrite, progress=sys.stdout.isatty())
+        return click.echo(f"wrote shard {part}")
+    written = (sharding.merge_shards(out, merge_shards, overwrite=overwrite) if merge_shards else
+               encode_items(run.model, features, out, item_ids=item_ids, batch_size=batch_size, overwrite=overwrite,
+                            progress=sys.stdout.isatty()))
     record_encoding(out, run_dir)  # search --index refuses an index encoded by another run
     click.echo(f"wrote {written}")

@@ -27,8 +27,14 @@ def command():
               help="Store the items' captions of the split (or of all splits) to show beside results.")
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(min=1))
 @click.option("--overwrite", is_flag=True, help="Replace an existing index.")
+@click.option("--shard", default=None, metavar="i/n|auto",
+              help="Encode only shard i of n (contiguous rows) beside --out, e.g. one process per GPU; 'auto' = "
+                   "torchrun's RANK/WORLD_SIZE. Then join them with --merge-shards n.")
+@click.option("--merge-shards", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Join the N encoded shards into --out (atomic) instead of encoding.")
 @click.pass_context
-def build(ctx, run_dir, out, collection_name, feature, split, kind, captions, batch_size, overwrite):
+def build(ctx, run_dir, out, collection_name, feature, split, kind, captions, batch_size, overwrite, shard,
+          merge_shards):
     """Encode the items with RUN_DIR's model and store them, with the run they came from, in --out."""
     from w2vvx.io.atomic import remove_stale_temporaries
     from w2vvx.pipeline import pick_feature
@@ -45,7 +51,16 @@ def build(ctx, run_dir, out, collection_name, feature, split, kind, captions, ba
     texts = item_captions(collection, split, item_ids) if captions else None
     info = {**source_info(collection.name, split, feature), "run": Path(run_dir).name}
     remove_stale_temporaries(Path(out) / "vectors")
-    folder = build_index(run.model, features, out, item_ids=item_ids, kind=kind, info=info, captions=texts,
-                         batch_size=batch_size, overwrite=overwrite, progress=sys.stdout.isatty())
+    from w2vvx.search import index_store, sharding
+
+    if shard is not None:  # one part of the index's vectors; --merge-shards builds the index from them
+        part = sharding.encode_shard(run.model, features, Path(out) / index_store.VECTORS_DIR,
+                                     sharding.parse_shard(shard), item_ids=item_ids, batch_size=batch_size,
+                                     overwrite=overwrite, progress=sys.stdout.isatty())
+        return click.echo(f"wrote shard {part}")
+    folder = (index_store.build_index_from_shards(out, merge_shards, kind=kind, info=info, captions=texts,
+                                                  overwrite=overwrite) if merge_shards else
+              build_index(run.model, features, out, item_ids=item_ids, kind=kind, info=info, captions=texts,
+                          batch_size=batch_size, overwrite=overwrite, progress=sys.stdout.isatty()))
     record_encoding(folder, run_dir)  # search refuses the index with another run's model
     click.echo(f"indexed {len(item_ids) if item_ids is not None else len(features)} items ({kind}) in {folder}")

@@ -371,6 +371,7 @@ class NRCCRModel(W2VVModel):
             y_pred = self(x, training=training)
         if "source" not in y_pred:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
+        y_pred = self.embedding_gather(y_pred) if training and self.embedding_gather is not None else y_pred
         named = self.loss_terms(y_pred)
         self._track(named, y_pred)
         terms = list(named.values())

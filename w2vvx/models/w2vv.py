@@ -182,6 +182,8 @@ class W2VVModel(keras.Model):
         """Apply the configured loss to (visual, text) embeddings; ``y`` is not used."""
         if y_pred is None:
             y_pred = self(x, training=training)
+        if training and self.embedding_gather is not None:  # several processes: the global batch
+            y_pred = self.embedding_gather(y_pred)
         if "visual" not in y_pred:
             raise ConfigError("training/evaluation inputs need the key 'visual' (visual features of the batch)")
         visual = y_pred["visual"]
@@ -198,14 +200,21 @@ class W2VVModel(keras.Model):
     #: on torch/CUDA, capture the train step as a CUDA graph per input shape (see
     #: :mod:`w2vvx.models.torch_train_step`); set False on an instance to keep every step eager
     cuda_graphs = True
+    #: on torch, the class of the train step (:mod:`w2vvx.training.distributed` sets one that averages
+    #: the gradients of several processes)
+    torch_step_class = torch_train_step.TorchTrainStep
+    #: ``y_pred -> y_pred`` over the global batch, set by :mod:`w2vvx.training.distributed` when several
+    #: processes train (embeddings gathered with their gradients: in-batch negatives from every process)
+    embedding_gather = None
 
     def train_step(self, *args):
         """Keras's train step; on torch, :class:`~w2vvx.models.torch_train_step.TorchTrainStep` (no GPU waits)."""
         if keras.backend.backend() != "torch" or not torch_train_step.uses_fast_step(self):
             return super().train_step(*args)
         step = getattr(self, "_torch_step", None)
-        if step is None or step.optimizer is not self.optimizer or step.cuda_graphs != self.cuda_graphs:
-            step = self._torch_step = torch_train_step.TorchTrainStep(self, cuda_graphs=self.cuda_graphs)
+        if step is None or step.optimizer is not self.optimizer or step.cuda_graphs != self.cuda_graphs \
+                or type(step) is not self.torch_step_class:
+            step = self._torch_step = self.torch_step_class(self, cuda_graphs=self.cuda_graphs)
         return step(*args)
 
     @property

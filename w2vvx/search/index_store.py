@@ -152,6 +152,30 @@ def build_index(model, features, folder, item_ids: Optional[Sequence[str]] = Non
     return _finish(folder, kind, len(vectors), vectors.ndims, info, ann_args, captions)
 
 
+def build_index_from_shards(folder, count: int, kind: str = "exact", info: Optional[dict] = None,
+                            captions: Optional[Dict[str, Sequence[str]]] = None, overwrite: bool = False,
+                            **ann_args) -> Path:
+    """Join the ``count`` shards encoded into ``folder`` (``encode_shard(model, features,
+    <folder>/vectors, (i, count))``, CLI ``index build --shard i/n``) and store them as an index.
+
+    Args:
+        folder, kind, info, captions, overwrite, **ann_args: see :func:`write_index`.
+        count: the number of shards (every one must be encoded; see :mod:`w2vvx.search.sharding`).
+    """
+    from w2vvx.io.bigfile import BigFile
+    from w2vvx.search.sharding import merge_shards, shard_parts
+
+    _check_kind(kind)
+    folder = Path(folder)
+    shard_parts(folder / VECTORS_DIR, count)  # all there, before anything is replaced
+    if is_stored_index(folder) and not overwrite:
+        raise ConfigError(f"{folder} already holds an index; pass overwrite=True (CLI: --overwrite) to rebuild it")
+    (folder / INDEX_FILE).unlink(missing_ok=True)
+    merge_shards(folder / VECTORS_DIR, count, overwrite=True)
+    vectors = BigFile(folder / VECTORS_DIR)
+    return _finish(folder, kind, len(vectors), vectors.ndims, info, ann_args, captions)
+
+
 class StoredIndex:
     """An index folder opened for search (vectors memory-mapped; the ANN index loaded when there is one)."""
 

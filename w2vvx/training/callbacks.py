@@ -321,13 +321,13 @@ class RunRecorder(keras.callbacks.Callback):
     """After every epoch: history entry, resumable checkpoint, ``history.csv`` and ``training.png``.
 
     The CSV and the plot are regenerated from the state's history (not appended), so they always agree
-    with the checkpoint, also after a resume.
+    with the checkpoint, also after a resume. ``run_dir=None`` keeps the state only (writes nothing).
     """
 
     def __init__(self, state: TrainerState, run_dir, monitor: str, checkpoint: bool = True, plot: bool = True):
         super().__init__()
         self.state = state
-        self.run_dir = Path(run_dir)
+        self.run_dir = None if run_dir is None else Path(run_dir)
         self.monitor = monitor
         self.checkpoint = checkpoint
         self.plot = plot
@@ -339,6 +339,8 @@ class RunRecorder(keras.callbacks.Callback):
             entry[key] = float(np.asarray(value))
         self.state.history.append(entry)
         self.state.epochs_done = epoch + 1
+        if self.run_dir is None:
+            return
         if self.checkpoint:
             save_checkpoint(self.run_dir, self.model, self.state)
         write_history_csv(self.run_dir / "history.csv", self.state.history)

@@ -79,6 +79,12 @@ def data_parallel(devices: Union[None, str, Sequence[str]]) -> Iterator[Optional
         ...     devices is None
         True
     """
+    from w2vvx.training.hosts import process_count
+
+    if process_count() > 1:
+        raise ConfigError(f"this JAX process is one of {process_count()} (initialize_hosts): the Trainer does not "
+                          "train on several JAX processes yet; train the model inside keras.distribution.DataParallel "
+                          "yourself, or use torchrun with the torch backend (see docs/distributed.md)")
     names = resolve_devices(devices)
     if names is None:
         yield None

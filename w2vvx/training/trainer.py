@@ -37,6 +37,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shutil
@@ -56,6 +57,7 @@ from w2vvx.training.callbacks import (EpochSync, GracefulStop, MultilingualRetri
                                       set_learning_rate, tensorboard_callback)
 from w2vvx.training.checkpoint import (BEST_MODEL, CHECKPOINT_DIR, TrainerState, latest_checkpoint,
                                        load_checkpoint, remove_stale_temporaries)
+from w2vvx.training.distributed import ProcessGroup
 from w2vvx.training.placement import check_precision, data_parallel, dtype_policy
 from w2vvx.training.prepare import PREPARED_DIR, PreparedText, prepare_text
 from w2vvx.training.schedules import learning_rate_schedule
@@ -219,6 +221,10 @@ class Trainer:
             policy of the model's layers (weights stay float32); see :mod:`w2vvx.training.placement`.
         devices: ``None`` (one device), ``"all"`` or a list of device names: split each batch across
             them, data parallel, negatives from the global batch (JAX/TensorFlow backends).
+
+    Under ``torchrun`` (torch backend), each process trains one replica on its slice of every batch,
+    with negatives from the global batch, and only process 0 writes the run folder; see
+    :mod:`w2vvx.training.distributed`.
     """
 
     def __init__(self, config, run_dir, train_captions, features, val_captions, val_features=None,
@@ -299,6 +305,7 @@ class Trainer:
         self.model = None
         self.prepared: Optional[PreparedText] = None
         self.state: Optional[TrainerState] = None
+        self.process_group: Optional[ProcessGroup] = None
 
     # -- setup ---------------------------------------------------------------------------------------
     def _check_run_dir(self, resume: bool) -> Optional[Path]:
@@ -419,10 +426,13 @@ class Trainer:
             raise
 
     def close(self) -> None:
-        """Release the run folder's lock (``fit`` does this when it returns)."""
+        """Release the run folder's lock (``fit`` does this when it returns) and leave a torchrun process group."""
         lock = getattr(self, "_run_lock", None)
         if lock is not None:
             lock.release()
+        if self.process_group is not None:
+            self.process_group.close()
+            self.process_group = None
 
     def _check_finite_features(self) -> None:
         """Refuse NaN/Inf feature rows of the training and validation items before the first batch."""
@@ -432,6 +442,41 @@ class Trainer:
             self.val_features.check_finite(self.val_items)
 
     def _setup(self, resume: bool):
+        group = self.process_group = self.process_group or ProcessGroup.join()
+        if group is not None and not group.is_main:  # process 0 prepares the run folder; read what it wrote
+            if self.deterministic:
+                enable_determinism()
+            keras.utils.set_random_seed(self.seed)
+            checkpoint = group.share_outcome(None)
+            self.prepared = PreparedText.load(self.run_dir)
+            self.config = config_for_word_vectors(self.config, self.prepared)
+        else:
+            try:
+                checkpoint = self._setup_run_dir(resume)
+            except BaseException as error:
+                if group is not None:
+                    group.share_outcome(error)
+                raise
+            if group is not None:
+                group.share_outcome(checkpoint)
+        visual_dim, frames = _visual_shape(self.features, caption_pairs(self.train_captions[:1])[0][0])
+        self.model = self._build_model(visual_dim, frames)
+        self.state = TrainerState(lr=float(self.config.learning_rate), config=self.config.to_dict(), seed=self.seed)
+        if checkpoint is not None:
+            self.state = load_checkpoint(checkpoint, self.model)
+            self.state.config = self.config.to_dict()
+            set_learning_rate(self.model, self.state.lr)
+            if group is None or group.is_main:
+                self._rewrite_history_files()
+            logger.info("resuming %s after epoch %d (best %s = %s at epoch %d, lr %.3g)", self.run_dir,
+                        self.state.epochs_done, self.monitor, self.state.best_metric, self.state.best_epoch + 1,
+                        self.state.lr)
+        if group is not None:
+            group.distribute(self.model)
+        return self.model
+
+    def _setup_run_dir(self, resume: bool):
+        """Lock, provenance, vocabularies and config in the run folder; the checkpoint to resume (or None)."""
         checkpoint = self._check_run_dir(resume)
         self._check_finite_features()
         if self.deterministic:
@@ -446,18 +491,7 @@ class Trainer:
         if checkpoint is not None:
             self._check_same_config()
         self.config.save(self.run_dir / CONFIG_FILE)
-        visual_dim, frames = _visual_shape(self.features, caption_pairs(self.train_captions[:1])[0][0])
-        self.model = self._build_model(visual_dim, frames)
-        self.state = TrainerState(lr=float(self.config.learning_rate), config=self.config.to_dict(), seed=self.seed)
-        if checkpoint is not None:
-            self.state = load_checkpoint(checkpoint, self.model)
-            self.state.config = self.config.to_dict()
-            set_learning_rate(self.model, self.state.lr)
-            self._rewrite_history_files()
-            logger.info("resuming %s after epoch %d (best %s = %s at epoch %d, lr %.3g)", self.run_dir,
-                        self.state.epochs_done, self.monitor, self.state.best_metric, self.state.best_epoch + 1,
-                        self.state.lr)
-        return self.model
+        return checkpoint
 
     def _rewrite_history_files(self) -> None:
         """Make history.csv and training.png agree with the restored checkpoint (a kill may have left older ones)."""
@@ -505,14 +539,19 @@ class Trainer:
         featurizer = self.prepared.featurizer
         dataset = self._training_batches(featurizer)
         dataset.set_epoch(state.epochs_done)
+        group = self.process_group
+        writer = group is None or group.is_main  # under torchrun only process 0 validates and writes
         callbacks = [
             stop,
             EpochSync(dataset, seed=self.seed),
-            self._validation_callback(featurizer),
-            learning_rate_schedule(config, state, self.monitor, run_dir=self.run_dir),
-            RunRecorder(state, self.run_dir, self.monitor),
+            *([self._validation_callback(featurizer)] if writer else []),
+            *([group.callback(self.seed)] if group is not None else []),
+            learning_rate_schedule(config, state, self.monitor, run_dir=self.run_dir if writer else None),
+            RunRecorder(state, self.run_dir if writer else None, self.monitor),
         ]
-        if self.tensorboard:
+        if group is not None:
+            dataset = group.shard(dataset)
+        if self.tensorboard and writer:
             board = tensorboard_callback(self.run_dir / "logs")
             if board is not None:
                 callbacks.append(board)
@@ -520,8 +559,9 @@ class Trainer:
         try:
             # shuffle=False: the dataset samples its own batches; Keras's shuffle would reorder them with
             # Python's global random state, which a resumed run cannot reproduce.
-            self.model.fit(dataset, epochs=config.max_epochs, initial_epoch=state.epochs_done, shuffle=False,
-                           verbose=self.verbose, callbacks=callbacks)
+            with group.failures() if group is not None else contextlib.nullcontext():
+                self.model.fit(dataset, epochs=config.max_epochs, initial_epoch=state.epochs_done, shuffle=False,
+                               verbose=self.verbose if writer else 0, callbacks=callbacks)
         except KeyboardInterrupt as stopped:
             return self._interrupted(getattr(stopped, "signal_name", "SIGINT"))
         if stop.received is not None:  # arrived after the last batch boundary: the run is complete anyway
