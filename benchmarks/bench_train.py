@@ -349,8 +349,8 @@ def main(argv=None):
     if args.clock == "cpu" and "gpu" in devices:
         parser.error("--clock cpu cannot time GPU work; use --clock wall (or --device cpu)")
     if args.steps < MIN_TIMED_STEPS:
-        print(f"warning: {args.steps} timed steps per measurement (< {MIN_TIMED_STEPS}): a quick look, "
-              "not a figure to report", file=sys.stderr)
+        print(f"warning: {args.steps} timed steps per measurement (< {MIN_TIMED_STEPS}): report the figures only "
+              "if every measurement lasted >= 10 s (timed_epoch_s / the rate in the table's log)", file=sys.stderr)
     command = "python benchmarks/bench_train.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"clock: {args.clock}; threads per process: {args.threads}; cpu count {os.cpu_count()}; "
           f"load average {os.getloadavg()[0]:.2f}; GPU visible: {has_gpu}; size {args.size}")
