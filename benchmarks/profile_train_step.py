@@ -81,7 +81,7 @@ def _forward_backward(backend, fn, variables, inputs, jit_compile):
                 for k in float_keys:
                     tape.watch(xs[k])
                 out = tf.reduce_sum(fn(xs))
-            return tape.gradient(out, [v.value for v in variables] + [xs[k] for k in float_keys])
+            return [out] + tape.gradient(out, [v.value for v in variables] + [xs[k] for k in float_keys])  # out: not pruned
 
         return lambda: [getattr(t, "values", t).numpy() for t in step() if t is not None]  # IndexedSlices: sparse gradient
     import torch
