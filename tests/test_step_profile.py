@@ -171,3 +171,38 @@ def test_nrccr_forward_and_backward_copy_no_host_value():
 
     made = _host_values_turned_into_tensors_in(lambda inputs: step.gradients(inputs, None, None, variables, tracker), x)
     assert not made, f"NRCCR's forward/backward turns host values into device tensors: {dict(made)}"
+
+
+def _nrccr_model_and_batch(size):
+    from w2vvx.models.nrccr import build_nrccr_model
+
+    config = get_config("nrccr", gru_units=16, embed_dim=8, w2v_dim=8, common_space_dim=16)
+    model = build_nrccr_model(config, gru_vocab_size=VOCAB, bow_vocab_size=VOCAB, visual_dim=VISUAL,
+                              weights={"num_heads": 2, "feature": 0.3, "backtranslation": 0.5})
+    batch = {"visual": np.random.default_rng(1).random((size, VISUAL), dtype="float32")}
+    for view, seed in (("src", 0), ("mt", 1), ("bt", 2)):
+        tokens = _batch(size, seed=seed)["tokens"]
+        batch.update({f"{view}_tokens": tokens, f"{view}_bow_tokens": tokens})
+    return model, batch
+
+
+@pytest.mark.parity
+def test_nrccr_torch_train_step_has_no_host_reads_or_per_element_loops():
+    """NRCCR's whole torch step (three text views, cross-attention, Adam): the CPU-visible part of its GPU
+    bound. Host scalar reads stall a GPU; op counts that grow with the batch are a per-element loop."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("profiles the torch backend's train step (run with KERAS_BACKEND=torch)")
+    keras.utils.set_random_seed(0)
+    model, small_batch = _nrccr_model_and_batch(16)
+    small = _torch_step_ops(model, small_batch)
+    large = _torch_step_ops(model, _nrccr_model_and_batch(64)[1])
+    host_reads = large["aten::_local_scalar_dense"]
+    assert host_reads <= MAX_HOST_READS, (
+        f"nrccr: one torch train step reads {host_reads} scalars on the host (each a device synchronisation "
+        f"on a GPU); at most {MAX_HOST_READS} expected; most frequent ops: {large.most_common(5)}")
+    total = sum(large.values())
+    assert total <= 3 * MAX_ATEN_OPS, (
+        f"nrccr: one torch train step issues {total} ATen ops (bound {3 * MAX_ATEN_OPS}: three text views); "
+        f"most frequent: {large.most_common(5)}")
+    grew = {op: (small[op], large[op]) for op in large if large[op] > 2 * small[op] + 8}
+    assert not grew, f"nrccr: ATen op counts grow with the batch size (batch 16 -> 64): {grew}"
