@@ -11,6 +11,14 @@ py="$root/.venv/bin/python"
 # Thread counts are set on purpose: torch slows many times over on a 2-core machine when another
 # process holds the other core and its pool is left at the default.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# Test files are spread over W2VVX_TEST_WORKERS processes (pytest-xdist, default: one per core; 1 = no
+# workers); each worker then gets an equal share of the threads, so the cores are not oversubscribed.
+workers="${W2VVX_TEST_WORKERS:-$(nproc)}"
+parallel=()
+if [ "$workers" -gt 1 ]; then
+  parallel=(-n "$workers" --dist loadfile)
+  OMP_NUM_THREADS=$(( OMP_NUM_THREADS / workers > 0 ? OMP_NUM_THREADS / workers : 1 ))
+fi
 # OpenMP threads that spin while waiting for a busy core slow torch 7-9x on a shared 2-core machine
 # (benchmarks/README.md, bench_epoch.py); passive waiting costs nothing when the cores are free.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
@@ -22,7 +30,7 @@ status=0
 run() {
   local backend="$1"; shift
   echo "=== pytest on KERAS_BACKEND=$backend $* ==="
-  KERAS_BACKEND="$backend" "$py" -m pytest "$@"
+  KERAS_BACKEND="$backend" "$py" -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
   local rc=$?
   # exit code 5 = no tests collected for this selection; anything else non-zero is a failure
   if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then status=1; fi

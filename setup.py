@@ -41,7 +41,7 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22", "tensorboard>=2.21,<2.22", "torch==2.13.0",
                 "jax[cuda12]>=0.10,<0.11"],
         "ann": ["usearch>=2.20,<3", "faiss-cpu>=1.8,<2"],
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "nbclient>=0.10,<0.12", "nbformat>=5.9,<6",
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "hypothesis>=6.100,<7", "nbclient>=0.10,<0.12", "nbformat>=5.9,<6",
                  "ipykernel>=6.29,<8", "scikit-image>=0.24,<0.27"],
         "clip": ["keras-hub"],
     },

@@ -115,7 +115,7 @@ def test_json_search_matches_the_library_search(server):
     ({"q": "a cat", "k": "ten"}, "k", "whole number"),
     ({"q": "a cat", "k": "0"}, "k", "between 1 and 100"),
     ({"q": "a cat", "language": "zh"}, "language", "this model reads en, not 'zh'"),
-    ({"q": "xqzv blorp"}, "q", "none of the words"),
+    ({"q": "xqzv blorp"}, "q", "none of its words"),
     ({"k": "3"}, "q", "give the query"),
 ])
 def test_bad_queries_get_clear_json_errors(server, params, field, words):

@@ -86,7 +86,7 @@ def test_training_learns_and_writes_run_files(tmp_path, collection):
     assert (run_dir / "training.png").read_bytes()[:4] == b"\x89PNG"
     assert latest_checkpoint(run_dir).name == "epoch-0008"
     tensorboard_events = list((run_dir / "logs").rglob("events.out.tfevents*"))
-    assert bool(tensorboard_events) == (keras.backend.backend() == "tensorflow")
+    assert tensorboard_events, "TensorBoard event files are written on every backend (w2vvx.training.event_log)"
 
     run = load_run(run_dir)
     features, _, val = collection

@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from w2vvx.serving.service import QueryError, SearchService
+from w2vvx.errors import QueryError
+from w2vvx.serving.service import QueryError as ServiceQueryError, SearchService
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class SearchHandler(BaseHTTPRequestHandler):
         try:
             if url.path == "/api/search":
                 if "q" not in params:
-                    raise QueryError("give the query as ?q=... (and optionally &k=10&language=en)", "q")
+                    raise ServiceQueryError("give the query as ?q=... (and optionally &k=10&language=en)", "q")
                 outcome = service.search(_first(params, "q"), _first(params, "k", "10"), _first(params, "language"))
                 self._json(200, outcome)
             elif url.path == "/api/info":
@@ -139,7 +140,7 @@ class SearchHandler(BaseHTTPRequestHandler):
             else:
                 self._json(404, {"error": f"no such page {url.path!r}; the pages are /, /api/search, /api/info"})
         except QueryError as problem:
-            self._json(400, {"error": str(problem), "field": problem.field})
+            self._json(400, {"error": str(problem), "field": getattr(problem, "field", "q")})
         except Exception as problem:  # one failing request never stops the server
             logger.exception("request %s failed", self.path)
             self._json(500, {"error": f"{type(problem).__name__}: {problem}"})

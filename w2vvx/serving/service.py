@@ -14,17 +14,21 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from w2vvx.errors import ConfigError, W2VVXError
+from w2vvx.errors import ConfigError, QueryError as LibraryQueryError
 
 MAX_QUERY_CHARS = 300
 MAX_K = 100
 _UNKNOWN_TOKEN = 1  # Vocabulary index of <unk> (0 is <pad>)
 
 
-class QueryError(W2VVXError, ValueError):
-    """A query the service refuses; ``field`` names the bad parameter (``q``, ``k`` or ``language``)."""
+class QueryError(LibraryQueryError):
+    """A query the service refuses; ``field`` names the bad parameter (``q``, ``k`` or ``language``).
 
-    def __init__(self, message: str, field: str):
+    The library's own :class:`w2vvx.errors.QueryError` (a query none of whose words the model knows) is
+    answered the same way, as a bad ``q``.
+    """
+
+    def __init__(self, message: str, field: str = "q"):
         super().__init__(message)
         self.field = field
 

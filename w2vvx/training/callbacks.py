@@ -364,17 +364,17 @@ def write_history_csv(path, history: List[Dict[str, float]]) -> None:
 
 
 def tensorboard_callback(log_dir) -> Optional[keras.callbacks.Callback]:
-    """A TensorBoard callback (epoch scalars only), or ``None`` with a log line when it cannot write."""
-    try:
-        import tensorflow  # noqa: F401  (keras.callbacks.TensorBoard writes through tf.summary)
-    except ImportError:
-        logger.info("TensorBoard logs skipped: tensorflow is not installed")
+    """TensorBoard event files of the epoch logs on every backend, or ``None`` with a log line without tensorboard.
+
+    The ``tensorboard`` package's own writer needs no TensorFlow (see :mod:`w2vvx.training.event_log`).
+    """
+    from w2vvx.training.event_log import EpochEventWriter, tensorboard_available
+
+    if not tensorboard_available():
+        logger.info("TensorBoard logs skipped: the tensorboard package is not installed (pip install tensorboard); "
+                    "history.csv and training.png hold the same curves")
         return None
-    if keras.backend.backend() != "tensorflow":
-        logger.info("TensorBoard logs skipped: keras.callbacks.TensorBoard needs the tensorflow backend "
-                    "(current: %s); history.csv and training.png hold the same curves", keras.backend.backend())
-        return None
-    return keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, update_freq="epoch")
+    return EpochEventWriter(log_dir)
 
 
 class TrainingStopped(KeyboardInterrupt):

@@ -10,6 +10,9 @@ from w2vvx.io.atomic import atomic_path
 def plot_history(history: List[Dict[str, float]], path, metric: Optional[str] = None) -> Path:
     """Plot training loss and the validation metric per epoch into ``path`` (PNG), atomically.
 
+    Epoch ticks are whole numbers; the legend sits below the axes, so it hides no point (the best one
+    is marked by a dotted line).
+
     Args:
         history: one dict per epoch with ``"epoch"``, ``"loss"`` and ``metric`` (others ignored).
         path: the PNG file to (re)write.
@@ -23,6 +26,7 @@ def plot_history(history: List[Dict[str, float]], path, metric: Optional[str] = 
         True
     """
     from matplotlib.figure import Figure  # Figure + Agg canvas: no pyplot global state, no display
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     epochs = [entry["epoch"] for entry in history]
@@ -31,6 +35,13 @@ def plot_history(history: List[Dict[str, float]], path, metric: Optional[str] = 
     losses = [entry.get("loss", float("nan")) for entry in history]
     loss_axis.plot(epochs, losses, "o-", color="tab:blue", label="training loss")
     loss_axis.set_xlabel("epoch")
+    # epochs are whole: no 1.25 ticks on short runs (one tick per epoch up to 12, whole numbers beyond)
+    if len(epochs) <= 12:
+        loss_axis.set_xticks(epochs)
+    else:
+        loss_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(epochs) == 1:
+        loss_axis.set_xlim(epochs[0] - 0.5, epochs[0] + 0.5)
     loss_axis.set_ylabel("training loss", color="tab:blue")
     handles, labels = loss_axis.get_legend_handles_labels()
     if metric and any(metric in entry for entry in history):
@@ -42,7 +53,9 @@ def plot_history(history: List[Dict[str, float]], path, metric: Optional[str] = 
         metric_axis.axvline(epochs[best], color="tab:orange", linestyle=":", linewidth=1)
         more_handles, more_labels = metric_axis.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
-    loss_axis.legend(handles, labels, loc="upper right")
+    # below the axes, outside the plotting area: it can never hide a curve or the best point
+    loss_axis.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=max(len(labels), 1),
+                     frameon=False)
     loss_axis.set_title("training loss and validation metric per epoch")
     figure.tight_layout()
     with atomic_path(path) as tmp:
