@@ -134,3 +134,12 @@ def variant_in_language(collection, split: str, language: str, also=()) -> Optio
 __all__ = ["COLLECTION_HELP", "FEATURE_HELP", "settings_of", "rootpath_of", "collection_of", "split_list",
            "parse_overrides", "progress_verbosity", "check_features_for_run", "item_captions", "source_language",
            "variant_in_language"]
+
+
+def shard_options(command):
+    """``--shard i/n|auto`` and ``--merge-shards N`` of ``encode`` and ``index build`` (w2vvx.search.sharding)."""
+    command = click.option("--merge-shards", type=click.IntRange(min=1), default=None, metavar="N",
+                           help="Join the N encoded shards into --out (atomic) instead of encoding.")(command)
+    return click.option("--shard", default=None, metavar="i/n|auto",
+                        help="Encode only shard i of n (contiguous rows) beside --out, e.g. one process per GPU; "
+                             "'auto' = torchrun's RANK/WORLD_SIZE. Then join them with --merge-shards n.")(command)

@@ -5,7 +5,8 @@ import sys
 
 import click
 
-from w2vvx.cli.common import COLLECTION_HELP, FEATURE_HELP, check_features_for_run, collection_of
+from w2vvx.cli.common import (COLLECTION_HELP, FEATURE_HELP, check_features_for_run, collection_of,
+                               shard_options)
 
 
 @click.command("encode")
@@ -16,11 +17,7 @@ from w2vvx.cli.common import COLLECTION_HELP, FEATURE_HELP, check_features_for_r
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output BigFile folder.")
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(min=1))
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
-@click.option("--shard", default=None, metavar="i/n|auto",
-              help="Encode only shard i of n (contiguous rows) beside --out, e.g. one process per GPU; 'auto' = "
-                   "torchrun's RANK/WORLD_SIZE. Then join them with --merge-shards n.")
-@click.option("--merge-shards", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Join the N encoded shards into --out (atomic) instead of encoding.")
+@shard_options
 @click.pass_context
 def command(ctx, run_dir, collection_name, feature, split, out, batch_size, overwrite, shard, merge_shards):
     """Encode a collection's items into the run's retrieval space, as a BigFile (atomic)."""

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from w2vvx.cli.common import COLLECTION_HELP, FEATURE_HELP, check_features_for_run, collection_of, item_captions
+from w2vvx.cli.common import (COLLECTION_HELP, FEATURE_HELP, check_features_for_run, collection_of, item_captions,
+                               shard_options)
 
 
 @click.group("index")
@@ -27,11 +28,7 @@ def command():
               help="Store the items' captions of the split (or of all splits) to show beside results.")
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(min=1))
 @click.option("--overwrite", is_flag=True, help="Replace an existing index.")
-@click.option("--shard", default=None, metavar="i/n|auto",
-              help="Encode only shard i of n (contiguous rows) beside --out, e.g. one process per GPU; 'auto' = "
-                   "torchrun's RANK/WORLD_SIZE. Then join them with --merge-shards n.")
-@click.option("--merge-shards", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Join the N encoded shards into --out (atomic) instead of encoding.")
+@shard_options
 @click.pass_context
 def build(ctx, run_dir, out, collection_name, feature, split, kind, captions, batch_size, overwrite, shard,
           merge_shards):

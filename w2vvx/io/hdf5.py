@@ -19,13 +19,12 @@ def _dataset_names(handle) -> List[str]:
 
 
 @contextlib.contextmanager
-def open_hdf5_dataset(h5_path, dataset: str) -> Iterator[Tuple[object, object]]:
-    """Open ``h5_path`` read-only and yield ``(file handle, 2-D dataset)``.
+def open_hdf5_file(h5_path) -> Iterator[object]:
+    """Open ``h5_path`` read-only and yield the ``h5py.File`` (closed on exit).
 
     Raises:
         MissingFileError: the file does not exist.
-        DataFormatError: not an HDF5 file, no such dataset (the available ones are listed), or the
-            dataset is not a 2-D numeric array.
+        DataFormatError: not an HDF5 file.
     """
     import h5py
 
@@ -37,6 +36,22 @@ def open_hdf5_dataset(h5_path, dataset: str) -> Iterator[Tuple[object, object]]:
     except OSError as error:
         raise DataFormatError(f"cannot be opened as HDF5 ({error})", path=h5_path) from None
     with handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def open_hdf5_dataset(h5_path, dataset: str) -> Iterator[Tuple[object, object]]:
+    """Open ``h5_path`` read-only and yield ``(file handle, 2-D dataset)``.
+
+    Raises:
+        MissingFileError: the file does not exist.
+        DataFormatError: not an HDF5 file, no such dataset (the available ones are listed), or the
+            dataset is not a 2-D numeric array.
+    """
+    import h5py
+
+    h5_path = Path(h5_path)
+    with open_hdf5_file(h5_path) as handle:
         if dataset not in handle or not isinstance(handle[dataset], h5py.Dataset):
             raise DataFormatError(f"no dataset {dataset!r}; the file holds datasets {_dataset_names(handle)}",
                                   path=h5_path)

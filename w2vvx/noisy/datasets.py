@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.io.hdf5 import open_hdf5_file
 
 #: data name -> (format, file name under its folder, folder name, default validation length)
 LAYOUTS = {
@@ -114,16 +115,8 @@ def _finish(name, splits, path: Path, shift: bool) -> NoisyDataset:
 
 def load_mrl_h5(path, valid_len: int, name: str = "h5") -> NoisyDataset:
     """Read an MRL-format HDF5 file (``wiki``/``xmedianet``; see the module docstring)."""
-    import h5py
-
     path = Path(path)
-    if not path.is_file():
-        raise MissingFileError("HDF5 features file not found", path=path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as error:
-        raise DataFormatError(f"cannot read as HDF5 ({error})", path=path) from None
-    with handle:
+    with open_hdf5_file(path) as handle:
         def read(key_options, what, kind):
             for key in key_options:
                 if key in handle:
