@@ -773,7 +773,7 @@ def _(tmp, request):
 
 @case("sigint-ignored-by-the-launcher")
 def _(tmp, request):
-    from w2vvx.training.callbacks import GracefulStop
+    from w2vvx.training.signals import GracefulStop
 
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job of a non-interactive shell
     term = signal.getsignal(signal.SIGTERM)

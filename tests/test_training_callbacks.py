@@ -125,11 +125,13 @@ def test_no_w2vvx_callback_reads_the_logs_of_every_batch():
 
     import keras
 
-    from w2vvx.training import callbacks
+    from w2vvx.training import callbacks, event_log, schedules, signals
 
-    for name, cls in inspect.getmembers(callbacks, inspect.isclass):
-        if issubclass(cls, keras.callbacks.Callback) and cls.__module__ == callbacks.__name__:
+    classes = [cls for module in (callbacks, event_log, schedules, signals)
+               for _, cls in inspect.getmembers(module, inspect.isclass) if cls.__module__ == module.__name__]
+    for cls in classes:
+        if issubclass(cls, keras.callbacks.Callback):
             for hook in ("on_train_batch_end", "on_batch_end"):
                 assert getattr(cls, hook) is getattr(keras.callbacks.Callback, hook), (
-                    f"{name}.{hook} makes every training step wait for the GPU; use on_train_batch_begin "
+                    f"{cls.__name__}.{hook} makes every training step wait for the GPU; use on_train_batch_begin "
                     "(called without logs) or an epoch hook")

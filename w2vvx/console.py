@@ -108,7 +108,7 @@ def _terminate_like_interrupt() -> None:
     """SIGTERM (kill, schedulers, docker stop) unwinds like Ctrl-C, so atomic writers remove their temporaries.
 
     Training installs its own handler on top while it runs (it stops at a safe point; see
-    ``w2vvx.training.callbacks.GracefulStop``). A SIGTERM that is ignored or already handled is left alone.
+    ``w2vvx.training.signals.GracefulStop``). A SIGTERM that is ignored or already handled is left alone.
     """
     import signal
     import threading

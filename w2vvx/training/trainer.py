@@ -52,8 +52,8 @@ from w2vvx.datasets.batching import (CaptionBatchDataset, EncodeDataset, Multili
 from w2vvx.errors import ConfigError, MissingFileError, ResumeError
 from w2vvx.io.captions import Caption
 from w2vvx.models.w2vv import predict_batches
-from w2vvx.training.callbacks import (EpochSync, GracefulStop, MultilingualRetrievalValidation,
-                                      RetrievalValidation, RunRecorder, TrainingStopped, selection_key,
+from w2vvx.training.callbacks import (EpochSync, MultilingualRetrievalValidation,
+                                      RetrievalValidation, RunRecorder, selection_key,
                                       set_learning_rate, tensorboard_callback)
 from w2vvx.training.checkpoint import (BEST_MODEL, CHECKPOINT_DIR, TrainerState, latest_checkpoint,
                                        load_checkpoint, remove_stale_temporaries)
@@ -61,6 +61,7 @@ from w2vvx.training.distributed import ProcessGroup
 from w2vvx.training.placement import check_precision, data_parallel, dtype_policy
 from w2vvx.training.prepare import PREPARED_DIR, PreparedText, prepare_text
 from w2vvx.training.schedules import learning_rate_schedule
+from w2vvx.training.signals import GracefulStop, TrainingStopped
 from w2vvx.training.run_dir import (RunDirLock, check_loaded_run, check_resume_provenance, data_provenance,
                                     record_provenance, record_vocabulary)
 
@@ -507,7 +508,7 @@ class Trainer:
         """Train until ``max_epochs`` or early stop; ``resume=True`` continues from the last checkpoint.
 
         SIGINT (Ctrl-C) and SIGTERM stop the run at a safe point (see
-        :class:`~w2vvx.training.callbacks.GracefulStop`); the result then says ``interrupted``.
+        :class:`~w2vvx.training.signals.GracefulStop`); the result then says ``interrupted``.
         """
         stop = GracefulStop()
         try:
