@@ -128,7 +128,7 @@ def nrccr_inputs(count, weights, sizes=SIZES):
 def sized_model(name, size):
     """The library's model ``name`` at ``size`` (``lineage`` or ``small``) and the sizes it was built with."""
     from w2vvx.models import build_model, get_config
-    from w2vvx.models.presets import sized_config
+    from w2vvx.models.sizes import sized_config
 
     sizes = SIZES if size == "lineage" else SMALL_SIZES
     published = get_config(name) if size == "lineage" else sized_config(name, "small")

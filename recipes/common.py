@@ -29,14 +29,14 @@ import numpy as np
 
 from w2vvx.errors import DataFormatError, MissingFileError, W2VVXError
 from w2vvx.io.atomic import atomic_path
-from w2vvx.models.presets import SIZE_PRESETS, SMOKE_SPACE_DIM
+from w2vvx.models.sizes import SIZES, SMOKE_SPACE_DIM
 
 logger = logging.getLogger(__name__)
 
 STATE_DIR = ".w2vvx-recipes"
 
 #: Overrides that make any named config tiny, for ``--small-scale`` CPU smoke runs (the ``smoke`` size preset).
-SMALL_SCALE_OVERRIDES = SIZE_PRESETS["smoke"]
+SMALL_SCALE_OVERRIDES = SIZES["smoke"]
 #: Common-space size used by ``--small-scale`` for configs with a common space (w2vvpp).
 SMALL_SCALE_SPACE_DIM = SMOKE_SPACE_DIM
 
@@ -289,7 +289,7 @@ def render_plan(title: str, inputs: Sequence[InputFile], summaries: Mapping[str,
 # ------------------------------------------------------------------------------------------------
 def model_config(name: str, small_scale: bool = False, **overrides):
     """The named config, made tiny for ``small_scale`` (the ``smoke`` size preset), plus ``overrides``."""
-    from w2vvx.models.presets import sized_config
+    from w2vvx.models.sizes import sized_config
 
     config = sized_config(name, "smoke" if small_scale else "lineage")
     return config.replace(**overrides) if overrides else config

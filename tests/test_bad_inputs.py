@@ -429,7 +429,7 @@ def _(tmp, request):
     load_run(run)
 
 
-@case("keras-file-foreign-model", DataFormatError, says=["best.keras", "holds a Sequential, not a W2VVModel"])
+@case("keras-file-foreign-model", DataFormatError, says=["best.keras", "holds a Sequential, not a Retriever"])
 def _(tmp, request):
     import keras
 

@@ -115,7 +115,7 @@ def test_the_library_never_imports_the_recipes():
 
 
 @pytest.mark.parametrize("source, expected", [
-    ("from w2vvx.models.w2vv import W2VVModel", [("w2vvx.models.w2vv", "W2VVModel")]),
+    ("from w2vvx.models.w2vv import W2VVRetriever", [("w2vvx.models.w2vv", "W2VVRetriever")]),
     ("from . import presets", [("w2vvx.models.presets", None)]),
     ("from .configs import get_config", [("w2vvx.models.configs", "get_config")]),
 ])

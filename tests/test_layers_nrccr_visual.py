@@ -9,7 +9,7 @@ from w2vvx.layers.frame_transformer import FrameTransformerEncoder
 from w2vvx.layers.gru_encoder import GRUTextEncoder, pre_pad
 from w2vvx.layers.image_projection import ReLUImageProjection
 from w2vvx.models import get_config
-from w2vvx.models.w2vv_backbone import build_visual_encoder
+from w2vvx.models.w2vv.w2vv_backbone import build_visual_encoder
 
 
 def _numpy(x):

@@ -1,4 +1,4 @@
-"""W2VVModel names wrong input shapes (features of another extractor, frames, missing text keys)."""
+"""A Retriever names wrong input shapes (features of another extractor, frames, missing text keys)."""
 import numpy as np
 import pytest
 

@@ -5,7 +5,7 @@ import pytest
 
 from w2vvx.errors import ConfigError
 from w2vvx.io.captions import Caption
-from w2vvx.models import (SIZE_PRESETS, W2VVBackbone, W2VVPreprocessor, W2VVRetriever, build_model, get_config,
+from w2vvx.models import (SIZES, W2VVBackbone, W2VVPreprocessor, W2VVRetriever, build_model, get_config,
                           size_overrides, sized_config)
 from w2vvx.text import Vocabulary
 
@@ -76,8 +76,8 @@ def test_backbone_rejects_bad_hyperparameters():
         W2VVRetriever(keras.Sequential())
 
 
-def test_size_presets_are_defined_once_and_shape_the_config():
-    assert set(SIZE_PRESETS) == {"lineage", "small", "tiny", "smoke"}
+def test_model_sizes_are_defined_once_and_shape_the_config():
+    assert set(SIZES) == {"lineage", "small", "tiny", "smoke"}
     assert sized_config("w2vvpp", "lineage") == get_config("w2vvpp")
     small = sized_config("w2vv_attention_ctl", "small", max_epochs=3)
     assert (small.gru_units, small.max_epochs, small.learning_rate) == (256, 3, 1e-3)

@@ -1,4 +1,4 @@
-"""Model configs, the builder and W2VVModel: training with fit, saving, loading across backends."""
+"""Model configs, the builder and W2VVRetriever: training with fit, saving, loading across backends."""
 import json
 import os
 import subprocess
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from w2vvx.errors import ConfigError, DataFormatError
-from w2vvx.models import ModelConfig, W2VVModel, build_model, config_names, get_config
+from w2vvx.models import ModelConfig, W2VVRetriever, build_model, config_names, get_config
 
 GRU_VOCAB, BOW_VOCAB, VISUAL_DIM, LENGTH = 30, 20, 12, 6
 TINY = dict(gru_units=8, embed_dim=8, w2v_dim=8, dropout=0.0, learning_rate=1e-2)
@@ -91,7 +91,7 @@ def test_ctl_model_trains_and_round_trips(tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded, W2VVModel) and loaded.build_settings == model.build_settings
+    assert isinstance(loaded, W2VVRetriever) and loaded.backbone.get_config() == model.backbone.get_config()
     np.testing.assert_allclose(loaded.encode_text(data), model.encode_text(data), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loaded.encode_visual(data["visual"]), data["visual"])
     loaded.fit(data, batch_size=8, epochs=1, verbose=0)

@@ -58,15 +58,15 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, MissingFileError
 from w2vvx.io.atomic import atomic_path
-from w2vvx.models.presets import SIZE_PRESETS
+from w2vvx.models.sizes import SIZES
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "w2vvx_synth"
 
-#: The size presets do-all accepts (defined once in :data:`w2vvx.models.presets.SIZE_PRESETS`): ``small``
+#: The model sizes do-all accepts (defined once in :data:`w2vvx.models.sizes.SIZES`): ``small``
 #: trains in minutes on a 2-core CPU, ``tiny`` is for tests, ``lineage`` keeps the config as published.
-SIZE_OVERRIDES: Dict[str, dict] = {name: SIZE_PRESETS[name] for name in ("small", "tiny", "lineage")}
+SIZE_OVERRIDES: Dict[str, dict] = {name: SIZES[name] for name in ("small", "tiny", "lineage")}
 
 
 @dataclasses.dataclass

@@ -47,7 +47,7 @@ from w2vvx.cli.common import (COLLECTION_HELP, FEATURE_HELP, collection_of, pars
 def command(ctx, config, collection_name, feature, train_variant, val_variant, train_variants, val_variants, language,
             run_dir, size, epochs, overrides, word_vectors, trusted, seed, resume, overwrite, precision, devices):
     """Train a named CONFIG (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, w2vv_1tok, ...)."""
-    from w2vvx.models.presets import sized_config
+    from w2vvx.models.sizes import sized_config
 
     fields = parse_overrides(overrides)
     if epochs is not None:

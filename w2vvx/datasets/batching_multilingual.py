@@ -63,7 +63,7 @@ class MultilingualBatchDataset(CaptionBatchDataset):
 
     Each batch is ``(x,)`` with ``x["tokens"]`` and ``x["bow_tokens"]`` of shape ``(B, K, L)`` (language
     ``k`` of item ``i`` at ``[i, k]``, languages in the order of ``captions_by_language``) and
-    ``x["visual"]`` ``(B, D)``: the input layout of :class:`w2vvx.models.W2VVModel` for the 1-to-K loss.
+    ``x["visual"]`` ``(B, D)``: the input layout of :class:`w2vvx.models.W2VVRetriever` for the 1-to-K loss.
     A batch depends only on ``(seed, epoch, index)``.
 
     Example:

@@ -183,7 +183,7 @@ def load_keras_model(path, expected_class: Optional[type] = None):
 
     Args:
         path: the ``.keras`` file.
-        expected_class: if given, the loaded model must be an instance of it (e.g. ``W2VVModel``).
+        expected_class: if given, the loaded model must be an instance of it (e.g. ``w2vvx.models.Retriever``).
 
     Raises:
         MissingFileError: no file at ``path``.

@@ -8,12 +8,14 @@ from w2vvx.layers.multiscale import MultiScaleTextEncoder
 from w2vvx.layers.normalize import L2Normalize, l2_normalize
 from w2vvx.layers.temperature import LearnableTemperature
 from w2vvx.layers.visual import VisualEncoder
-from w2vvx.layers.cross_attention import CrossAttention, CrossAttentionPseudoTarget
+from w2vvx.layers.cross_attention import AttentionMeanPooling, CrossAttention, CrossAttentionPseudoTarget
+from w2vvx.layers.language_discriminator import LanguageDiscriminator
+from w2vvx.layers.token_states import MultiScaleTokenEncoder
 from w2vvx.layers.recurrent import MaskedGRU
 
 __all__ = [
-    "AttentionPooling", "BagOfWords", "CommonSpaceProjection", "CrossAttention", "CrossAttentionPseudoTarget",
-    "GRUTextEncoder", "L2Normalize", "MaskedGRU",
-    "LearnableTemperature", "MeanWordEmbedding", "MultiScaleTextEncoder", "TextToVisualMapping",
+    "AttentionMeanPooling", "AttentionPooling", "BagOfWords", "CommonSpaceProjection", "CrossAttention", "CrossAttentionPseudoTarget",
+    "GRUTextEncoder", "L2Normalize", "LanguageDiscriminator", "MaskedGRU",
+    "LearnableTemperature", "MeanWordEmbedding", "MultiScaleTextEncoder", "MultiScaleTokenEncoder", "TextToVisualMapping",
     "VisualEncoder", "l2_normalize",
 ]

@@ -211,3 +211,53 @@ class CrossAttentionPseudoTarget(keras.layers.Layer):
         config.update({"num_heads": self.num_heads, "key_dim": self.key_dim, "dropout": self.dropout,
                        "attention": keras.saving.serialize_keras_object(self.attention)})
         return config
+
+
+@keras.saving.register_keras_serializable(package="w2vvx")
+class AttentionMeanPooling(keras.layers.Layer):
+    """Sentence vector of token states: NRCCR's self-attention block (residual mode), then the masked mean.
+
+    Args:
+        attention: the :class:`CrossAttention` block applied as self-attention (NRCCR ``Text_share``:
+            the same block serves the cross-attention); ``None`` pools the states with a plain mean.
+
+    Call args:
+        token_states: ``(B, L, H)``.
+        token_mask: ``(B, L)`` mask of real tokens.
+        training: enables dropout.
+
+    Returns:
+        ``(B, H)``.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = AttentionMeanPooling(CrossAttention(num_heads=2, key_dim=4))
+        >>> tuple(layer(np.ones((2, 3, 6), "float32"), np.ones((2, 3), "float32")).shape)
+        (2, 6)
+    """
+
+    def __init__(self, attention=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(attention, dict):
+            attention = keras.saving.deserialize_keras_object(attention)
+        if attention is not None and not isinstance(attention, CrossAttention):
+            raise ConfigError(f"attention must be a CrossAttention layer or None, got {type(attention).__name__}")
+        self.attention = attention
+
+    def build(self, token_states_shape, token_mask_shape=None):
+        if self.attention is not None and not self.attention.built:
+            self.attention.build(token_states_shape, token_states_shape)
+        self.built = True
+
+    def call(self, token_states, token_mask=None, training=None):
+        if self.attention is not None:
+            token_states = self.attention(token_states, token_states, query_mask=token_mask, value_mask=token_mask,
+                                          training=training, residual=True)
+        return masked_mean(token_states, token_mask)
+
+    def compute_output_shape(self, token_states_shape, token_mask_shape=None):
+        return (token_states_shape[0], token_states_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "attention": None if self.attention is None
+                else keras.saving.serialize_keras_object(self.attention)}

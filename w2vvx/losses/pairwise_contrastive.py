@@ -19,7 +19,7 @@ class PairwiseContrastiveLoss(RetrievalLoss):
     - ``y_true`` has ``2B`` rows: rows ``0..B-1`` are the positives, rows ``B..2B-1`` the negatives
       (row ``B + i`` is sentence ``i``'s negative). This is the original scheme: the data pipeline
       draws, for each sentence, a random image that is not in the batch
-      (:class:`w2vvx.models.W2VVModel` passes them as input ``negative_visual``).
+      (:class:`w2vvx.models.W2VVRetriever` passes them as input ``negative_visual``).
     - ``y_true`` has ``B`` rows (no negatives given): in-batch fallback, sentence ``i`` is paired
       with the visual vector of row ``(i + 1) mod B``. Batches must hold distinct items (as W2VV's
       batches do) and ``B > 1``.

@@ -1,4 +1,4 @@
-"""Build a compiled :class:`~w2vvx.models.W2VVRetriever` from a :class:`ModelConfig`."""
+"""Build a compiled :class:`~w2vvx.models.W2VVRetriever` from a :class:`ModelConfig`; the optimizer of a config."""
 from __future__ import annotations
 
 import keras
@@ -6,8 +6,8 @@ import numpy as np
 
 from w2vvx.errors import ConfigError
 from w2vvx.models.configs import ModelConfig
-from w2vvx.models.w2vv_backbone import W2VVBackbone, build_text_encoder, build_visual_encoder  # noqa: F401
-from w2vvx.models.w2vv_retriever import W2VVRetriever
+from w2vvx.models.w2vv.w2vv_backbone import W2VVBackbone
+from w2vvx.models.w2vv.w2vv_retriever import W2VVRetriever
 
 
 def build_optimizer(config: ModelConfig) -> keras.optimizers.Optimizer:
@@ -54,7 +54,7 @@ def build_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=None, v
         >>> from w2vvx.models import get_config
         >>> config = get_config("base_w2vv", gru_units=8, embed_dim=8, w2v_dim=8, text_mlp=(16,))
         >>> model = build_model(config, gru_vocab_size=30, bow_vocab_size=20, visual_dim=12)
-        >>> sorted(model.text_encoder.input)
+        >>> sorted(model.backbone.text_encoder.input)
         ['bow_tokens', 'tokens']
     """
     if not isinstance(config, ModelConfig):

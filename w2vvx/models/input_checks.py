@@ -1,5 +1,5 @@
 """Checks of what enters a model from the user, on the host, once: token ids in range (every backend),
-feature arrays and their rows finite (``W2VVModel.encode_text`` / ``encode_items`` / ``fit``).
+feature arrays and their rows finite (``Retriever.encode_text`` / ``encode_items`` / ``fit``).
 
 Query words are checked by :meth:`w2vvx.text.SentenceFeaturizer.check_query`.
 """

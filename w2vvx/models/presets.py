@@ -1,94 +1,54 @@
-"""Presets: the model size presets (defined once) and preset folders of trained retrievers.
+"""Preset folders (keras-hub style): one saved backbone, preprocessor or task, without optimizer state.
 
-Size presets shrink a named config (:func:`w2vvx.models.get_config`) for the hardware at hand:
+A preset folder holds::
 
-- ``lineage``: the config exactly as published (GPU, hours).
-- ``small``: a CPU-sized model that trains in minutes on two cores (smaller GRU and embeddings, a 10x
-  learning rate so that 10 epochs suffice where the lineage trains 100-200); the CLI default.
-- ``tiny``: the test size of ``do-all``.
-- ``smoke``: the smallest model, 2 epochs, for a recipe's ``--small-scale`` smoke run (configs with a
-  common space get a 32-d space and no text MLP).
+    config.json        the serialized object (a task holds its backbone and preprocessor configs)
+    model.weights.h5   its weights (absent for a preprocessor, which has none)
+    assets/            the preprocessor's vocabularies
+    metadata.json      format, version, class, Keras version and backend it was saved with
 
-A preset folder (keras-hub style) holds a trained retriever without optimizer state::
-
-    config.json  model.weights.h5  assets/  metadata.json
+:meth:`Backbone.save_to_preset <w2vvx.models.backbone.Backbone.save_to_preset>`, ``Task.save_to_preset`` and
+``Preprocessor.save_to_preset`` write one; each class's ``from_preset`` reads it back (a backbone or a
+preprocessor can be read from a task's folder too). Model sizes (``--size``) are not presets: see
+:mod:`w2vvx.models.sizes`.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.json_files import read_json_object
-from w2vvx.models.configs import ModelConfig, get_config
-
-SIZE_PRESETS: Dict[str, dict] = {
-    "lineage": {},
-    "small": {"embed_dim": 128, "w2v_dim": 128, "gru_units": 256, "learning_rate": 1e-3, "max_epochs": 10,
-              "lr_halving_patience": 2, "early_stop_patience": 4},
-    "tiny": {"embed_dim": 16, "w2v_dim": 16, "gru_units": 32, "text_mlp": (256,), "learning_rate": 3e-3,
-             "max_epochs": 8, "batch_size": 32, "vocab_min_count": 1},
-    "smoke": {"gru_units": 16, "embed_dim": 16, "w2v_dim": 16, "text_mlp": (32,), "batch_size": 16,
-              "max_epochs": 2, "vocab_min_count": 1, "early_stop_patience": 2, "lr_halving_patience": 1},
-}
-#: Common-space size of the ``smoke`` preset for configs with a common space (w2vvpp, nrccr).
-SMOKE_SPACE_DIM = 32
 
 PRESET_CONFIG = "config.json"
 PRESET_WEIGHTS = "model.weights.h5"
 PRESET_ASSETS = "assets"
 PRESET_METADATA = "metadata.json"
 _PRESET_FORMAT = "w2vvx-preset"
+_FIX = "write the preset again with save_to_preset"
 
 
-def size_names() -> list:
-    """The size presets, largest first."""
-    return list(SIZE_PRESETS)
+def _preprocessor_of(obj):
+    """The preprocessor saved with ``obj``: ``obj`` itself when it has vocabulary assets, else its attribute."""
+    if hasattr(obj, "save_assets") and not hasattr(obj, "backbone"):
+        return obj
+    return getattr(obj, "preprocessor", None)
 
 
-def size_overrides(size: str, config: ModelConfig = None) -> dict:
-    """The field overrides of ``size`` (for ``config``: the ``smoke`` space rule depends on it).
-
-    Example:
-        >>> size_overrides("small")["gru_units"]
-        256
-        >>> size_overrides("smoke", get_config("w2vvpp"))["common_space_dim"]
-        32
-    """
-    if size not in SIZE_PRESETS:
-        raise ConfigError(f"size must be one of {size_names()}, got {size!r}")
-    overrides = dict(SIZE_PRESETS[size])
-    if size == "smoke" and config is not None and config.common_space_dim is not None:
-        overrides.update(common_space_dim=SMOKE_SPACE_DIM, text_mlp=())
-    return overrides
-
-
-def sized_config(config, size: str = "small", **overrides) -> ModelConfig:
-    """A named config (or a ``ModelConfig``) with the size preset, then ``overrides``, applied.
-
-    When the overrides set ``embed_dim`` (and the size does not pin ``w2v_dim`` separately), the
-    word2vec branch follows it: word vectors are trained at the GRU embedding size.
+def save_preset(obj, directory, overwrite: bool = False) -> Path:
+    """Write ``obj`` (a backbone, preprocessor or uncompiled task) as a preset folder, atomically.
 
     Example:
-        >>> sized_config("w2vv_attention_ctl", "small").gru_units
-        256
-        >>> sized_config("w2vvpp", "small", embed_dim=64).w2v_dim
-        64
+        >>> import tempfile, keras
+        >>> from w2vvx.models import W2VVBackbone, get_config
+        >>> backbone = W2VVBackbone(get_config("w2vvpp", gru_units=4, embed_dim=4, w2v_dim=4, common_space_dim=8),
+        ...                         gru_vocab_size=9, bow_vocab_size=9, visual_dim=6)
+        >>> folder = save_preset(backbone, Path(tempfile.mkdtemp()) / "p")
+        >>> sorted(path.name for path in folder.iterdir())
+        ['config.json', 'metadata.json', 'model.weights.h5']
+        >>> type(load_preset(folder)).__name__
+        'W2VVBackbone'
     """
-    if isinstance(config, str):
-        config = get_config(config)
-    if not isinstance(config, ModelConfig):
-        raise ConfigError(f"config must be a config name or a ModelConfig, got {type(config).__name__}")
-    fields = size_overrides(size, config)
-    fields.update(overrides)
-    if "embed_dim" in overrides and "w2v_dim" not in overrides:
-        fields["w2v_dim"] = fields["embed_dim"]
-    return config.replace(**fields) if fields else config
-
-
-def save_preset(model, directory, overwrite: bool = False) -> Path:
-    """Write ``model`` (uncompiled; see ``W2VVRetriever.save_to_preset``) as a preset folder, atomically."""
     import keras
 
     from w2vvx.io.atomic import atomic_dir
@@ -96,19 +56,35 @@ def save_preset(model, directory, overwrite: bool = False) -> Path:
     directory = Path(directory)
     if directory.exists() and not overwrite:
         raise ConfigError(f"{directory} exists; pass overwrite=True to replace it")
+    has_weights = bool(getattr(obj, "weights", None))
     with atomic_dir(directory, overwrite=overwrite) as tmp:
         (tmp / PRESET_CONFIG).write_text(
-            json.dumps(keras.saving.serialize_keras_object(model), indent=1) + "\n", encoding="utf-8")
-        model.save_weights(tmp / PRESET_WEIGHTS)
-        preprocessor = getattr(model, "preprocessor", None)
+            json.dumps(keras.saving.serialize_keras_object(obj), indent=1) + "\n", encoding="utf-8")
+        if has_weights:
+            obj.save_weights(tmp / PRESET_WEIGHTS)
+        preprocessor = _preprocessor_of(obj)
         if preprocessor is not None:
             (tmp / PRESET_ASSETS).mkdir()
             preprocessor.save_assets(tmp / PRESET_ASSETS)
         (tmp / PRESET_METADATA).write_text(json.dumps(
-            {"format": _PRESET_FORMAT, "version": 1, "class": type(model).__name__,
+            {"format": _PRESET_FORMAT, "version": 2, "class": type(obj).__name__, "weights": has_weights,
              "keras_version": keras.__version__, "saved_with_backend": keras.backend.backend()}, indent=1) + "\n",
             encoding="utf-8")
     return directory
+
+
+def _read_folder(path: Path):
+    for name in (PRESET_CONFIG, PRESET_METADATA):
+        if not (path / name).is_file():
+            raise MissingFileError(f"the preset folder lacks {name}; {_FIX}", path=path / name)
+    metadata = read_json_object(path / PRESET_METADATA, fix=_FIX)
+    config = read_json_object(path / PRESET_CONFIG, fix=_FIX)
+    if metadata.get("format") != _PRESET_FORMAT:
+        raise DataFormatError(f"not a w2vvx preset (metadata format != {_PRESET_FORMAT!r})",
+                              path=path / PRESET_METADATA)
+    if metadata.get("weights", True) and not (path / PRESET_WEIGHTS).is_file():
+        raise MissingFileError(f"the preset folder lacks {PRESET_WEIGHTS}; {_FIX}", path=path / PRESET_WEIGHTS)
+    return metadata, config
 
 
 def load_preset(preset):
@@ -124,20 +100,28 @@ def load_preset(preset):
         return load_keras_model(path)
     if not path.is_dir():
         raise MissingFileError("no preset folder (config.json, model.weights.h5, assets/) or .keras file here; "
-                               "write one with W2VVRetriever.save_to_preset", path=path)
-    for name in (PRESET_CONFIG, PRESET_WEIGHTS, PRESET_METADATA):
-        if not (path / name).is_file():
-            raise MissingFileError(f"the preset folder lacks {name}; write it with W2VVRetriever.save_to_preset",
-                                   path=path / name)
-    fix = "write the preset again with W2VVRetriever.save_to_preset"
-    metadata = read_json_object(path / PRESET_METADATA, fix=fix)
-    config = read_json_object(path / PRESET_CONFIG, fix=fix)
-    if metadata.get("format") != _PRESET_FORMAT:
-        raise DataFormatError(f"not a w2vvx preset (metadata format != {_PRESET_FORMAT!r})",
-                              path=path / PRESET_METADATA)
-    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
-    model.load_weights(path / PRESET_WEIGHTS)
-    preprocessor = getattr(model, "preprocessor", None)
+                               "write one with save_to_preset", path=path)
+    metadata, config = _read_folder(path)
+    try:
+        obj = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        if isinstance(error, (ConfigError, DataFormatError)):
+            raise
+        raise DataFormatError(f"config.json does not describe a w2vvx model ({error}); {_FIX}",
+                              path=path / PRESET_CONFIG) from error
+    if metadata.get("weights", True):
+        obj.load_weights(path / PRESET_WEIGHTS)
+    preprocessor = _preprocessor_of(obj)
     if preprocessor is not None:
         preprocessor.load_assets(path / PRESET_ASSETS)
-    return model
+    return obj
+
+
+def load_preset_as(cls, preset, part: str = None):
+    """Load ``preset`` and return it (or its attribute ``part``, e.g. a task's ``backbone``) as a ``cls``."""
+    obj = load_preset(preset)
+    if part is not None and not isinstance(obj, cls):
+        obj = getattr(obj, part, None) or obj
+    if not isinstance(obj, cls):
+        raise ConfigError(f"{preset} holds a {type(obj).__name__}, not a {cls.__name__}")
+    return obj

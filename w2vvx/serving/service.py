@@ -1,7 +1,7 @@
 """The search behind the page: a trained run plus a stored index, queried by sentence, with checked input.
 
 :class:`SearchService` is what ``w2vvx serve`` puts on the web; it is usable from Python too. It calls
-the library's search (``W2VVModel.search`` over the index of ``w2vvx index build``) and adds the
+the library's search (``Retriever.search`` over the index of ``w2vvx index build``) and adds the
 checks a public text box needs: empty or too long queries, unknown languages, a bad ``k``, and queries
 none of whose words the model knows (they would rank items by the padding alone) are refused with a
 :class:`QueryError` naming the field.

@@ -375,7 +375,7 @@ class ProcessGroup:
         negatives, averaged gradients; CUDA graphs are off (the step holds collectives)."""
         if not hasattr(model, "embedding_gather"):
             raise ConfigError(f"{type(model).__name__} cannot gather its embeddings over processes; train a "
-                              "W2VV-family model (W2VVModel and its subclasses)")
+                              "W2VV-family model (a w2vvx.models.Retriever)")
         if not uses_fast_step(model):
             raise ConfigError("training on several processes does not support loss scaling (precision "
                               "'mixed_float16'); use 'mixed_bfloat16' or 'float32'")

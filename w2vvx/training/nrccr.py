@@ -28,7 +28,7 @@ import numpy as np
 
 from w2vvx.datasets.batching import CaptionBatchDataset, featurize_captions
 from w2vvx.errors import ConfigError, DataFormatError
-from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRModel for load_run
+from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRRetriever for load_run
 from w2vvx.training.callbacks import RetrievalValidation
 from w2vvx.training.trainer import Trainer, text_preprocessor
 
@@ -231,7 +231,7 @@ def nrccr_trainer_for_collection(collection, config, run_dir, features, language
     if train_on_human:
         train, translations, back = collection.captions("train", language), None, None
         weights = NRCCRWeights(source=1.0, target=0.0, similarity=0.0, feature=0.0, backtranslation=0.0,
-                               num_heads=weights.num_heads, key_dim=weights.key_dim, margin=weights.margin)
+                               num_heads=weights.num_heads, key_dim=weights.key_dim, margin=weights.margin, adversarial=0.0)
     else:
         translations = collection.captions("train", f"google_{source_tag}2{language}") \
             if weights.needs_translation else None
@@ -306,7 +306,7 @@ def nrccr_view_diagnostics(model, featurizer, source, translations, features, ta
       whether the teacher ranks the right item higher than the student does.
 
     Args:
-        model: a trained :class:`~w2vvx.models.nrccr.NRCCRModel` with the cross-attention (similarity
+        model: a trained :class:`~w2vvx.models.nrccr.NRCCRRetriever` with the cross-attention (similarity
             or feature weight > 0), e.g. ``load_run(run_dir).model``.
         featurizer: the run's featurizer.
         source, translations: caption lists aligned by item and caption index (:func:`align_translations`).

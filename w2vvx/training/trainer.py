@@ -605,7 +605,7 @@ def load_run(run_dir, checkpoint: str = BEST_MODEL) -> LoadedRun:
     config = ModelConfig.load(run_dir / CONFIG_FILE)
     prepared = PreparedText.load(run_dir)
     from w2vvx.io.archives import load_keras_model
-    from w2vvx.models import W2VVModel
+    from w2vvx.models import Retriever
 
-    model = load_keras_model(model_path, expected_class=W2VVModel)  # safe_mode=True, clear errors
+    model = load_keras_model(model_path, expected_class=Retriever)  # safe_mode=True, clear errors
     return LoadedRun(model, prepared.featurizer, config, prepared, run_dir)

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
+from w2vvx.models.preprocessor import Preprocessor
 from w2vvx.text.featurizer import SentenceFeaturizer
 from w2vvx.text.tokenizers import LANGUAGES, language_of_tag
 from w2vvx.text.vocabulary import Vocabulary
@@ -17,7 +18,7 @@ BOW_VOCAB_ASSET = "bow_vocab.txt"
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class W2VVPreprocessor(keras.layers.Layer):
+class W2VVPreprocessor(Preprocessor):
     """Tokenise sentences with the tokenizer of their language and map them to ``tokens``/``bow_tokens``.
 
     ``tokens``: every token through the GRU vocabulary (unknown words -> ``<unk>``), post-padded to

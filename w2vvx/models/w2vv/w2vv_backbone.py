@@ -1,4 +1,11 @@
-"""The two towers of a W2VV-family model, built from hyperparameters: :class:`W2VVBackbone`."""
+"""The W2VV backbone: text and visual towers from hyperparameters, :class:`W2VVBackbone`.
+
+One text tower for the whole family: :func:`build_text_encoder` (multi-scale sentence vector, then
+:func:`build_text_head`, the mapping and projection). A model that pools the token states its own
+way (NRCCR) passes a ``token_pooling`` layer; it then gets the token states, their mask and the
+other sentence-vector parts as outputs of the same functional model, and runs other sentence vectors
+through the same head.
+"""
 from __future__ import annotations
 
 import keras
@@ -6,6 +13,8 @@ import numpy as np
 
 from w2vvx.errors import ConfigError
 from w2vvx.layers import CommonSpaceProjection, MultiScaleTextEncoder, TextToVisualMapping, VisualEncoder
+from w2vvx.layers.token_states import MultiScaleTokenEncoder
+from w2vvx.models.backbone import Backbone
 from w2vvx.models.configs import ModelConfig
 
 TEXT_INPUTS = ("tokens", "bow_tokens")
@@ -48,12 +57,47 @@ def split_word_vectors(word_vectors, config: ModelConfig):
     return gru_init, w2v_init
 
 
+def build_text_head(config: ModelConfig, input_dim: int, output_dim: int, name: str = "text_head") -> keras.Model:
+    """Functional model ``(B, input_dim)`` sentence vector → ``(B, E)`` text embedding.
+
+    W2VV: the MLP into the visual space (``output_dim``); W2VV++: optional hidden layers, then the
+    common-space projection (``config.common_space_dim``; ``output_dim`` ignored).
+
+    Example:
+        >>> from w2vvx.models import get_config
+        >>> build_text_head(get_config("w2vvpp", common_space_dim=16), 10, output_dim=12).output.shape
+        (None, 16)
+    """
+    sentence = keras.Input(shape=(input_dim,), dtype="float32", name="sentence")
+    if config.common_space_dim is None:
+        embedding = TextToVisualMapping(
+            hidden_units=config.text_mlp, output_dim=output_dim, activation=config.activation,
+            output_activation=config.output_activation, dropout=config.dropout, name="mapping")(sentence)
+    else:
+        hidden = sentence
+        if config.text_mlp:
+            hidden = TextToVisualMapping(
+                hidden_units=config.text_mlp[:-1], output_dim=config.text_mlp[-1],
+                activation=config.activation, output_activation=config.activation,
+                dropout=config.dropout, name="mapping")(sentence)
+        embedding = CommonSpaceProjection(
+            config.common_space_dim, activation=config.space_activation, dropout=config.dropout,
+            batch_norm=config.batch_norm, name="projection")(hidden)
+    return keras.Model(sentence, embedding, name=name)
+
+
 def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, output_dim: int,
-                       word_vectors=None, name: str = "text_encoder") -> keras.Model:
-    """Functional text model ``{"tokens", "bow_tokens"} → (B, output_dim)``.
+                       word_vectors=None, token_pooling=None, name: str = "text_encoder") -> keras.Model:
+    """Functional text model ``{"tokens", "bow_tokens"} → (B, E)``.
 
     ``output_dim`` is the visual dimension (W2VV) or ignored in favour of
     ``config.common_space_dim`` (W2VV++).
+
+    With ``token_pooling`` (a layer ``(token_states, token_mask) → (B, H)``, e.g.
+    :class:`~w2vvx.layers.AttentionMeanPooling`) the GRU part of the sentence vector is that pooling
+    of the token states, and the model outputs a dict: ``"embedding"``, ``"token_states"``
+    ``(B, L, H)``, ``"token_mask"`` ``(B, L)``, ``"context"`` (the BoW/word2vec parts, when present);
+    its layer ``"text_head"`` maps any sentence vector of that width to the embedding.
 
     Example:
         >>> from w2vvx.models import get_config
@@ -64,27 +108,24 @@ def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, outp
     gru_init, w2v_init = split_word_vectors(word_vectors, config)
     w2v_dim = config.w2v_dim if w2v_init is None else int(np.shape(w2v_init)[1])
     inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key) for key in TEXT_INPUTS}
-    sentence = MultiScaleTextEncoder(
+    settings = dict(
         branches=config.text_branches, gru_vocab_size=gru_vocab_size, bow_vocab_size=bow_vocab_size,
         embed_dim=config.embed_dim, units=config.gru_units, bidirectional=config.bidirectional,
         pooling=config.pooling, dropout=config.dropout, embedding_trainable=config.we_trainable,
         attention_mask_padding=config.attention_mask_padding, gru_padding=config.gru_padding, w2v_dim=w2v_dim,
         w2v_source=config.w2v_source, w2v_trainable=config.w2v_trainable,
-        gru_embeddings=gru_init, w2v_embeddings=w2v_init, name="multiscale")(inputs)
-    if config.common_space_dim is None:
-        embedding = TextToVisualMapping(
-            hidden_units=config.text_mlp, output_dim=output_dim, activation=config.activation,
-            output_activation=config.output_activation, dropout=config.dropout, name="mapping")(sentence)
-    else:
-        if config.text_mlp:
-            sentence = TextToVisualMapping(
-                hidden_units=config.text_mlp[:-1], output_dim=config.text_mlp[-1],
-                activation=config.activation, output_activation=config.activation,
-                dropout=config.dropout, name="mapping")(sentence)
-        embedding = CommonSpaceProjection(
-            config.common_space_dim, activation=config.space_activation, dropout=config.dropout,
-            batch_norm=config.batch_norm, name="projection")(sentence)
-    return keras.Model(inputs, embedding, name=name)
+        gru_embeddings=gru_init, w2v_embeddings=w2v_init, name="multiscale")
+    if token_pooling is None:
+        multiscale = MultiScaleTextEncoder(**settings)
+        head = build_text_head(config, multiscale.output_dim, output_dim)
+        return keras.Model(inputs, head(multiscale(inputs)), name=name)
+    multiscale = MultiScaleTokenEncoder(**settings)
+    parts = multiscale(inputs)
+    sentence = token_pooling(parts["token_states"], parts["token_mask"])
+    if "context" in parts:
+        sentence = keras.layers.Concatenate(name="sentence_vector")([sentence, parts["context"]])
+    head = build_text_head(config, multiscale.output_dim, output_dim)
+    return keras.Model(inputs, {"embedding": head(sentence), **parts}, name=name)
 
 
 def build_visual_encoder(config: ModelConfig, visual_dim: int, frames: bool = False,
@@ -126,21 +167,21 @@ def _nrccr_visual_layer(config: ModelConfig, frames: bool):
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
-class W2VVBackbone(keras.Model):
-    """The text and visual towers of a W2VV-family model, built from hyperparameters.
+class W2VVBackbone(Backbone):
+    """The text and visual towers of a W2VV-family model, built from hyperparameters (functional).
 
-    ``text_encoder`` maps ``{"tokens", "bow_tokens"}`` (``(B, L)`` int32, post-padded, 0 = padding) to
-    ``(B, E)``; ``visual_encoder`` maps ``(B, D)`` features (or ``(B, T, D)`` frames) to ``(B, E)``.
-    ``call`` encodes whichever of ``"tokens"``/``"bow_tokens"`` and ``"visual"`` it is given. The
-    backbone knows no loss and no tokenizer: :class:`~w2vvx.models.W2VVRetriever` adds them.
+    Inputs ``{"tokens", "bow_tokens"}`` (``(B, L)`` int32, post-padded, 0 = padding) and ``"visual"``
+    (``(B, D)`` features, or ``(B, T, D)`` frames); outputs ``{"text": (B, E), "visual": (B, E)}``.
+    The sub-models ``text_encoder`` and ``visual_encoder`` encode one side alone (what
+    ``encode_text`` / ``encode_items`` run). The backbone knows no loss and no tokenizer:
+    :class:`~w2vvx.models.W2VVRetriever` adds them.
 
     Args:
         model_config: a :class:`ModelConfig` (or its dict) giving the architecture.
         gru_vocab_size: rows of the GRU vocabulary (padding included); needed with the "gru" branch.
         bow_vocab_size: rows of the BoW vocabulary; needed with "bow" (and "w2v" on ``bow_tokens``).
         visual_dim: visual feature dimension D.
-        frames: visual inputs are ``(B, T, D)`` frame features (mean-pooled); also set by
-            ``model_config.frames``.
+        frames: visual inputs are ``(B, T, D)`` frame features; also set by ``model_config.frames``.
         word_vectors: optional initial word vectors (see :func:`split_word_vectors`); not part of
             the config (the trained weights are saved instead).
 
@@ -156,49 +197,51 @@ class W2VVBackbone(keras.Model):
 
     def __init__(self, model_config, gru_vocab_size=None, bow_vocab_size=None, visual_dim: int = 2048,
                  frames: bool = False, word_vectors=None, **kwargs):
-        if isinstance(model_config, dict):
-            model_config = ModelConfig.from_dict(model_config)
-        if not isinstance(model_config, ModelConfig):
-            raise ConfigError(f"model_config must be a ModelConfig (see w2vvx.models.get_config), got "
-                              f"{type(model_config).__name__}")
-        if isinstance(visual_dim, bool) or not isinstance(visual_dim, (int, np.integer)) or visual_dim <= 0:
-            raise ConfigError(f"visual_dim must be a positive integer, got {visual_dim!r}")
+        model_config, visual_dim, frames = check_settings(model_config, visual_dim, frames)
+        text_encoder = build_text_encoder(model_config, gru_vocab_size, bow_vocab_size, visual_dim, word_vectors)
+        self._init_towers(model_config, gru_vocab_size, bow_vocab_size, visual_dim, frames, text_encoder,
+                          text_encoder, **kwargs)
+
+    def _init_towers(self, model_config, gru_vocab_size, bow_vocab_size, visual_dim, frames, text_encoder,
+                     text_model, **kwargs):
+        """Wire the functional backbone (``text_encoder``: tokens → embedding) and set the attributes.
+
+        ``text_model`` is the text sub-model the subclass keeps (the same as ``text_encoder`` here).
+        """
+        visual_encoder = build_visual_encoder(model_config, visual_dim, frames)
+        inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key) for key in TEXT_INPUTS}
+        inputs["visual"] = keras.Input(shape=tuple(visual_encoder.inputs[0].shape[1:]), dtype="float32",
+                                       name="visual")
+        outputs = {"text": text_encoder({key: inputs[key] for key in TEXT_INPUTS}),
+                   "visual": visual_encoder(inputs["visual"])}
         kwargs.setdefault("name", "backbone")
-        super().__init__(**kwargs)
+        Backbone.__init__(self, inputs=inputs, outputs=outputs, **kwargs)
         self.model_config = model_config
         self.gru_vocab_size = None if gru_vocab_size is None else int(gru_vocab_size)
         self.bow_vocab_size = None if bow_vocab_size is None else int(bow_vocab_size)
-        self.visual_dim = int(visual_dim)
-        self.frames = bool(frames or model_config.frames)
-        self.text_encoder = build_text_encoder(model_config, self.gru_vocab_size, self.bow_vocab_size,
-                                               self.visual_dim, word_vectors)
-        self.visual_encoder = build_visual_encoder(model_config, self.visual_dim, self.frames)
-        self.built = True
-
-    def build(self, input_shape=None):
-        self.built = True
+        self.visual_dim = visual_dim
+        self.frames = frames
+        self.text_encoder = text_encoder
+        self.visual_encoder = visual_encoder
 
     @property
     def embedding_dim(self) -> int:
         """E: the size of both towers' outputs."""
         return int(self.visual_encoder.output.shape[-1])
 
-    def call(self, inputs, training=None):
-        if not isinstance(inputs, dict):
-            raise ConfigError(f"W2VVBackbone expects a dict with {list(TEXT_INPUTS)} and/or 'visual', "
-                              f"got {type(inputs).__name__}")
-        outputs = {}
-        if any(key in inputs for key in TEXT_INPUTS):
-            outputs["text"] = self.text_encoder({key: inputs[key] for key in TEXT_INPUTS}, training=training)
-        if "visual" in inputs:
-            outputs["visual"] = self.visual_encoder(inputs["visual"], training=training)
-        return outputs
-
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "model_config": self.model_config.to_dict(),
+        return {**super().get_config(), "model_config": self.model_config.to_dict(),
                 "gru_vocab_size": self.gru_vocab_size, "bow_vocab_size": self.bow_vocab_size,
                 "visual_dim": self.visual_dim, "frames": self.frames}
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**config)
+
+def check_settings(model_config, visual_dim, frames):
+    """``(ModelConfig, visual_dim, frames)`` checked: a config (or its dict) and a positive visual size."""
+    if isinstance(model_config, dict):
+        model_config = ModelConfig.from_dict(model_config)
+    if not isinstance(model_config, ModelConfig):
+        raise ConfigError(f"model_config must be a ModelConfig (see w2vvx.models.get_config), got "
+                          f"{type(model_config).__name__}")
+    if isinstance(visual_dim, bool) or not isinstance(visual_dim, (int, np.integer)) or visual_dim <= 0:
+        raise ConfigError(f"visual_dim must be a positive integer, got {visual_dim!r}")
+    return model_config, int(visual_dim), bool(frames or model_config.frames)

@@ -1,0 +1,79 @@
+"""Model sizes: the field overrides that shrink a named config for the hardware at hand (CLI ``--size``).
+
+- ``lineage``: the config exactly as published (GPU, hours).
+- ``small``: a CPU-sized model that trains in minutes on two cores (smaller GRU and embeddings, a 10x
+  learning rate so that 10 epochs suffice where the lineage trains 100-200); the CLI default.
+- ``tiny``: the test size of ``do-all``.
+- ``smoke``: the smallest model, 2 epochs, for a recipe's ``--small-scale`` smoke run (configs with a
+  common space get a 32-d space and no text MLP).
+
+"Preset" in w2vvx means only a saved folder (:mod:`w2vvx.models.presets`); a size is a set of overrides.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+from w2vvx.errors import ConfigError
+from w2vvx.models.configs import ModelConfig, get_config
+
+SIZES: Dict[str, dict] = {
+    "lineage": {},
+    "small": {"embed_dim": 128, "w2v_dim": 128, "gru_units": 256, "learning_rate": 1e-3, "max_epochs": 10,
+              "lr_halving_patience": 2, "early_stop_patience": 4},
+    "tiny": {"embed_dim": 16, "w2v_dim": 16, "gru_units": 32, "text_mlp": (256,), "learning_rate": 3e-3,
+             "max_epochs": 8, "batch_size": 32, "vocab_min_count": 1},
+    "smoke": {"gru_units": 16, "embed_dim": 16, "w2v_dim": 16, "text_mlp": (32,), "batch_size": 16,
+              "max_epochs": 2, "vocab_min_count": 1, "early_stop_patience": 2, "lr_halving_patience": 1},
+}
+#: Common-space size of the ``smoke`` size for configs with a common space (w2vvpp, nrccr).
+SMOKE_SPACE_DIM = 32
+
+
+def model_sizes() -> list:
+    """The model sizes, largest first.
+
+    Example:
+        >>> model_sizes()
+        ['lineage', 'small', 'tiny', 'smoke']
+    """
+    return list(SIZES)
+
+
+def size_overrides(size: str, config: ModelConfig = None) -> dict:
+    """The field overrides of ``size`` (for ``config``: the ``smoke`` space rule depends on it).
+
+    Example:
+        >>> size_overrides("small")["gru_units"]
+        256
+        >>> size_overrides("smoke", get_config("w2vvpp"))["common_space_dim"]
+        32
+    """
+    if size not in SIZES:
+        raise ConfigError(f"size must be one of {model_sizes()}, got {size!r}")
+    overrides = dict(SIZES[size])
+    if size == "smoke" and config is not None and config.common_space_dim is not None:
+        overrides.update(common_space_dim=SMOKE_SPACE_DIM, text_mlp=())
+    return overrides
+
+
+def sized_config(config, size: str = "small", **overrides) -> ModelConfig:
+    """A named config (or a ``ModelConfig``) with the model size, then ``overrides``, applied.
+
+    When the overrides set ``embed_dim`` (and the size does not pin ``w2v_dim`` separately), the
+    word2vec branch follows it: word vectors are trained at the GRU embedding size.
+
+    Example:
+        >>> sized_config("w2vv_attention_ctl", "small").gru_units
+        256
+        >>> sized_config("w2vvpp", "small", embed_dim=64).w2v_dim
+        64
+    """
+    if isinstance(config, str):
+        config = get_config(config)
+    if not isinstance(config, ModelConfig):
+        raise ConfigError(f"config must be a config name or a ModelConfig, got {type(config).__name__}")
+    fields = size_overrides(size, config)
+    fields.update(overrides)
+    if "embed_dim" in overrides and "w2v_dim" not in overrides:
+        fields["w2v_dim"] = fields["embed_dim"]
+    return config.replace(**fields) if fields else config
