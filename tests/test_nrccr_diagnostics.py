@@ -43,7 +43,9 @@ def test_fit_logs_each_active_weighted_term_and_they_sum_to_the_loss(row):
     model = _model(weights)
     history = model.fit(_batch(), epochs=2, batch_size=BATCH, verbose=0).history
     term_keys = sorted(key for key in history if key.startswith("loss_"))
-    assert term_keys == sorted(f"loss_{term}" for term in weights.active_terms())
+    adversarial = ("discriminator",) if weights.adversarial else ()
+    assert term_keys == sorted(f"loss_{term}" for term in weights.active_terms() + adversarial)
+    assert ("loss_adversarial" in term_keys) == ("loss_discriminator" in term_keys) == (weights.adversarial > 0)
     assert ("cos_target_cross" in history) == weights.needs_cross
     assert ("cos_source_backtranslation" in history) == (weights.backtranslation > 0)
     for epoch in range(2):  # one batch per epoch: the epoch means are that batch's values
@@ -102,9 +104,9 @@ def test_the_cross_attention_learns_from_the_retrieval_terms_only_when_shared(sh
 
     weights = NRCCRWeights(feature=0.0, backtranslation=0.0, shared_attention=shared)
     model = _model(weights)
-    attention = model.cross.attention
-    assert (attention is model.shared_encoder.attention) == shared
-    assert (model.shared_encoder.attention is None) == (not shared)
+    attention = model.backbone.cross_attention.attention
+    assert (attention is model.backbone.token_pooling.attention) == shared
+    assert (model.backbone.token_pooling.attention is None) == (not shared)
     before = _attention_kernels(attention)
     model.fit(_batch(), epochs=3, batch_size=BATCH, verbose=0)
     moved = max(float(np.max(np.abs(a - b))) for a, b in zip(_attention_kernels(attention), before))
@@ -112,14 +114,3 @@ def test_the_cross_attention_learns_from_the_retrieval_terms_only_when_shared(sh
         assert moved > 1e-4
     else:
         assert moved == 0.0
-
-
-def test_models_saved_before_the_shared_attention_load_with_their_architecture():
-    from w2vvx.models.nrccr import NRCCRModel, NRCCRWeights
-
-    model = _model(NRCCRWeights(shared_attention=False))
-    config = model.get_config()
-    del config["weights"]["shared_attention"]  # as written before the field existed
-    rebuilt = NRCCRModel.from_config(config)
-    assert rebuilt.nrccr_weights.shared_attention is False and rebuilt.shared_encoder.attention is None
-    assert len(rebuilt.get_weights()) == len(model.get_weights())

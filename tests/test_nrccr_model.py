@@ -73,13 +73,21 @@ def _smooth_l1(target, cross, beta=4.0):
     return np.where(d < beta, 0.5 * d ** 2 / beta, d - 0.5 * beta).mean()
 
 
+def _bce(logits, label):
+    return np.mean(np.maximum(logits, 0) - logits * label + np.log1p(np.exp(-np.abs(logits))))
+
+
 def _hand_loss(out, weights):
     terms = {"source": weights.source * _triplet(out["visual"], out["source"]),
              "target": weights.target * _triplet(out["visual"], out["target"]),
              "similarity": weights.similarity * _similarity(out["visual"], out["target"], out["cross"]),
              "feature": weights.feature * _smooth_l1(out["target"], out["cross"]),
              "backtranslation": weights.backtranslation * _triplet(out["backtranslation"], out["source"])}
-    return sum(value for name, value in terms.items() if getattr(weights, name) > 0), terms
+    terms = {name: value for name, value in terms.items() if getattr(weights, name) > 0}
+    if weights.adversarial:  # NRCCR adv.py: GAN with BCE on both logits; the generator wants MT called real
+        terms["adversarial"] = weights.adversarial * _bce(out["language_generator"], 1.0)
+        terms["discriminator"] = 0.5 * (_bce(out["language_real"], 1.0) + _bce(out["language_fake"], 0.0))
+    return sum(terms.values()), terms
 
 
 @pytest.mark.parity
@@ -98,12 +106,14 @@ def test_outputs_are_normalised_and_each_term_matches_numpy():
     model = _model()
     batch = _batch()
     out = _numpy(model(batch, training=False))
-    assert sorted(out) == ["backtranslation", "cross", "source", "target", "visual"]
-    for key, value in out.items():
-        np.testing.assert_allclose(np.linalg.norm(value, axis=1), 1.0, atol=1e-4, err_msg=key)
+    assert sorted(out) == ["backtranslation", "cross", "language_fake", "language_generator", "language_real",
+                           "source", "target", "visual"]
+    for key in ("backtranslation", "cross", "source", "target", "visual"):
+        np.testing.assert_allclose(np.linalg.norm(out[key], axis=1), 1.0, atol=1e-4, err_msg=key)
     expected, hand_terms = _hand_loss(out, NRCCRWeights(num_heads=2))
     terms = {key: float(np.asarray(value)) for key, value in
              _numpy(model.loss_terms(model(batch, training=False))).items()}
+    assert sorted(terms) == sorted(hand_terms)
     for name, value in terms.items():
         assert value == pytest.approx(hand_terms[name], rel=1e-3, abs=1e-5), name
     loss = float(np.asarray(_numpy({"loss": model.compute_loss(batch, training=False)})["loss"]))
@@ -126,7 +136,8 @@ def test_each_ablation_flag_removes_its_term(ablation):
     outputs = model(batch, training=False)
     assert ("cross" in outputs) == weights.needs_cross
     assert ("backtranslation" in outputs) == (weights.backtranslation > 0)
-    assert sorted(model.loss_terms(outputs)) == sorted(weights.active_terms())
+    adversarial = ("discriminator",) if weights.adversarial else ()
+    assert sorted(model.loss_terms(outputs)) == sorted(weights.active_terms() + adversarial)
     expected, _ = _hand_loss(full, weights)
     loss = float(np.asarray(_numpy({"loss": model.compute_loss(batch, training=False)})["loss"]))
     assert loss == pytest.approx(expected, rel=1e-3)
@@ -136,7 +147,7 @@ def test_each_ablation_flag_removes_its_term(ablation):
 def test_save_load_round_trip(tmp_path):
     import keras
 
-    from w2vvx.models.nrccr import NRCCRModel
+    from w2vvx.models.nrccr import NRCCRRetriever
 
     model = _model({"feature": 0.3})
     batch = _batch()
@@ -144,7 +155,7 @@ def test_save_load_round_trip(tmp_path):
     path = tmp_path / "nrccr.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, NRCCRModel)
+    assert isinstance(loaded, NRCCRRetriever)
     assert loaded.nrccr_weights == model.nrccr_weights
     text = {"tokens": batch["mt_tokens"], "bow_tokens": batch["mt_bow_tokens"]}
     np.testing.assert_allclose(loaded.encode_text(text), model.encode_text(text), atol=1e-5)
