@@ -12,8 +12,11 @@ from keras import ops
 
 
 def _bce_with_logits(logits, label: float):
-    """Mean binary cross-entropy of ``logits`` towards a constant ``label`` (numerically stable)."""
-    return ops.mean(ops.maximum(logits, 0.0) - logits * label + ops.log1p(ops.exp(-ops.abs(logits))))
+    """Mean binary cross-entropy of ``logits`` towards a constant ``label`` (numerically stable).
+
+    ``relu`` rather than ``maximum(logits, 0)``: no host scalar becomes a device tensor inside the step.
+    """
+    return ops.mean(ops.relu(logits) - logits * label + ops.log1p(ops.exp(-ops.abs(logits))))
 
 
 def discriminator_loss(real_logits, fake_logits):
