@@ -134,7 +134,7 @@ def profile(args):
     model.fit(x, batch_size=args.batch, epochs=1, steps_per_epoch=1, verbose=0)  # compile, build the optimizer
     jit = getattr(model, "jit_compile", False)
     multiscale = model.text_encoder.get_layer("multiscale")
-    projection = model.text_encoder.get_layer("projection")
+    projection = model.text_encoder.get_layer("text_head").get_layer("projection")
     visual = model.visual_encoder.layers[-1]
     rows = []
 
