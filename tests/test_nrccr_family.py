@@ -198,3 +198,57 @@ def test_a_trained_nrccr_model_loads_and_encodes_chinese_on_another_backend(tmp_
     np.testing.assert_allclose(np.array(out["preset"]), expected, atol=1e-5)
     np.testing.assert_allclose(np.array(out["preset_en"]), model.encode_text(SENTENCES[2:], language="en"),
                                atol=1e-5)
+
+
+# -- where the cross-attention looks ------------------------------------------------------------------------------
+def _flat(variants):
+    """The words of a variant list (a variant is a word, or a list of forms of one word)."""
+    for variant in variants:
+        yield from ([variant] if isinstance(variant, str) else variant)
+
+
+def _synthetic_translations():
+    """``{English word: {Chinese words}}`` of the synthetic collection's lexicon (content and function words)."""
+    from w2vvx.datasets.synthetic_language import Lexicon
+
+    lexicon = Lexicon.default()
+    pairs = {}
+    for kind, values in (("category", lexicon.categories), ("colour", lexicon.colours), ("size", lexicon.sizes),
+                         ("place", lexicon.places), ("action", lexicon.actions)):
+        for value in values:
+            chinese = set(_flat(lexicon.variants(kind, value, "zh")))
+            for word in _flat(lexicon.variants(kind, value, "en")):
+                pairs.setdefault(word, set()).update(chinese)
+    for word, translation in lexicon.literal("en", "zh").items():
+        pairs.setdefault(word, set()).add(translation)
+    return pairs
+
+
+def test_alignment_rate_counts_peaks_on_translations_against_chance():
+    from w2vvx.models.nrccr import alignment_rate
+
+    attention = np.array([[[0.1, 0.7, 0.2, 0.0], [0.6, 0.3, 0.1, 0.0], [0.2, 0.2, 0.1, 0.5]]])
+    source, target = np.array([[4, 5, 6]]), np.array([[9, 8, 7, 0]])
+    result = alignment_rate(attention, source, target, {4: {8}, 5: {7}, 6: {3}})
+    # token 4 peaks on 8 (hit), 5 on 9 (miss), 6 has no translation in the MT; padding never wins
+    assert result == {"rate": 0.5, "tokens": 2, "chance": pytest.approx(1 / 3)}
+
+
+def test_attention_alignment_on_synthetic_translations():
+    from w2vvx.models import W2VVPreprocessor
+    from w2vvx.models.nrccr import attention_alignment, translation_ids
+    from w2vvx.text import Vocabulary
+
+    pairs = _synthetic_translations()
+    words = sorted({w for w in pairs if " " not in w} | {t for ts in pairs.values() for t in ts if t and " " not in t})
+    vocab = Vocabulary(words)
+    table = translation_ids(pairs, vocab)
+    assert len(table) > 20
+    english = [w for w in pairs if w in vocab and vocab.id(w) in table][:8]
+    source = [" ".join(english[i:i + 3]) for i in range(0, 6)]
+    target = [" ".join(sorted(pairs[w])[0] for w in sentence.split()) for sentence in source]
+    pre = W2VVPreprocessor(vocab, vocab, languages=["en", "zh"], maxlen=LENGTH)
+    model = _model(vocab_size=len(vocab))
+    result = attention_alignment(model, pre(source, language="en", check_queries=False),
+                                 pre(target, language="zh", check_queries=False), table)
+    assert result["tokens"] > 0 and 0.0 <= result["rate"] <= 1.0 and 0.0 < result["chance"] <= 1.0

@@ -63,9 +63,10 @@ class CrossAttention(keras.layers.Layer):
         residual: add the query before the LayerNorm (NRCCR's self-attention mode, ``cross=False`` in
             its ``BertSelfOutput``; the query size must equal the output size). Default False: the
             cross-attention mode.
+        return_attention: also return the attention probabilities ``(B, heads, Lq, Lk)``.
 
     Returns:
-        ``(B, Lq, output_dim)``.
+        ``(B, Lq, output_dim)`` (and the probabilities with ``return_attention``).
 
     Example:
         >>> import numpy as np
@@ -118,7 +119,8 @@ class CrossAttention(keras.layers.Layer):
         x = ops.reshape(x, (batch, length, self.num_heads, ops.shape(x)[-1] // self.num_heads))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def call(self, query, value, query_mask=None, value_mask=None, training=None, residual=False):
+    def call(self, query, value, query_mask=None, value_mask=None, training=None, residual=False,
+             return_attention=False):
         query = ops.convert_to_tensor(query, dtype=self.compute_dtype)
         value = ops.convert_to_tensor(value, dtype=self.compute_dtype)
         q = self._split_heads(self.query_dense(query))
@@ -134,8 +136,8 @@ class CrossAttention(keras.layers.Layer):
         output = self.output_dropout(self.output_dense(context), training=training)
         if residual:
             output = output + query
-        output = self.layer_norm(output)
-        return output * _as_mask(query_mask, query)[:, :, None]
+        output = self.layer_norm(output) * _as_mask(query_mask, query)[:, :, None]
+        return (output, probabilities) if return_attention else output
 
     def compute_output_shape(self, query_shape, value_shape):
         return tuple(query_shape[:-1]) + (self.output_dim or value_shape[-1],)

@@ -1,0 +1,117 @@
+"""Where NRCCR's cross-attention looks: how often a source token's attention peaks on its translation.
+
+The cross-attention of :class:`~w2vvx.models.NRCCRBackbone` reads the machine translation (keys and
+values) with the source tokens as queries. When the word translations are known (the synthetic
+collection's lexicon, :mod:`w2vvx.datasets.synthetic_language`; a bilingual dictionary otherwise),
+:func:`attention_alignment` measures the share of source tokens, among those whose translation occurs
+in the MT sentence, whose attention (averaged over the heads) peaks on a translation.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, Mapping, Set
+
+import numpy as np
+
+from w2vvx.errors import ConfigError
+
+
+def translation_ids(word_pairs: Mapping[str, Iterable[str]], vocab) -> Dict[int, Set[int]]:
+    """``{source word id: {ids of its translations}}`` for the words of ``word_pairs`` in ``vocab``.
+
+    Example:
+        >>> from w2vvx.text import Vocabulary
+        >>> vocab = Vocabulary(["dog", "狗", "cat", "猫"])
+        >>> translation_ids({"dog": ["狗"], "cat": ["猫", "猫咪"], "cow": ["牛"]}, vocab)
+        {2: {3}, 4: {5}}
+    """
+    table = {}
+    for word, translations in word_pairs.items():
+        if isinstance(translations, str):
+            translations = [translations]
+        targets = {vocab.id(t) for t in translations if t and t in vocab}
+        if word in vocab and targets:
+            table.setdefault(vocab.id(word), set()).update(targets)
+    return table
+
+
+def alignment_rate(attention, source_ids, target_ids, translations: Mapping[int, Set[int]]) -> dict:
+    """Share of source tokens whose attention peaks on a translation (among those with one in the MT).
+
+    Args:
+        attention: ``(N, Ls, Lt)`` attention probabilities (source positions over MT positions).
+        source_ids, target_ids: ``(N, Ls)`` / ``(N, Lt)`` token ids (0 = padding).
+        translations: ``{source id: {target ids}}`` (see :func:`translation_ids`).
+
+    Returns:
+        ``{"rate": float, "tokens": int, "chance": float}``: the hit share, the number of source tokens
+        counted, and the share a uniform attention would hit (translation positions / real MT tokens).
+
+    Example:
+        >>> attention = np.array([[[0.9, 0.1], [0.8, 0.2]]])
+        >>> alignment_rate(attention, np.array([[5, 6]]), np.array([[7, 8]]), {5: {7}, 6: {8}})
+        {'rate': 0.5, 'tokens': 2, 'chance': 0.5}
+    """
+    attention = np.asarray(attention)
+    source_ids, target_ids = np.asarray(source_ids), np.asarray(target_ids)
+    if attention.shape != source_ids.shape + target_ids.shape[1:] or len(source_ids) != len(target_ids):
+        raise ConfigError(f"attention {attention.shape} must be (N, Ls, Lt) for source ids {source_ids.shape} and "
+                          f"target ids {target_ids.shape}")
+    hits = counted = 0
+    chance = 0.0
+    for row in range(len(source_ids)):
+        real = target_ids[row] != 0
+        for position, token in enumerate(source_ids[row]):
+            wanted = translations.get(int(token))
+            if not token or not wanted:
+                continue
+            targets = np.isin(target_ids[row], list(wanted)) & real
+            if not targets.any():
+                continue
+            counted += 1
+            scores = np.where(real, attention[row, position], -np.inf)
+            hits += bool(targets[int(np.argmax(scores))])
+            chance += float(targets.sum() / real.sum())
+    return {"rate": hits / counted if counted else float("nan"), "tokens": counted,
+            "chance": chance / counted if counted else float("nan")}
+
+
+def cross_attention_map(model, source, target, batch_size: int = 256) -> np.ndarray:
+    """``(N, Ls, Lt)``: the cross-attention of an NRCCR model (inference mode, averaged over heads).
+
+    Args:
+        model: an :class:`~w2vvx.models.NRCCRRetriever` (or its backbone).
+        source, target: token inputs ``{"tokens", "bow_tokens"}`` of aligned source and MT sentences.
+        batch_size: rows per call.
+    """
+    import keras
+
+    backbone = getattr(model, "backbone", model)
+    if not hasattr(backbone, "cross_attention"):
+        raise ConfigError(f"{type(model).__name__} has no cross-attention; pass an NRCCR model")
+    maps = []
+    for start in range(0, len(source["tokens"]), batch_size):
+        rows = slice(start, start + batch_size)
+        src = backbone.token_encoder({key: value[rows] for key, value in source.items()}, training=False)
+        mt = backbone.token_encoder({key: value[rows] for key, value in target.items()}, training=False)
+        _, probabilities = backbone.cross_attention.attention(
+            src["token_states"], mt["token_states"], query_mask=src["token_mask"], value_mask=mt["token_mask"],
+            training=False, return_attention=True)
+        maps.append(np.asarray(keras.ops.convert_to_numpy(keras.ops.mean(probabilities, axis=1)), np.float64))
+    return np.concatenate(maps, axis=0)
+
+
+def attention_alignment(model, source, target, translations: Mapping[int, Set[int]], batch_size: int = 256) -> dict:
+    """:func:`alignment_rate` of the model's cross-attention on aligned (source, MT) token inputs.
+
+    Example:
+        >>> from w2vvx.models import build_nrccr_model, get_config
+        >>> config = get_config("nrccr", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16)
+        >>> model = build_nrccr_model(config, gru_vocab_size=10, bow_vocab_size=10, visual_dim=4,
+        ...                           weights={"num_heads": 2})
+        >>> ids = np.array([[2, 3, 0]], "int32")
+        >>> attention_alignment(model, {"tokens": ids, "bow_tokens": ids}, {"tokens": ids + 4, "bow_tokens": ids + 4},
+        ...                     {2: {6}, 3: {7}})["tokens"]
+        2
+    """
+    attention = cross_attention_map(model, source, target, batch_size=batch_size)
+    return alignment_rate(attention, source["tokens"], target["tokens"], translations)
