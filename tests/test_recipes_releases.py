@@ -99,7 +99,7 @@ def test_msrvttcn_recipe_trains_the_nrccr_model(msrvttcn_run):
     run_dir, results = msrvttcn_run
     run = load_run(run_dir / "model")
     assert type(run.model).__name__ == "NRCCRRetriever"
-    assert run.model.cross is not None  # the cross-attention view
+    assert run.model.backbone.cross_attention is not None  # the cross-attention view
     history = (run_dir / "model" / "history.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     for term in ("loss_source", "loss_target", "loss_similarity", "loss_feature", "loss_backtranslation"):
         assert term in history, f"{term} is not a term of the trained loss ({history})"
