@@ -127,8 +127,12 @@ class Task(keras.Model):
             raise ConfigError(f"{type(self).__name__}.from_config(get_config()) rebuilds {len(clone.weights)} "
                               f"weights instead of {len(weights)}; the model cannot be copied")
         clone.set_weights(weights)
-        if self.preprocessor is not None:
-            clone.preprocessor.set_vocabularies(self.preprocessor.gru_vocab, self.preprocessor.bow_vocab)
+        if self.preprocessor is not None:  # its vocabularies are assets, not part of the config
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="w2vvx-assets-") as folder:
+                self.preprocessor.save_assets(folder)
+                clone.preprocessor.load_assets(folder)
         return clone
 
     def save_for_inference(self, path) -> Path:

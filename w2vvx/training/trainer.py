@@ -51,7 +51,7 @@ from w2vvx.datasets.batching import (CaptionBatchDataset, EncodeDataset, Multili
                                      caption_pairs, featurize_captions)
 from w2vvx.errors import ConfigError, MissingFileError, ResumeError
 from w2vvx.io.captions import Caption
-from w2vvx.models.w2vv import predict_batches
+from w2vvx.models.retriever import predict_batches
 from w2vvx.training.callbacks import (EpochSync, MultilingualRetrievalValidation,
                                       RetrievalValidation, RunRecorder, selection_key,
                                       set_learning_rate, tensorboard_callback)
