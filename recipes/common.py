@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 STATE_DIR = ".w2vvx-recipes"
 
-#: Overrides that make any named config tiny, for ``--small-scale`` CPU smoke runs (the ``smoke`` size preset).
+#: Overrides that make any named config tiny, for ``--small-scale`` CPU smoke runs (the ``smoke`` model size).
 SMALL_SCALE_OVERRIDES = SIZES["smoke"]
 #: Common-space size used by ``--small-scale`` for configs with a common space (w2vvpp).
 SMALL_SCALE_SPACE_DIM = SMOKE_SPACE_DIM
@@ -288,7 +288,7 @@ def render_plan(title: str, inputs: Sequence[InputFile], summaries: Mapping[str,
 # Model settings, training, encoding, scoring
 # ------------------------------------------------------------------------------------------------
 def model_config(name: str, small_scale: bool = False, **overrides):
-    """The named config, made tiny for ``small_scale`` (the ``smoke`` size preset), plus ``overrides``."""
+    """The named config, made tiny for ``small_scale`` (the ``smoke`` model size), plus ``overrides``."""
     from w2vvx.models.sizes import sized_config
 
     config = sized_config(name, "smoke" if small_scale else "lineage")

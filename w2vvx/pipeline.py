@@ -128,7 +128,7 @@ class DoAllResult:
 
 
 def model_config(settings: DoAllSettings):
-    """The config a pipeline trains: the named config with the size preset and overrides applied."""
+    """The config a pipeline trains: the named config with the model size and overrides applied."""
     from w2vvx.models.configs import get_config
 
     overrides = dict(SIZE_OVERRIDES[settings.size])
