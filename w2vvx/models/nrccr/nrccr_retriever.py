@@ -182,13 +182,7 @@ class NRCCRRetriever(W2VVRetriever):
         y_pred = self.embedding_gather(y_pred) if training and self.embedding_gather is not None else y_pred
         named = self.loss_terms(y_pred)
         self._track(named, y_pred)
-        terms = list(named.values())
-        loss = terms[0]
-        for term in terms[1:]:
-            loss = loss + term
-        for extra in self.losses:
-            loss = loss + ops.cast(extra, loss.dtype)
-        return loss
+        return self.total_loss(list(named.values()))
 
     def _track(self, terms, outputs) -> None:
         """Update the per-term and view-agreement trackers (reported by ``fit`` as ``loss_<term>``, ``cos_*``)."""

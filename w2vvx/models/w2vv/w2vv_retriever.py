@@ -99,6 +99,11 @@ class W2VVRetriever(Retriever):
             loss = self.loss_fn(visual, y_pred["text"], sample_weight, temperature=self.temperature())
         else:
             loss = self.loss_fn(visual, y_pred["text"], sample_weight)
-        for extra in self.losses:
-            loss = loss + ops.cast(extra, loss.dtype)
+        return self.total_loss([loss])
+
+    def total_loss(self, terms):
+        """The sum of ``terms`` (scalar tensors) and of the layers' own losses (``self.losses``)."""
+        loss = terms[0]
+        for term in list(terms[1:]) + list(self.losses):
+            loss = loss + ops.cast(term, loss.dtype)
         return loss
