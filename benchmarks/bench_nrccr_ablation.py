@@ -42,6 +42,7 @@ from benchmarks._common import machine_line, set_threads  # noqa: E402
 LABELS = {"mt_only": "MT only", "src_mt": "baseline: src + MT", "src_mt_bt": "NRCCR w/o distillation (+ BT)",
           "nrccr_no_bt": "NRCCR w/o back-translation", "src_mt_bt_sim": "src + MT + BT + similarity view",
           "src_mt_bt_feat": "src + MT + BT + feature view", "nrccr": "NRCCR (full)",
+          "nrccr_concat_teacher": "NRCCR, teacher [cross ‖ BoW ‖ w2v]", "nrccr_no_adversarial": "NRCCR w/o adversarial",
           "upper": "upper bound (human zh)"}
 METRICS = ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_sum_recall")
 

@@ -126,4 +126,6 @@ ABLATIONS: Dict[str, NRCCRWeights] = {
     "src_mt_bt_feat": NRCCRWeights(similarity=0.0),
     "nrccr_no_bt": NRCCRWeights(backtranslation=0.0),
     "nrccr": NRCCRWeights(),
+    "nrccr_concat_teacher": NRCCRWeights(teacher="concat"),
+    "nrccr_no_adversarial": NRCCRWeights(adversarial=0.0),
 }
