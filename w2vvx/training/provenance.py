@@ -323,7 +323,7 @@ def check_loaded_run(run_dir, model_name: str = "best.keras", vocabularies: Opti
         problems += [f"the vocabulary of {model_name} {line}" for line in
                      _vocabulary_differences(recorded, vocabularies)]
     if problems:
-        raise ProvenanceError("the model of this run folder is not the one its training saved:\n  "
+        raise ProvenanceError("the model in this run folder and the run's records do not belong together:\n  "
                               + "\n  ".join(problems) + "\nuse the run folder the model was trained in, or train "
                               "again", path=run_dir)
     return record
