@@ -190,13 +190,13 @@ class NRCCRTrainer(Trainer):
             visual_dim=visual_dim, frames=frames, weights=self.weights, preprocessor=preprocessor,
             word_vectors=self.prepared.initial_word_vectors())
 
-    def _training_batches(self):
+    def training_batches(self):
         return AlignedTripletDataset(self.source_captions, self.translations, self.back_translations,
                                      self.model.preprocessor, self.features, batch_size=self.config.batch_size,
                                      seed=self.seed, steps_per_epoch=self.steps_per_epoch,
                                      sampling=self.config.sampling)
 
-    def _validation_callback(self):
+    def validation_callback(self):
         return self._fused_validation()
 
     def _fused_validation(self) -> RetrievalValidation:

@@ -63,7 +63,7 @@ from w2vvx.training.run_data import (MIN_VALIDATION_ITEMS, one_to_k_config, trai
 from w2vvx.training.run_lock import RunDirLock
 from w2vvx.training.schedules import learning_rate_schedule
 from w2vvx.training.signals import GracefulStop, TrainingStopped
-from w2vvx.training.validation import validation_callback
+from w2vvx.training import validation
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class Trainer:
             return build_compiled_model(self.config, self.preprocessor, visual_dim, frames=frames,
                                         word_vectors=self.prepared.initial_word_vectors())
 
-    def _training_batches(self):
+    def training_batches(self):
         """The training batches, tokenised by the model's preprocessor (the pipeline ``best.keras`` carries)."""
         config, preprocessor = self.config, self.model.preprocessor
         if self.train_by_language is not None:
@@ -255,10 +255,11 @@ class Trainer:
                                    seed=self.seed, negatives=config.loss == "ctl",
                                    steps_per_epoch=self.steps_per_epoch, sampling=config.sampling)
 
-    def _validation_callback(self) -> keras.callbacks.Callback:
+    def validation_callback(self) -> keras.callbacks.Callback:
         """Per-epoch validation of ``self.model`` (its preprocessor tokenises the validation captions)."""
-        return validation_callback(self.model, self.val_captions, self.val_features, self.val_items,
-                                   self.config.selection_metric, self.val_by_language, self.eval_batch_size)
+        return validation.validation_callback(self.model, self.val_captions, self.val_features, self.val_items,
+                                              self.config.selection_metric, self.val_by_language,
+                                              self.eval_batch_size)
 
     def _data_provenance(self) -> dict:
         return data_provenance(self.train_by_language or self.train_captions,
@@ -388,14 +389,14 @@ class Trainer:
             logger.info("%s is already finished (%d epochs%s)", self.run_dir, state.epochs_done,
                         ", early stop" if state.stopped_early else "")
             return self._result(interrupted)
-        dataset = self._training_batches()
+        dataset = self.training_batches()
         dataset.set_epoch(state.epochs_done)
         group = self.process_group
         writer = group is None or group.is_main  # under torchrun only process 0 validates and writes
         callbacks = [
             stop,
             EpochSync(dataset, seed=self.seed),
-            *([self._validation_callback()] if writer else []),
+            *([self.validation_callback()] if writer else []),
             *([group.callback(self.seed)] if group is not None else []),
             learning_rate_schedule(config, state, self.monitor, run_dir=self.run_dir if writer else None),
             RunRecorder(state, self.run_dir if writer else None, self.monitor),

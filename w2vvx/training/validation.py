@@ -19,6 +19,21 @@ from w2vvx.models.w2vv import predict_batches
 from w2vvx.training.callbacks import MultilingualRetrievalValidation, RetrievalValidation, selection_key
 
 
+def validation_inputs(model, val_captions, val_by_language: Optional[Dict[str, list]] = None):
+    """Token arrays of the validation captions through ``model.preprocessor`` (``{language: arrays}`` per language).
+
+    Raises:
+        ConfigError: the model has no preprocessor.
+    """
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        raise ConfigError(f"{type(model).__name__} has no preprocessor, so its validation captions cannot be "
+                          "tokenised; build the model with preprocessor=... (the trainer does)")
+    if val_by_language is not None:
+        return {language: preprocess_captions(preprocessor, captions) for language, captions in val_by_language.items()}
+    return preprocess_captions(preprocessor, val_captions)
+
+
 def validation_encoder(model, val_captions, val_features, val_items: Sequence[str],
                        val_by_language: Optional[Dict[str, list]] = None, batch_size: int = 500) -> Callable:
     """``encode(model) -> (text_emb, item_emb)`` (``({language: text_emb}, item_emb)`` per language).
@@ -31,14 +46,10 @@ def validation_encoder(model, val_captions, val_features, val_items: Sequence[st
         val_by_language: ``{language: captions}`` to encode each language apart.
         batch_size: sentences (items) per model call.
     """
-    preprocessor = getattr(model, "preprocessor", None)
-    if preprocessor is None:
-        raise ConfigError(f"{type(model).__name__} has no preprocessor, so its validation captions cannot be "
-                          "tokenised; build the model with preprocessor=... (the trainer does)")
+    text_inputs = validation_inputs(model, val_captions, val_by_language)
     item_batches = EncodeDataset.from_features(val_features, val_items, batch_size=batch_size)
     if val_by_language is not None:
-        text_batches = {language: EncodeDataset(preprocess_captions(preprocessor, captions), batch_size=batch_size)
-                        for language, captions in val_by_language.items()}
+        text_batches = {language: EncodeDataset(arrays, batch_size=batch_size) for language, arrays in text_inputs.items()}
 
         def encode_languages(model):
             return ({language: predict_batches(model.text_encoder, batches)
@@ -46,7 +57,7 @@ def validation_encoder(model, val_captions, val_features, val_items: Sequence[st
                     predict_batches(model.visual_encoder, item_batches))
 
         return encode_languages
-    batches = EncodeDataset(preprocess_captions(preprocessor, val_captions), batch_size=batch_size)
+    batches = EncodeDataset(text_inputs, batch_size=batch_size)
 
     def encode(model):
         return predict_batches(model.text_encoder, batches), predict_batches(model.visual_encoder, item_batches)
