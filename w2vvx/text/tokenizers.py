@@ -21,7 +21,8 @@ from typing import Callable, Dict, FrozenSet, List, Tuple
 
 from w2vvx.errors import ConfigError
 # LANGUAGES and language_of_tag are also imported from here (their home is w2vvx.text.languages)
-from w2vvx.text.languages import LANGUAGES, caption_language, language_of_tag  # noqa: F401
+from w2vvx.text.languages import LANGUAGES, caption_language, language_of_tag, resolve_language  # noqa: F401
+from w2vvx.text.stopwords import STOPWORD_LANGUAGES, load_stopwords
 
 _EN_NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -151,9 +152,6 @@ class Tokenizer:
     """
 
     def __init__(self, language: str, remove_stopwords: bool = False):
-        from w2vvx.text.languages import resolve_language
-        from w2vvx.text.stopwords import STOPWORD_LANGUAGES, load_stopwords
-
         try:
             language = resolve_language(language)
         except ConfigError:
