@@ -125,11 +125,3 @@ class SentenceFeaturizer:
                 f"words are not in the model's vocabulary ({', '.join(repr(token) for token in unknown[:5])}); "
                 "the ranking rests on the few it knows. Check the query's language"), stacklevel=3)
         return share
-
-    def query_batch(self, texts: Sequence[str], languages: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
-        """:meth:`batch` for user queries: each is checked with :meth:`check_query` first."""
-        if isinstance(texts, str):
-            texts = [texts]
-        for position, text in enumerate(texts):
-            self.check_query(text, languages, position=position if len(texts) > 1 else None)
-        return self.batch(texts)
