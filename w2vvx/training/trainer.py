@@ -269,7 +269,7 @@ class Trainer:
     def setup(self, resume: bool = False):
         """Prepare the text side, build and compile the model, restore a checkpoint when resuming.
 
-        Takes the run folder's lock (:class:`~w2vvx.training.run_dir.RunDirLock`), held until :meth:`fit`
+        Takes the run folder's lock (:class:`~w2vvx.training.run_lock.RunDirLock`), held until :meth:`fit`
         returns or :meth:`close` is called.
         """
         try:
