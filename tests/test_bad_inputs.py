@@ -325,7 +325,7 @@ def _(tmp, request):
 @case("empty-sentence", logged=[])
 def _(tmp, request):
     run = request.getfixturevalue("tiny_run")
-    inputs = run.featurizer.featurize_captions(["", "   "])
+    inputs = run.model.preprocessor(["", "   "], check_queries=False)
     assert not inputs["tokens"].any() and not inputs["bow_tokens"].any()
     embedding = run.model.encode_text(inputs)
     assert embedding.shape[0] == 2 and np.isfinite(embedding).all()
@@ -334,7 +334,7 @@ def _(tmp, request):
 @case("sentence-all-out-of-vocabulary", logged=[])
 def _(tmp, request):
     run = request.getfixturevalue("tiny_run")
-    inputs = run.featurizer.featurize_captions(["qqzx wvvk xxjj"])
+    inputs = run.model.preprocessor(["qqzx wvvk xxjj"], check_queries=False)
     assert inputs["tokens"][0, :3].tolist() == [1, 1, 1] and not inputs["bow_tokens"].any()
     assert np.isfinite(run.model.encode_text(inputs)).all()
 
@@ -582,7 +582,7 @@ def _(tmp, request):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A run folder (config.json, prepared/, best.keras) of an untrained tiny model with 12-d visual input."""
+    """A run folder (config.json, best.keras) of an untrained tiny model with 12-d visual input."""
     from w2vvx.models import get_config
     from w2vvx.training.checkpoint import save_best_model
     from w2vvx.training.prepare import prepare_text
@@ -592,9 +592,9 @@ def tiny_run(tmp_path_factory):
     captions = [(f"img{i}", "a dog runs on the grass") for i in range(5)]
     prepared = prepare_text(captions, word_vectors={"dog": [1.0] * 8, "grass": [0.5] * 8}, min_count=1)
     config = get_config("base_w2vv", gru_units=8, embed_dim=8, w2v_dim=8, text_mlp=(16,), vocab_min_count=1)
-    prepared.save(run_dir)
     config.save(run_dir / CONFIG_FILE)
-    save_best_model(run_dir, build_compiled_model(config, prepared, visual_dim=12))
+    save_best_model(run_dir, build_compiled_model(config, prepared.preprocessor(), visual_dim=12,
+                                                  word_vectors=prepared.initial_word_vectors()))
     return load_run(run_dir)
 
 

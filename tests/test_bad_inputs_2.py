@@ -86,7 +86,7 @@ def collection(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, collection):
-    """A run folder trained one epoch (config.json, prepared/, checkpoints/, best.keras, provenance.json)."""
+    """A run folder trained one epoch (config.json, checkpoints/, best.keras, provenance.json)."""
     run_dir = tmp_path_factory.mktemp("runs") / "a"
     result = _trainer(collection, run_dir).fit()
     assert result.epochs_done == 1 and (run_dir / "best.keras").is_file()
@@ -218,19 +218,35 @@ def _(tmp, request):
 
     run = _copy_run(request, tmp)
     loaded = load_run(run)
-    other = build_compiled_model(loaded.config.replace(text_mlp=(6,)), loaded.prepared, visual_dim=DIM)
+    other = build_compiled_model(loaded.config.replace(text_mlp=(6,)), loaded.model.preprocessor, visual_dim=DIM)
     other.save(tmp / "other.keras")
     shutil.copyfile(tmp / "other.keras", run / "best.keras")
     load_run(run)
 
 
-@case("vocabulary-replaced", ProvenanceError, says=["prepared/", "differs from what the training wrote"])
+@case("vocabulary-rebuilt-differs-on-resume", ProvenanceError,
+      says=["gru_vocab.txt", "built again from the training captions differ", "words would map to other words"])
 def _(tmp, request):
+    import json
+
+    run = _copy_run(request, tmp)  # as if the tokenizers had changed since the run started
+    record = json.loads((run / "provenance.json").read_text(encoding="utf-8"))
+    record["vocabularies"]["gru_vocab.txt"]["sha256"] = "0" * 64
+    (run / "provenance.json").write_text(json.dumps(record), encoding="utf-8")
+    _trainer(request.getfixturevalue("collection"), run, max_epochs=2).fit(resume=True)
+
+
+@case("vocabulary-of-another-run", ProvenanceError, says=["the vocabulary of best.keras", "gru_vocab.txt",
+                                                          "do not belong together"])
+def _(tmp, request):
+    import json
+
     from w2vvx.training.trainer import load_run
 
     run = _copy_run(request, tmp)
-    vocabulary = sorted(path for path in (run / "prepared").rglob("*.txt"))[0]
-    vocabulary.write_text(vocabulary.read_text(encoding="utf-8") + "zebra 1\n", encoding="utf-8")
+    record = json.loads((run / "provenance.json").read_text(encoding="utf-8"))
+    record["vocabularies"]["gru_vocab.txt"]["count"] += 1
+    (run / "provenance.json").write_text(json.dumps(record), encoding="utf-8")
     load_run(run)
 
 
@@ -656,7 +672,7 @@ def _(tmp, request):
     captions = read_captions(tmp / "c.caption.txt")  # 'a.jpg#enc#0' -> item 'a'
     assert [c.item_id for c in captions] == ["a", "b", "c"]
     prepared = prepare_text(captions, word_vectors=_word_vectors(), min_count=1)
-    CaptionBatchDataset(captions, prepared.featurizer, BigFile(tmp / "feat"), batch_size=3)
+    CaptionBatchDataset(captions, prepared.preprocessor(), BigFile(tmp / "feat"), batch_size=3)
     assert "no visual feature" not in request.getfixturevalue("caplog").text  # every caption found its item
 
 

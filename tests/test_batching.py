@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from w2vvx.datasets.batching import CaptionBatchDataset, EncodeDataset
+from w2vvx.datasets.batching import CaptionBatchDataset, EncodeDataset, caption_pairs
 from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.io import BigFile, read_captions, write_bigfile, write_captions
 
@@ -17,9 +17,11 @@ def _captions(n_per_item=(1, 2, 3, 4, 5, 3, 2)):
     return [(f"item{item}", f"{item} {index}") for item, count in enumerate(n_per_item) for index in range(count)]
 
 
-def _featurize(text):
-    item, index = text.split()
-    return {"tokens": np.array([int(item), int(index)], np.int32), "bow_tokens": np.array([int(item)], np.int32)}
+def _featurize(captions):
+    """A stand-in preprocessor (same call as the model's): token arrays of the (item, index) captions."""
+    rows = [text.split() for _, text in caption_pairs(captions)]
+    return {"tokens": np.array([[int(item), int(index)] for item, index in rows], np.int32).reshape(-1, 2),
+            "bow_tokens": np.array([[int(item)] for item, _ in rows], np.int32).reshape(-1, 1)}
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from w2vvx.datasets.batching import CaptionBatchDataset, MultilingualBatchDataset, caption_numbers
+from w2vvx.datasets.batching import (CaptionBatchDataset, MultilingualBatchDataset, caption_numbers, caption_pairs,
+                                     tag_captions)
 from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.io import BigFile, Caption, write_bigfile
 
@@ -17,9 +18,15 @@ def _captions(language, n_per_item=(1, 2, 3, 4, 2, 3), skip=()):
             for item, count in enumerate(n_per_item) for n in range(count) if (item, n) not in skip]
 
 
-def _featurize(text):
+def _featurize_one(text):
     code, item, number = (int(part) for part in text.split())
     return {"tokens": np.array([code, item, number], np.int32), "bow_tokens": np.array([item, 0, 0], np.int32)}
+
+
+def _featurize(captions):
+    """A stand-in preprocessor (same call as the model's): captions -> stacked token arrays."""
+    rows = [_featurize_one(text) for _, text in caption_pairs(captions)]
+    return {key: np.stack([row[key] for row in rows]) for key in ("tokens", "bow_tokens")}
 
 
 @pytest.fixture
@@ -94,10 +101,10 @@ def test_items_lacking_a_language_are_skipped(features, caplog):
     assert "lack captions in another language" in caplog.text
 
 
-def test_pairs_and_per_language_featurizers(features):
+def test_pairs_with_one_preprocessor(features):
     pairs = {"en": [(f"item{i}", f"0 {i} 0") for i in range(N_ITEMS)],
              "de": [(f"item{i}", f"2 {i} 0") for i in range(N_ITEMS)]}
-    data = MultilingualBatchDataset(pairs, {"en": _featurize, "de": _featurize}, features, batch_size=3)
+    data = MultilingualBatchDataset(pairs, _featurize, features, batch_size=3)
     (x,) = data[0]
     assert x["tokens"][:, :, 0].tolist() == [[0, 2]] * 3
     assert caption_numbers([("a", "x"), Caption("b#en#5", "b", "en", 5, "y"), ("a", "z")]).tolist() == [0, 5, 1]
@@ -114,10 +121,23 @@ def test_bad_caption_sets_are_named(features, captions, error, message):
         MultilingualBatchDataset(captions, _featurize, features, batch_size=2)
 
 
-def test_featurizer_mapping_must_cover_every_language(features):
+def test_preprocessor_outputs_must_have_one_layout(features):
     captions = {language: _captions(language) for language in ("en", "de")}
-    with pytest.raises(ConfigError, match=r"no entry for languages \['de'\]"):
-        MultilingualBatchDataset(captions, {"en": _featurize}, features)
-    short = lambda text: {key: value[:2] for key, value in _featurize(text).items()}  # noqa: E731
+
+    def uneven(caption_list):  # German rows come out shorter: refused, naming the languages
+        arrays = _featurize(caption_list)
+        german = caption_list[0].tag == "de"
+        return {key: value[:, :2] if german else value for key, value in arrays.items()}
+
     with pytest.raises(ConfigError, match="same keys and maxlen"):
-        MultilingualBatchDataset(captions, {"en": _featurize, "de": short}, features)
+        MultilingualBatchDataset(captions, uneven, features)
+
+
+def test_tag_captions_tags_pairs_with_their_language_key():
+    tagged = tag_captions({"de": [("a", "ein hund"), ("a", "zwei hunde")], "zh": _captions("zh")[:1]})
+    assert [(c.sent_id, c.tag, c.index) for c in tagged["de"]] == [("a#de#0", "de", 0), ("a#de#1", "de", 1)]
+    assert tagged["zh"][0].tag == "zh"
+    with pytest.raises(ConfigError, match="'mt' is not a language code"):
+        tag_captions({"mt": [("a", "x")]})
+    with pytest.raises(ConfigError, match="no validation captions for language 'de'"):
+        tag_captions({"de": []}, "validation")

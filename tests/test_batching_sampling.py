@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from w2vvx.datasets.batching import CaptionBatchDataset, MultilingualBatchDataset, caption_epoch_plan
+from w2vvx.datasets.batching import CaptionBatchDataset, MultilingualBatchDataset, caption_epoch_plan, caption_pairs
 from w2vvx.errors import ConfigError
 from w2vvx.models.configs import config_names, get_config
 
@@ -15,8 +15,9 @@ def _captions(counts=COUNTS):
     return [(f"item{item}", f"{item} {index}") for item, count in enumerate(counts) for index in range(count)]
 
 
-def _featurize(text):
-    return {"tokens": np.array([int(word) for word in text.split()], np.int32)}
+def _featurize(captions):
+    """A stand-in preprocessor (same call as the model's)."""
+    return {"tokens": np.array([[int(word) for word in text.split()] for _, text in caption_pairs(captions)], np.int32)}
 
 
 def _features(ids):

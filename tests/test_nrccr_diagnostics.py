@@ -10,7 +10,7 @@ from w2vvx.io.captions import Caption
 VOCAB, BOW, VISUAL, BATCH, LENGTH = 30, 20, 12, 6, 6
 
 
-def _model(weights, gru_vocab_size=VOCAB, bow_vocab_size=BOW, visual_dim=VISUAL):
+def _model(weights, gru_vocab_size=VOCAB, bow_vocab_size=BOW, visual_dim=VISUAL, preprocessor=None):
     import keras
 
     from w2vvx.models import get_config
@@ -19,7 +19,7 @@ def _model(weights, gru_vocab_size=VOCAB, bow_vocab_size=BOW, visual_dim=VISUAL)
     keras.utils.set_random_seed(0)
     config = get_config("nrccr", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16, learning_rate=1e-2)
     return build_nrccr_model(config, gru_vocab_size=gru_vocab_size, bow_vocab_size=bow_vocab_size,
-                             visual_dim=visual_dim, weights=weights.replace(num_heads=2))
+                             visual_dim=visual_dim, weights=weights.replace(num_heads=2), preprocessor=preprocessor)
 
 
 def _batch(seed=0):
@@ -73,21 +73,20 @@ def test_view_diagnostics_measure_teacher_and_student():
     rows = {item: rng.normal(size=VISUAL).astype("float32") for item in items}
     features = lambda ids: np.stack([rows[i] for i in ids])  # noqa: E731
     model = _model(ABLATIONS["nrccr"], gru_vocab_size=len(prepared.gru_vocab),
-                   bow_vocab_size=len(prepared.bow_vocab))
-    stats = nrccr_view_diagnostics(model, prepared.featurizer, source, list(reversed(mt)), features, batch_size=4)
+                   bow_vocab_size=len(prepared.bow_vocab), preprocessor=prepared.preprocessor())
+    stats = nrccr_view_diagnostics(model, source, list(reversed(mt)), features, batch_size=4)
     assert stats["batches"] == 3  # 10 items (one pair each) in batches of 4: 4 + 4 + 2
     for view in ("source", "target", "cross"):
         assert 0.0 <= stats[f"r1_{view}"] <= 100.0
     assert stats["kl_similarity"] >= -1e-9
     assert 0.0 <= stats["teacher_entropy"] <= math.log(4) + 1e-6
     assert -1.0 <= stats["cos_target_cross"] <= 1.0 and -1.0 <= stats["cos_target_source"] <= 1.0
-    assert nrccr_view_diagnostics(model, prepared.featurizer, source, mt, features, batch_size=4,
-                                  max_items=4)["batches"] == 1
+    assert nrccr_view_diagnostics(model, source, mt, features, batch_size=4, max_items=4)["batches"] == 1
     # a model without the cross-attention has no teacher to measure
     plain = _model(ABLATIONS["src_mt"], gru_vocab_size=len(prepared.gru_vocab),
-                   bow_vocab_size=len(prepared.bow_vocab))
+                   bow_vocab_size=len(prepared.bow_vocab), preprocessor=prepared.preprocessor())
     with pytest.raises(ConfigError, match="no cross embedding"):
-        nrccr_view_diagnostics(plain, prepared.featurizer, source, mt, features, batch_size=4)
+        nrccr_view_diagnostics(plain, source, mt, features, batch_size=4)
 
 
 def _attention_kernels(layer):

@@ -1,6 +1,6 @@
 """Proof of the one-artifact API: train a tiny run, load its best.keras with plain Keras in a fresh process on
 another backend, rank raw Chinese and German sentences against item features by cosine, and get the ranking of the
-library's evaluation path (load_run + featurizer + evaluate_retrieval's cosine scores)."""
+library's evaluation path (load_run + the model's preprocessor + evaluate_retrieval's cosine scores)."""
 import json
 import os
 import subprocess
@@ -63,7 +63,7 @@ def test_best_keras_ranks_raw_sentences_on_another_backend_as_the_evaluation_pat
     for language in ("zh", "de"):
         captions = collection.captions("test", language)[:12]
         job[language] = [caption.text for caption in captions]
-        text_emb = run.model.encode_text(run.featurizer.featurize_captions(captions), normalize=False)
+        text_emb = run.model.encode_text(captions, normalize=False)
         expected[language] = l2_normalize(text_emb) @ l2_normalize(item_emb).T  # evaluate_retrieval's cosine
     (tmp_path / "job.json").write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
     np.save(tmp_path / "items.npy", features.read(items, order="request")[1])

@@ -153,21 +153,6 @@ def test_real_gensim_keyed_vectors_load_only_when_trusted(tmp_path):
     assert load_word_vectors(tmp_path / "own.kv", trusted=True)["cat"].tolist() == [0.0, 1.0]
 
 
-def test_object_arrays_in_run_files_are_not_unpickled(tmp_path):
-    """A pickled object array planted in a run's prepared/ folder is refused, and its payload never runs."""
-    from w2vvx.training.prepare import PreparedText
-    from w2vvx.text.vocabulary import Vocabulary
-
-    vocab = Vocabulary(["dog"])
-    PreparedText(vocab, vocab, np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32), ["en"]).save(tmp_path)
-    marker = tmp_path / "ran"
-    np.save(tmp_path / "prepared" / "gru_embedding.npy", np.array([_Marker(marker)], dtype=object),
-            allow_pickle=True)
-    with pytest.raises(ValueError):
-        PreparedText.load(tmp_path)
-    assert not marker.exists()
-
-
 def test_npy_features_with_objects_are_not_unpickled(tmp_path):
     from w2vvx.io import npy_to_bigfile
 
@@ -374,7 +359,7 @@ def test_training_and_search_make_no_network_connection(tmp_path, monkeypatch):
             min_val_items=4).fit()  # 4 validation items: enough to run the code path, not for selection
     run = load_run(tmp_path / "run")
     encoded = encode_items(run.model, BigFile(tmp_path / "feat"), tmp_path / "encoded")
-    query = run.model.encode_text(run.featurizer.featurize_captions(["a red dog"]))
+    query = run.model.encode_text(["a red dog"])
     ids, _ = search(query, BigFile(encoded).matrix, k=3, normalize_queries=True)
     assert ids.shape == (1, 3)
     if available_backends():

@@ -13,7 +13,7 @@ def test_words_without_a_vector_are_skipped_not_averaged_as_random_rows():
     for word in ("runs", "green"):
         assert word in bow and not prepared.w2v_embedding[bow.id(word)].any()
     assert prepared.gru_embedding[prepared.gru_vocab.id("runs")].any()  # the GRU keeps the lineage's uniform rows
-    tokens = prepared.featurizer("a dog runs on the green grass")["bow_tokens"][None]
+    tokens = prepared.preprocessor()(["a dog runs on the green grass"])["bow_tokens"]
     layer = MeanWordEmbedding(len(bow), 3, embeddings=prepared.w2v_embedding)
     out = np.asarray(layer(tokens))[0]
     np.testing.assert_allclose(out, [0.5, 0.5, 0.0], atol=1e-6)  # the mean of dog and grass only

@@ -1,5 +1,4 @@
 """Vocabulary and SentenceFeaturizer (w2vvx.text.vocabulary, w2vvx.text.featurizer)."""
-import json
 
 import numpy as np
 import pytest
@@ -85,30 +84,14 @@ def test_featurizer_batch_matches_single():
     assert featurizer.batch([])["tokens"].shape == (0, 6)
 
 
-def test_featurizer_save_load_plain_files(tmp_path):
-    featurizer = _featurizer(maxlen=8)
-    featurizer.save(tmp_path / "feat")
-    files = sorted(p.name for p in (tmp_path / "feat").iterdir())
-    assert files == ["bow_vocab.txt", "featurizer.json", "gru_vocab.txt"]
-    config = json.loads((tmp_path / "feat" / "featurizer.json").read_text())
-    assert config["language"] == "en" and config["maxlen"] == 8
-    loaded = SentenceFeaturizer.load(tmp_path / "feat")
-    assert loaded.gru_vocab == featurizer.gru_vocab and loaded.maxlen == 8
-    np.testing.assert_array_equal(loaded("a dog runs")["bow_tokens"], featurizer("a dog runs")["bow_tokens"])
-    with pytest.raises(ConfigError, match="exists"):
-        featurizer.save(tmp_path / "feat")
-    (tmp_path / "feat" / "featurizer.json").write_text("{not json")
-    with pytest.raises(DataFormatError, match="JSON"):
-        SentenceFeaturizer.load(tmp_path / "feat")
-    with pytest.raises(MissingFileError):
-        SentenceFeaturizer.load(tmp_path / "nothing")
-
-
 def test_featurizer_argument_errors():
     with pytest.raises(ConfigError):
         SentenceFeaturizer("en", Vocabulary([]), Vocabulary([]), maxlen=0)
     with pytest.raises(ConfigError):
         SentenceFeaturizer("en", ["a"], Vocabulary([]))
+    with pytest.raises(ConfigError, match="unsupported language 'xx'"):
+        SentenceFeaturizer("xx", Vocabulary([]), Vocabulary([]))
+    assert SentenceFeaturizer("google_enc2zh", Vocabulary([]), Vocabulary([])).language == "zh"  # a tag names it
 
 
 def test_chinese_featurizer_on_fixture(fixtures_dir):

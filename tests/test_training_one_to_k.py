@@ -65,8 +65,8 @@ def test_one_to_k_model_fit_on_aligned_batches_lowers_the_loss(collection):
     vocabulary = {word: index + 2 for index, word in enumerate(sorted(
         {word for words in (*WORDS.values(), *FILLERS.values()) for word in words}))}
 
-    def featurize(text):
-        ids = np.array([vocabulary[word] for word in text.split()], np.int32)
+    def featurize(caption_list):  # a stand-in preprocessor: captions -> (N, L) token ids
+        ids = np.array([[vocabulary[word] for word in caption.text.split()] for caption in caption_list], np.int32)
         return {"tokens": ids, "bow_tokens": ids}
 
     data = MultilingualBatchDataset(captions["train"], featurize, features, batch_size=10, seed=0)
@@ -96,7 +96,7 @@ def test_trainer_trains_one_to_k_and_reports_mrv(tmp_path, collection):
     stored = json.loads((tmp_path / "run" / "config.json").read_text())
     assert stored["loss_kwargs"]["num_captions"] == 3
     run = load_run(tmp_path / "run")
-    text = run.model.encode_text(run.featurizer.featurize_captions(captions["val"]["de"]))
+    text = run.model.encode_text(captions["val"]["de"])
     assert text.shape == (len(captions["val"]["de"]), 16)
 
 

@@ -1,54 +1,33 @@
-"""Prepared-text files: damaged matrices are named; tokenizers are built once per language."""
-import numpy as np
+"""Caption tokenisation for vocabularies: one tokenizer per language, the tokenisation the preprocessor uses."""
 import pytest
 
-from w2vvx.errors import DataFormatError, MissingFileError, UntrustedFileError
+from w2vvx.errors import UntrustedFileError
 from w2vvx.io.captions import Caption
-from w2vvx.training import prepare
-from w2vvx.training.prepare import PreparedText, prepare_text, tokenize_captions, tokenize_captions_both
-
-
-def _prepared(tmp_path):
-    captions = [("img1", "a dog runs on the grass")] * 3
-    prepared = prepare_text(captions, word_vectors={"dog": [1.0, 0.0]}, min_count=1)
-    prepared.save(tmp_path)
-    return prepared
-
-
-def test_object_or_damaged_npy_is_a_data_format_error(tmp_path):
-    _prepared(tmp_path)
-    matrix = tmp_path / "prepared" / "gru_embedding.npy"
-    np.save(matrix, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(DataFormatError, match="gru_embedding.npy.*not a plain numeric .npy"):
-        PreparedText.load(tmp_path)
-    matrix.write_bytes(b"\x93NUMPY garbage")
-    with pytest.raises(DataFormatError, match="gru_embedding.npy"):
-        PreparedText.load(tmp_path)
-    np.save(matrix, np.array([["a", "b"]]))
-    with pytest.raises(DataFormatError, match="expected a float matrix"):
-        PreparedText.load(tmp_path)
-    matrix.unlink()
-    with pytest.raises(MissingFileError, match="gru_embedding.npy"):
-        PreparedText.load(tmp_path)
+from w2vvx.text import tokenizers
+from w2vvx.text.tokenizers import tokenize_captions
 
 
 def test_captions_are_tokenized_once_per_language(monkeypatch):
     built = []
-    real = prepare.get_tokenizer
+    real = tokenizers.Tokenizer
 
-    def counting(language, remove_stopwords=False):
-        built.append((language, remove_stopwords))
-        return real(language, remove_stopwords=remove_stopwords)
+    class Counting(real):
+        def __init__(self, language, remove_stopwords=False):
+            built.append((language, remove_stopwords))
+            super().__init__(language, remove_stopwords)
 
-    monkeypatch.setattr(prepare, "get_tokenizer", counting)
+    monkeypatch.setattr(tokenizers, "Tokenizer", Counting)
     captions = [Caption("a#enc#0", "a", "enc", 0, "The dog and the cat"),
                 Caption("a#de#0", "a", "de", 0, "Der Hund und die Katze")] * 3
-    tokens, filtered = tokenize_captions_both(captions)
+    tokens, filtered = tokenize_captions(captions)
     assert sorted(built) == [("de", False), ("en", False)]
     assert tokens[0] == ["the", "dog", "and", "the", "cat"] and filtered[0] == ["dog", "cat"]
     assert filtered[1] == ["hund", "katze"]
-    assert tokenize_captions(captions, remove_stopwords=True) == filtered
-    assert tokenize_captions_both(captions, with_filtered=False) == (tokens, None)
+
+
+def test_a_language_without_stopword_list_keeps_every_word_as_content():
+    tokens, content = tokenize_captions([("a", "犬 が 走る")], default_language="ja")
+    assert tokens == content and tokens[0]
 
 
 def test_untrusted_pickle_message_names_the_cli_flag(tmp_path):

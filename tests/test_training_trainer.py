@@ -77,8 +77,9 @@ def test_training_learns_and_writes_run_files(tmp_path, collection):
     assert result.monitor == "val_i2t_map"
     assert result.best_metric == max(entry["val_i2t_map"] for entry in result.history)
     assert result.best_metric > 1.5 * _chance_level(collection[2], "i2t_map")
-    for name in ("best.keras", "history.csv", "training.png", "config.json", "prepared/gru_vocab.txt"):
+    for name in ("best.keras", "history.csv", "training.png", "config.json", "provenance.json"):
         assert (run_dir / name).is_file(), name
+    assert not (run_dir / "prepared").exists()  # the vocabularies live in best.keras only
     with open(run_dir / "history.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(row["epoch"]) for row in rows] == list(range(1, 9))
@@ -90,7 +91,7 @@ def test_training_learns_and_writes_run_files(tmp_path, collection):
 
     run = load_run(run_dir)
     features, _, val = collection
-    texts = run.featurizer.featurize_captions(val)
+    texts = run.model.preprocessor(val)
     text_emb = np.asarray(run.model.text_encoder.predict_on_batch(texts))
     items = list(dict.fromkeys(caption.item_id for caption in val))
     item_emb = np.asarray(run.model.visual_encoder.predict_on_batch(features.read(items)[1]))

@@ -9,8 +9,10 @@ One name space for the batching modules, split by concept:
   ``ceil(#sentences / B)`` steps) or ``"captions"`` (COCO-CN, W2VV++, NRCCR: every caption once per
   epoch, shuffled);
 - :mod:`~w2vvx.datasets.batching_multilingual`: :class:`MultilingualBatchDataset`, K aligned captions per
-  item (CCRK's 1-to-K loss);
-- :mod:`~w2vvx.datasets.batching_text`: :func:`caption_pairs`, :func:`featurize_captions`,
+  item (CCRK's 1-to-K loss), and :func:`tag_captions` (a language tag on every caption of a
+  ``{language: captions}`` mapping);
+- :mod:`~w2vvx.datasets.batching_text`: :func:`caption_pairs`, :func:`preprocess_captions` (token arrays
+  through the model's preprocessor),
   :func:`caption_numbers`;
 - :mod:`~w2vvx.datasets.batching_visual`: :class:`VisualReader`, :class:`EncodeDataset` (inference).
 
@@ -22,11 +24,11 @@ shuffle or repeat calls, and a resumed run sees the same batches as an uninterru
 from __future__ import annotations
 
 from w2vvx.datasets.batching_captions import CaptionBatchDataset
-from w2vvx.datasets.batching_multilingual import MultilingualBatchDataset
+from w2vvx.datasets.batching_multilingual import MultilingualBatchDataset, tag_captions
 from w2vvx.datasets.batching_sampling import SAMPLING_MODES, caption_epoch_plan, check_sampling, item_epoch_plan
-from w2vvx.datasets.batching_text import caption_numbers, caption_pairs, featurize_captions
+from w2vvx.datasets.batching_text import caption_numbers, caption_pairs, preprocess_captions
 from w2vvx.datasets.batching_visual import EncodeDataset, FeatureSource, VisualReader
 
 __all__ = ["CaptionBatchDataset", "MultilingualBatchDataset", "EncodeDataset", "VisualReader", "FeatureSource",
            "SAMPLING_MODES", "check_sampling", "item_epoch_plan", "caption_epoch_plan", "caption_numbers",
-           "caption_pairs", "featurize_captions"]
+           "caption_pairs", "preprocess_captions", "tag_captions"]

@@ -2,7 +2,7 @@
 
 Two sampling schemes (:mod:`w2vvx.datasets.batching_sampling`): ``"items"`` (W2VV: distinct items per
 batch, one random caption each) and ``"captions"`` (COCO-CN, W2VV++, NRCCR: every caption once per epoch,
-shuffled). Captions are featurized once up front into ``int32`` arrays and visual rows are read per
+shuffled). Captions are tokenised once up front by the model's preprocessor into ``int32`` arrays and visual rows are read per
 batch from the memory-mapped BigFile. A batch depends only on ``(seed, epoch, index)``: Keras may
 prefetch, shuffle or repeat calls, and a resumed run sees the same batches as an uninterrupted one.
 """
@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from w2vvx.datasets.batching_sampling import caption_epoch_plan, check_sampling, item_epoch_plan, sample_outside
-from w2vvx.datasets.batching_text import caption_pairs, featurize_captions
+from w2vvx.datasets.batching_text import caption_pairs, preprocess_captions
 from w2vvx.datasets.batching_visual import FeatureSource, VisualReader
 from w2vvx.errors import ConfigError, DataFormatError
 
@@ -31,7 +31,9 @@ class CaptionBatchDataset(keras.utils.PyDataset):
 
     Args:
         captions: Captions (``w2vvx.io.Caption``) or ``(item_id, text)`` pairs.
-        featurizer: a ``SentenceFeaturizer`` or anything :func:`featurize_captions` accepts.
+        preprocessor: the model's preprocessor (``model.preprocessor``, a
+            :class:`w2vvx.models.W2VVPreprocessor`) or any callable ``captions -> {key: (N, ...) array}``
+            (see :func:`~w2vvx.datasets.batching_text.preprocess_captions`).
         features: a ``w2vvx.io.BigFile`` (memory-mapped, read per batch) or a callable
             ``item_ids -> float32 array``. Items absent from a BigFile are dropped with a warning.
         batch_size: sentences per batch; capped at the number of items (``"items"``) or captions.
@@ -57,13 +59,13 @@ class CaptionBatchDataset(keras.utils.PyDataset):
     Example:
         >>> import numpy as np
         >>> feats = lambda ids: np.ones((len(ids), 4), "float32")
-        >>> featurize = lambda text: {"tokens": np.array([len(text)], "int32")}
-        >>> data = CaptionBatchDataset([("a", "x"), ("b", "yy"), ("b", "zzz")], featurize, feats, batch_size=2)
+        >>> preprocess = lambda captions: {"tokens": np.array([[len(text)] for _, text in captions], "int32")}
+        >>> data = CaptionBatchDataset([("a", "x"), ("b", "yy"), ("b", "zzz")], preprocess, feats, batch_size=2)
         >>> len(data), sorted(data[0][0])
         (2, ['tokens', 'visual'])
     """
 
-    def __init__(self, captions, featurizer, features: FeatureSource, batch_size: int = 100, seed: int = 0,
+    def __init__(self, captions, preprocessor, features: FeatureSource, batch_size: int = 100, seed: int = 0,
                  shuffle: bool = True, negatives: bool = False, steps_per_epoch: Optional[int] = None,
                  sampling: str = "items", **kwargs):
         super().__init__(**kwargs)
@@ -102,7 +104,7 @@ class CaptionBatchDataset(keras.utils.PyDataset):
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
         self.negatives = bool(negatives)
-        self.text_arrays = featurize_captions(featurizer, captions)
+        self.text_arrays = preprocess_captions(preprocessor, captions)
         self._reader = reader
 
         position = {item: index for index, item in enumerate(item_ids)}

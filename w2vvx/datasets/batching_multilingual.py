@@ -10,15 +10,55 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from w2vvx.datasets.batching_captions import CaptionBatchDataset
-from w2vvx.datasets.batching_text import caption_numbers, caption_pairs, featurize_captions
+from w2vvx.datasets.batching_text import caption_numbers, caption_pairs, preprocess_captions
 from w2vvx.datasets.batching_visual import FeatureSource, VisualReader
 from w2vvx.errors import ConfigError, DataFormatError
+from w2vvx.io.captions import Caption
 
 logger = logging.getLogger(__name__)
 
 
+def tag_captions(captions_by_language: Mapping[str, Sequence], what: str = "training") -> Dict[str, list]:
+    """``{language: captions}`` with a language tag on every caption (untagged ones get the key as tag).
+
+    Captions read from files keep their tags (``enc2zh`` ...); ``(item_id, text)`` pairs and untagged
+    Captions become ``Caption("<item>#<key>#<n>", item, key, n, text)``, so the model's preprocessor and
+    the vocabulary builder tokenize them as language ``key`` (resolved by
+    :func:`w2vvx.text.languages.resolve_language`).
+
+    Args:
+        captions_by_language: ``{language: captions}``.
+        what: what the captions are for, named in errors (``"training"``, ``"validation"``).
+
+    Example:
+        >>> [caption.sent_id for caption in tag_captions({"de": [("a", "ein hund")]})["de"]]
+        ['a#de#0']
+    """
+    from w2vvx.text.languages import resolve_language
+
+    out = {}
+    for key, captions in captions_by_language.items():
+        captions = list(captions)
+        if not captions:
+            raise ConfigError(f"no {what} captions for language {key!r}")
+        untagged = [caption for caption in captions if not getattr(caption, "tag", None)]
+        if untagged:
+            try:
+                resolve_language(str(key))
+            except ConfigError:
+                raise ConfigError(f"{what} captions of {key!r} have no language tag and {key!r} is not a language "
+                                  "code; key the mapping by language (en, zh, de, ...) or pass tagged captions "
+                                  "(read_captions of <item>#<tag>#<n> lines)") from None
+            numbers = caption_numbers(captions)
+            captions = [caption if getattr(caption, "tag", None) else
+                        Caption(f"{item}#{key}#{number}", item, str(key), int(number), text)
+                        for caption, (item, text), number in zip(captions, caption_pairs(captions), numbers)]
+        out[str(key)] = captions
+    return out
+
+
 class _LanguageCaptions:
-    """One language's featurized captions grouped by item (item positions of the dataset)."""
+    """One language's tokenised captions grouped by item (item positions of the dataset)."""
 
     def __init__(self, arrays: Dict[str, np.ndarray], caption_items: np.ndarray, numbers: np.ndarray, n_items: int):
         self.arrays = arrays
@@ -55,8 +95,8 @@ class MultilingualBatchDataset(CaptionBatchDataset):
         captions_by_language: ``{language: captions}`` (ordered; the first is the reference), each a
             list of Captions or ``(item_id, text)`` pairs (then ``n`` is the caption's order among its
             item's captions).
-        featurizer: one featurizer for every language (e.g. the run's ``CaptionFeaturizer``, which reads
-            the language from caption tags) or ``{language: featurizer}``.
+        preprocessor: the model's preprocessor (it reads each caption's language from its tag; untagged
+            pairs are in its default language) or any callable with its call, as :class:`CaptionBatchDataset`.
         features, batch_size, seed, shuffle, steps_per_epoch, sampling, **kwargs: as
             :class:`CaptionBatchDataset` (with ``sampling="captions"`` every reference caption once per
             epoch, the other languages matched to it as above).
@@ -69,14 +109,14 @@ class MultilingualBatchDataset(CaptionBatchDataset):
     Example:
         >>> import numpy as np
         >>> feats = lambda ids: np.ones((len(ids), 4), "float32")
-        >>> featurize = lambda text: {"tokens": np.array([len(text)], "int32")}
+        >>> preprocess = lambda captions: {"tokens": np.array([[len(text)] for _, text in captions], "int32")}
         >>> data = MultilingualBatchDataset({"en": [("a", "x"), ("b", "yy")], "de": [("a", "xxx"), ("b", "y")]},
-        ...                                 featurize, feats, batch_size=2)
+        ...                                 preprocess, feats, batch_size=2)
         >>> data[0][0]["tokens"].shape
         (2, 2, 1)
     """
 
-    def __init__(self, captions_by_language: Mapping[str, Sequence], featurizer, features: FeatureSource,
+    def __init__(self, captions_by_language: Mapping[str, Sequence], preprocessor, features: FeatureSource,
                  batch_size: int = 100, seed: int = 0, shuffle: bool = True,
                  steps_per_epoch: Optional[int] = None, sampling: str = "items", **kwargs):
         if not isinstance(captions_by_language, Mapping) or not captions_by_language:
@@ -88,7 +128,6 @@ class MultilingualBatchDataset(CaptionBatchDataset):
         for language, language_pairs in pairs.items():
             if not language_pairs:
                 raise ConfigError(f"no training captions for language {language!r}")
-        featurizers = self._featurizers(featurizer, languages)
 
         item_sets = {language: {item for item, _ in language_pairs} for language, language_pairs in pairs.items()}
         reference = languages[0]
@@ -119,7 +158,7 @@ class MultilingualBatchDataset(CaptionBatchDataset):
         captions = {language: [captions[language][index] for index in kept[language]] for language in languages}
         pairs = {language: [pairs[language][index] for index in kept[language]] for language in languages}
 
-        super().__init__(captions[reference], featurizers[reference], features, batch_size=batch_size, seed=seed,
+        super().__init__(captions[reference], preprocessor, features, batch_size=batch_size, seed=seed,
                          shuffle=shuffle, negatives=False, steps_per_epoch=steps_per_epoch,
                          sampling=sampling, **kwargs)
         self.languages = languages
@@ -127,7 +166,7 @@ class MultilingualBatchDataset(CaptionBatchDataset):
         self._languages: Dict[str, _LanguageCaptions] = {}
         for language in languages:
             arrays = (self.text_arrays if language == reference
-                      else featurize_captions(featurizers[language], captions[language]))
+                      else preprocess_captions(preprocessor, captions[language]))
             caption_items = np.array([position[item] for item, _ in pairs[language]], dtype=np.int64)
             self._languages[language] = _LanguageCaptions(
                 arrays, caption_items, caption_numbers(captions[language]), self.n_items)
@@ -137,16 +176,6 @@ class MultilingualBatchDataset(CaptionBatchDataset):
                                                                            reference_captions.numbers)
                          for language in languages[1:]}
 
-    @staticmethod
-    def _featurizers(featurizer, languages: Sequence[str]) -> Dict[str, object]:
-        if isinstance(featurizer, Mapping):
-            absent = [language for language in languages if language not in featurizer]
-            if absent:
-                raise ConfigError(f"featurizer mapping has no entry for languages {absent} "
-                                  f"(it has {sorted(featurizer)})")
-            return {language: featurizer[language] for language in languages}
-        return {language: featurizer for language in languages}
-
     def _check_same_layout(self) -> None:
         reference = self._languages[self.languages[0]].arrays
         for language in self.languages[1:]:
@@ -154,8 +183,8 @@ class MultilingualBatchDataset(CaptionBatchDataset):
             layout = {key: value.shape[1:] for key, value in arrays.items()}
             expected = {key: value.shape[1:] for key, value in reference.items()}
             if layout != expected:
-                raise ConfigError(f"the featurized captions of {language!r} have the arrays {layout}, but those "
-                                  f"of {self.languages[0]!r} have {expected}; use one featurizer setting "
+                raise ConfigError(f"the tokenised captions of {language!r} have the arrays {layout}, but those "
+                                  f"of {self.languages[0]!r} have {expected}; use one preprocessor "
                                   "(same keys and maxlen) for every language")
 
     @property

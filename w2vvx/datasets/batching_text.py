@@ -1,4 +1,4 @@
-"""Caption lists as the batching code reads them: ``(item_id, text)`` pairs, caption numbers, featurized arrays.
+"""Caption lists as the batching code reads them: ``(item_id, text)`` pairs, caption numbers, token arrays.
 
 Part of :mod:`w2vvx.datasets.batching` (split by concept: text here, visual rows in
 :mod:`~w2vvx.datasets.batching_visual`, epoch plans in :mod:`~w2vvx.datasets.batching_sampling`).
@@ -31,38 +31,37 @@ def caption_pairs(captions) -> List[Tuple[str, str]]:
     return pairs
 
 
-def featurize_captions(featurizer, captions) -> Dict[str, np.ndarray]:
-    """Featurize all captions once into stacked ``int32`` arrays, one per featurizer output key.
+def preprocess_captions(preprocessor, captions) -> Dict[str, np.ndarray]:
+    """Token arrays of all captions, once: ``preprocessor(captions)``, checked and cast to ``int32``.
+
+    The datasets of :mod:`w2vvx.datasets.batching` take the model's preprocessor
+    (:class:`w2vvx.models.W2VVPreprocessor`, the one text pipeline: each caption in the language of
+    its tag) or anything with the same call.
 
     Args:
-        featurizer: an object with ``featurize_captions(captions) -> dict of arrays`` (e.g. the
-            per-language router from :mod:`w2vvx.training.prepare`), or with ``batch(texts)``
-            (``w2vvx.text.SentenceFeaturizer``), or a callable ``text -> dict``.
+        preprocessor: a callable ``captions -> {key: array of shape (n_captions, ...)}``.
         captions: Captions or ``(item_id, text)`` pairs.
 
     Returns:
-        ``{key: int32 array of shape (n_captions, ...)}``.
+        ``{key: array of shape (n_captions, ...)}``, integer arrays as ``int32``.
+
+    Example:
+        >>> preprocess_captions(lambda caps: {"tokens": [[len(text)] for _, text in caps]}, [("a", "xy")])["tokens"]
+        array([[2]], dtype=int32)
     """
     captions = list(captions)
-    if hasattr(featurizer, "featurize_captions"):
-        arrays = featurizer.featurize_captions(captions)
-    else:
-        texts = [text for _, text in caption_pairs(captions)]
-        if hasattr(featurizer, "batch"):
-            arrays = featurizer.batch(texts)
-        elif callable(featurizer):
-            rows = [featurizer(text) for text in texts]
-            if not rows:
-                raise ConfigError("no captions to featurize; pass at least one caption")
-            arrays = {key: np.stack([row[key] for row in rows]) for key in rows[0]}
-        else:
-            raise ConfigError(
-                f"featurizer {featurizer!r} is neither callable nor has featurize_captions/batch; "
-                "pass a w2vvx.text.SentenceFeaturizer")
+    if not callable(preprocessor):
+        raise ConfigError(f"preprocessor {preprocessor!r} is not callable; pass the model's preprocessor "
+                          "(model.preprocessor, a w2vvx.models.W2VVPreprocessor)")
+    arrays = preprocessor(captions)
+    if not hasattr(arrays, "items"):
+        raise ConfigError(f"the preprocessor returned a {type(arrays).__name__}; expected a dict of arrays "
+                          "{'tokens': ..., 'bow_tokens': ...}")
     arrays = {key: np.asarray(value) for key, value in dict(arrays).items()}
     for key, value in arrays.items():
-        if len(value) != len(captions):
-            raise ConfigError(f"featurizer returned {len(value)} rows for {key!r}, expected {len(captions)}")
+        if value.ndim == 0 or len(value) != len(captions):
+            raise ConfigError(f"the preprocessor returned {len(value) if value.ndim else 'no'} rows for {key!r}, "
+                              f"expected {len(captions)} (one per caption)")
         if np.issubdtype(value.dtype, np.integer):
             arrays[key] = value.astype(np.int32, copy=False)
     return arrays

@@ -55,7 +55,7 @@ class EncodeDataset(keras.utils.PyDataset):
     """Inference batches in order, for ``model.predict`` or a loop over ``predict_on_batch``.
 
     Args:
-        inputs: a mapping of equally long arrays (featurized text) or one array (visual rows).
+        inputs: a mapping of equally long arrays (token ids) or one array (visual rows).
         batch_size: rows per batch.
 
     Use :meth:`from_features` to read visual rows per batch from a BigFile.

@@ -147,9 +147,9 @@ def _read_coco(path: Path) -> List[CaptionRow]:
 
 def _read_lineage(path: Path) -> List[CaptionRow]:
     from w2vvx.io.captions import iter_captions
-    from w2vvx.text.tokenizers import language_of_tag
+    from w2vvx.text.languages import resolve_language
 
-    return [CaptionRow(c.item_id, c.text, language_of_tag(c.tag) if c.tag else None, None, f"{path}: {c.sent_id}")
+    return [CaptionRow(c.item_id, c.text, resolve_language(c.tag) if c.tag else None, None, f"{path}: {c.sent_id}")
             for c in iter_captions(path, keep_extension=True)]
 
 

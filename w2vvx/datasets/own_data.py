@@ -29,7 +29,7 @@ from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.io.atomic import atomic_dir
 from w2vvx.io.captions import caption_file_name, write_captions
 from w2vvx.io.imagesets import write_imageset
-from w2vvx.text.tokenizers import LANGUAGES, language_of_tag
+from w2vvx.text.languages import LANGUAGES, resolve_language
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +65,8 @@ def source_tag(language: str) -> str:
 
 
 def _language(row: CaptionRow, default: str) -> str:
-    code = row.language or default
-    if code in LANGUAGES:
-        return code
     try:
-        return language_of_tag(code)
+        return resolve_language(row.language or default)
     except ConfigError:
         raise DataFormatError(f"{row.where}: unknown language {row.language!r}; use one of {list(LANGUAGES)}") from None
 

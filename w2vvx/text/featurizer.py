@@ -1,24 +1,22 @@
-"""Turn sentences into the text model's integer inputs (``tokens`` and ``bow_tokens``)."""
+"""Turn sentences of one language into the text model's integer inputs (``tokens`` and ``bow_tokens``).
+
+:class:`SentenceFeaturizer` is the per-language step of the model's preprocessor
+(:class:`w2vvx.models.W2VVPreprocessor`), which routes each sentence to the featurizer of its language
+and keeps the vocabularies inside the saved model; use the preprocessor (``model.preprocessor`` or
+``model.encode_text``) rather than a featurizer of your own. Tokens come from
+:meth:`w2vvx.text.tokenizers.Tokenizer.tokens_and_content`, the tokenisation vocabulary building uses.
+"""
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from w2vvx.errors import ConfigError, DataFormatError, QueryError, UnknownWordsWarning
-from w2vvx.io.atomic import atomic_dir
-from w2vvx.io.json_files import read_json_object
-from w2vvx.text.stopwords import STOPWORD_LANGUAGES, load_stopwords
-from w2vvx.text.tokenizers import LANGUAGES, get_tokenizer, tokenize_unicode
+from w2vvx.errors import ConfigError, QueryError, UnknownWordsWarning
+from w2vvx.text.tokenizers import Tokenizer, tokenize_unicode
 from w2vvx.text.vocabulary import Vocabulary
 
-CONFIG_FILE = "featurizer.json"
-GRU_VOCAB_FILE = "gru_vocab.txt"
-BOW_VOCAB_FILE = "bow_vocab.txt"
-_FORMAT_VERSION = 1
 #: a query with more than this share of unknown tokens gets an :class:`~w2vvx.errors.UnknownWordsWarning`
 UNKNOWN_WORDS_WARNING_SHARE = 0.5
 
@@ -31,7 +29,8 @@ class SentenceFeaturizer:
     input of the bag-of-words and mean-word2vec branches.
 
     Args:
-        language: the language of the sentences (see :func:`w2vvx.text.tokenizers.get_tokenizer`).
+        language: the language of the sentences, a code or a caption tag (see
+            :func:`w2vvx.text.languages.resolve_language`).
         gru_vocab: vocabulary of the recurrent branch.
         bow_vocab: vocabulary of the bag-of-words branch (the lineage's ``bow_filterstop``).
         maxlen: output length (32 in the lineage).
@@ -45,28 +44,24 @@ class SentenceFeaturizer:
     """
 
     def __init__(self, language: str, gru_vocab: Vocabulary, bow_vocab: Vocabulary, maxlen: int = 32):
-        if language not in LANGUAGES:
-            raise ConfigError(f"unsupported language {language!r}; supported: {list(LANGUAGES)}")
+        tokenizer = Tokenizer(language)  # refuses an unknown language, naming the supported ones
         if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 1:
             raise ConfigError(f"maxlen must be a positive integer, got {maxlen!r}")
         for name, vocab in (("gru_vocab", gru_vocab), ("bow_vocab", bow_vocab)):
             if not isinstance(vocab, Vocabulary):
                 raise ConfigError(f"{name} must be a w2vvx Vocabulary, got {type(vocab).__name__}")
-        self.language = language
+        self.language = tokenizer.language
         self.gru_vocab = gru_vocab
         self.bow_vocab = bow_vocab
         self.maxlen = int(maxlen)
-        # One tokenizer (one jieba instance for Chinese); stopwords are filtered from its output.
-        self._tokenize = get_tokenizer(language)
-        self._stopwords = load_stopwords(language) if language in STOPWORD_LANGUAGES else frozenset()
+        self._tokenizer = tokenizer  # one tokenizer (one jieba instance for Chinese)
 
     def tokenize(self, text: str) -> List[str]:
         """All tokens of ``text`` (the input of ``tokens``)."""
-        return self._tokenize(text)
+        return self._tokenizer.tokens_and_content(text)[0]
 
     def __call__(self, text: str) -> Dict[str, np.ndarray]:
-        tokens = self._tokenize(text)
-        content = [token for token in tokens if token not in self._stopwords]
+        tokens, content = self._tokenizer.tokens_and_content(text)
         return {
             "tokens": self.gru_vocab.encode(tokens, self.maxlen),
             "bow_tokens": self.bow_vocab.encode(content, self.maxlen, drop_unknown=True),
@@ -110,7 +105,7 @@ class SentenceFeaturizer:
             raise ConfigError(f"a query must be a str, got {type(text).__name__}")
         if not tokenize_unicode(text):
             return 0.0
-        tokens = self._tokenize(text)
+        tokens = self.tokenize(text)
         unknown = [token for token in tokens if token not in self.gru_vocab and token not in self.bow_vocab]
         share = len(unknown) / len(tokens) if tokens else 1.0
         where = "" if position is None else f" (query {position}, 0-based)"
@@ -130,39 +125,3 @@ class SentenceFeaturizer:
                 f"words are not in the model's vocabulary ({', '.join(repr(token) for token in unknown[:5])}); "
                 "the ranking rests on the few it knows. Check the query's language"), stacklevel=3)
         return share
-
-    def query_batch(self, texts: Sequence[str], languages: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
-        """:meth:`batch` for user queries: each is checked with :meth:`check_query` first."""
-        if isinstance(texts, str):
-            texts = [texts]
-        for position, text in enumerate(texts):
-            self.check_query(text, languages, position=position if len(texts) > 1 else None)
-        return self.batch(texts)
-
-    def save(self, directory, overwrite: bool = False) -> None:
-        """Write the two vocabularies and a small JSON into ``directory`` (atomically, no pickle)."""
-        directory = Path(directory)
-        if directory.exists() and not overwrite:
-            raise ConfigError(f"{directory} exists; pass overwrite=True to replace it")
-        with atomic_dir(directory, overwrite=overwrite) as tmp:
-            self.gru_vocab.save(tmp / GRU_VOCAB_FILE)
-            self.bow_vocab.save(tmp / BOW_VOCAB_FILE)
-            (tmp / CONFIG_FILE).write_text(json.dumps(
-                {"format_version": _FORMAT_VERSION, "language": self.language, "maxlen": self.maxlen,
-                 "gru_vocab": GRU_VOCAB_FILE, "bow_vocab": BOW_VOCAB_FILE}, indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, directory) -> "SentenceFeaturizer":
-        """Read a featurizer written by :meth:`save`."""
-        directory = Path(directory)
-        config_path = directory / CONFIG_FILE
-        config = read_json_object(config_path, fix="write it again with SentenceFeaturizer.save(dir)",
-                                  missing="featurizer config not found; write it with SentenceFeaturizer.save(dir)")
-        if config.get("format_version") != _FORMAT_VERSION:
-            raise DataFormatError(f"expected a JSON object with format_version {_FORMAT_VERSION}", path=config_path)
-        try:
-            language, maxlen = config["language"], config["maxlen"]
-        except KeyError as missing:
-            raise DataFormatError(f"missing key {missing}", path=config_path) from None
-        return cls(language, Vocabulary.load(directory / GRU_VOCAB_FILE), Vocabulary.load(directory / BOW_VOCAB_FILE),
-                   maxlen=maxlen)

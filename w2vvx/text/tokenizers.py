@@ -17,17 +17,12 @@ import os
 import re
 import tempfile
 import unicodedata
-from typing import Callable, FrozenSet, List, Optional
+from typing import Callable, Dict, FrozenSet, List, Tuple
 
 from w2vvx.errors import ConfigError
-
-LANGUAGES = ("en", "zh", "de", "fr", "cs", "ja", "es", "it", "ru", "tr", "id", "pt", "nl", "ko", "ar", "hi")
-_TAG_PREFIXES = ("google_", "baidu_", "bing_", "deepl_", "mt_")
-# Suffixes the lineage appends to a language code: c = crowd/human, b = Baidu MT, g = Google MT,
-# m = manual translation.
-_TAG_SUFFIXES = ("c", "b", "g", "m")
-_TAG_EXAMPLES = ["en", "enc", "zh", "zhc", "zhb", "zhg", "zhm", "de", "fr", "cs", "ja", "enc2zh", "google_enc2zh",
-                 "enc2zh2enc", "google_enc2zh2enc", "zhc2en", "google_zhc2en", "google_zh2enc"]
+# LANGUAGES and language_of_tag are also imported from here (their home is w2vvx.text.languages)
+from w2vvx.text.languages import LANGUAGES, caption_language, language_of_tag, resolve_language  # noqa: F401
+from w2vvx.text.stopwords import STOPWORD_LANGUAGES, load_stopwords
 
 _EN_NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -37,39 +32,6 @@ _LATIN = re.compile(r"[A-Za-z]")
 ZH_PUNCTUATION = frozenset("，。、！《》“”；？‘’：（）【】「」『』〈〉…—～·﹏,.!?;:'\"()[]{}<>-_/\\|@#$%^&*+=`~")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'"})
 _FRENCH_ELISIONS = ("l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu")
-
-
-def language_of_tag(tag: Optional[str]) -> str:
-    """Return the language of the text behind a caption tag.
-
-    For a translation tag the last language is the one of the text (``enc2zh`` is Chinese,
-    ``enc2zh2enc`` English).
-
-    Example:
-        >>> [language_of_tag(t) for t in ("enc", "zhc", "google_enc2zh", "enc2zh2enc", "google_zhc2en", "de")]
-        ['en', 'zh', 'zh', 'en', 'en', 'de']
-    """
-    if not isinstance(tag, str) or not tag:
-        raise ConfigError(f"cannot tell the language of caption tag {tag!r}; pass the language explicitly "
-                          f"(known tags look like {_TAG_EXAMPLES})")
-    code = tag.lower()
-    for prefix in _TAG_PREFIXES:
-        if code.startswith(prefix):
-            code = code[len(prefix):]
-            break
-    parts = code.split("2")
-    if not all(_base_language(part) for part in parts):
-        raise ConfigError(f"unknown caption tag {tag!r}; known tags look like {_TAG_EXAMPLES} "
-                          f"with languages {list(LANGUAGES)}")
-    return _base_language(parts[-1])
-
-
-def _base_language(code: str) -> Optional[str]:
-    if code in LANGUAGES:
-        return code
-    if len(code) == 3 and code[:2] in LANGUAGES and code[2] in _TAG_SUFFIXES:
-        return code[:2]
-    return None
 
 
 def tokenize_en(text: str) -> List[str]:
@@ -174,21 +136,35 @@ def tokenize_unicode(text: str, language: str = "") -> List[str]:
 class Tokenizer:
     """A callable ``text -> list[str]`` for one language, optionally dropping stopwords.
 
+    :meth:`tokens_and_content` is the one tokenisation of w2vvx: vocabulary building
+    (:func:`tokenize_captions`) and the model's preprocessor (through
+    :class:`~w2vvx.text.featurizer.SentenceFeaturizer`) both call it, so a word is counted for the
+    vocabulary exactly as it is looked up when a sentence is encoded.
+
     Args:
-        language: ``"en"``, ``"zh"`` or another code from :data:`LANGUAGES`.
-        remove_stopwords: drop the words of the shipped stopword list of ``language``.
+        language: ``"en"``, ``"zh"`` or another code from :data:`LANGUAGES` (a caption tag such as
+            ``"google_enc2zh"`` names its language, see :func:`~w2vvx.text.languages.resolve_language`).
+        remove_stopwords: drop the words of the shipped stopword list of ``language`` from ``__call__``.
+
+    Example:
+        >>> Tokenizer("enc").tokens_and_content("A dog is on the grass")
+        (['a', 'dog', 'is', 'on', 'the', 'grass'], ['dog', 'grass'])
     """
 
     def __init__(self, language: str, remove_stopwords: bool = False):
-        if language not in LANGUAGES:
-            raise ConfigError(f"unsupported language {language!r}; supported: {list(LANGUAGES)}")
+        try:
+            language = resolve_language(language)
+        except ConfigError:
+            raise ConfigError(f"unsupported language {language!r}; supported: {list(LANGUAGES)} (or a caption "
+                              "tag such as 'google_enc2zh')") from None
         self.language = language
         self.remove_stopwords = bool(remove_stopwords)
-        self._stopwords: FrozenSet[str] = frozenset()
         if self.remove_stopwords:
-            from w2vvx.text.stopwords import load_stopwords
-
-            self._stopwords = load_stopwords(language)
+            load_stopwords(language)  # a language without a list is refused, naming those with one
+        # the content words (input of the bag-of-words branches): tokens outside the language's stopword
+        # list; a language without a shipped list keeps every token
+        self._content_stopwords: FrozenSet[str] = (load_stopwords(language) if language in STOPWORD_LANGUAGES
+                                                   else frozenset())
         if language == "en":
             self._split: Callable[[str], List[str]] = tokenize_en
         elif language == "zh":
@@ -196,13 +172,16 @@ class Tokenizer:
         else:
             self._split = lambda text: tokenize_unicode(text, language)
 
-    def __call__(self, text: str) -> List[str]:
+    def tokens_and_content(self, text: str) -> Tuple[List[str], List[str]]:
+        """``(tokens, content tokens)`` of ``text``: every token, and those not in the stopword list."""
         if not isinstance(text, str):
             raise TypeError(f"expected a str sentence, got {type(text).__name__}")
         tokens = self._split(text)
-        if self._stopwords:
-            tokens = [token for token in tokens if token not in self._stopwords]
-        return tokens
+        return tokens, [token for token in tokens if token not in self._content_stopwords]
+
+    def __call__(self, text: str) -> List[str]:
+        tokens, content = self.tokens_and_content(text)
+        return content if self.remove_stopwords else tokens
 
     def __repr__(self) -> str:
         return f"Tokenizer({self.language!r}, remove_stopwords={self.remove_stopwords})"
@@ -212,6 +191,42 @@ class Tokenizer:
 
     def __setstate__(self, state):
         self.__init__(state["language"], state["remove_stopwords"])
+
+
+def tokenize_captions(captions, default_language: str = "en") -> Tuple[List[List[str]], List[List[str]]]:
+    """Tokenize each caption with the tokenizer of its language: ``(tokens, content tokens)`` per caption.
+
+    The language of a caption comes from its tag (``w2vvx.io.Caption``; see
+    :func:`~w2vvx.text.languages.caption_language`), else ``default_language``. One :class:`Tokenizer`
+    per language (jieba is loaded once for Chinese), through :meth:`Tokenizer.tokens_and_content`.
+
+    Args:
+        captions: Captions, ``(item_id, text)`` pairs or plain strings.
+        default_language: the language of captions without a tag (a code or a caption tag).
+
+    Example:
+        >>> tokenize_captions([("img1", "A dog on the grass")])
+        ([['a', 'dog', 'on', 'the', 'grass']], [['dog', 'grass']])
+    """
+    tokenizers: Dict[str, Tokenizer] = {}
+    token_lists, content_lists = [], []
+    for position, caption in enumerate(captions):
+        language = caption_language(caption, default_language)
+        if isinstance(caption, str):
+            text = caption
+        elif hasattr(caption, "text"):
+            text = caption.text
+        elif isinstance(caption, (tuple, list)) and len(caption) == 2:
+            text = caption[1]
+        else:
+            raise ConfigError(f"caption {position} is a {type(caption).__name__}; expected a w2vvx.io.Caption, an "
+                              "(item_id, text) pair or a str")
+        if language not in tokenizers:
+            tokenizers[language] = Tokenizer(language)
+        tokens, content = tokenizers[language].tokens_and_content(text)
+        token_lists.append(tokens)
+        content_lists.append(content)
+    return token_lists, content_lists
 
 
 def get_tokenizer(language: str, remove_stopwords: bool = False) -> Tokenizer:

@@ -209,7 +209,7 @@ def load_checkpoint(checkpoint, model) -> TrainerState:
 
 def save_best_model(run_dir, model) -> Path:
     """Save the model for inference (weights, vocabularies, no optimizer state) as ``<run_dir>/best.keras``."""
-    from w2vvx.training.run_dir import record_best_model
+    from w2vvx.training.provenance import record_best_model
 
     final = Path(run_dir) / BEST_MODEL
     with atomic_path(final, mode_suffix=".keras") as tmp:

@@ -26,11 +26,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from w2vvx.datasets.batching import CaptionBatchDataset, featurize_captions
+from w2vvx.datasets.batching import CaptionBatchDataset, preprocess_captions
 from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRRetriever for load_run
 from w2vvx.training.callbacks import RetrievalValidation
-from w2vvx.training.trainer import Trainer, text_preprocessor
+from w2vvx.training.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -95,25 +95,25 @@ class AlignedTripletDataset(CaptionBatchDataset):
         source: source-language Captions.
         translations: their machine translations (aligned by :func:`align_translations`), or None.
         back_translations: their back-translations, or None.
-        featurizer, features, batch_size, seed, shuffle, steps_per_epoch, **kwargs: as
-            :class:`CaptionBatchDataset`.
+        preprocessor, features, batch_size, seed, shuffle, steps_per_epoch, **kwargs: as
+            :class:`CaptionBatchDataset` (the model's preprocessor tokenises every view).
 
     Each batch is ``(x,)`` with ``x = {"src_tokens", "src_bow_tokens"[, "mt_tokens", "mt_bow_tokens"]
     [, "bt_tokens", "bt_bow_tokens"], "visual"}``.
     """
 
-    def __init__(self, source, translations, back_translations, featurizer, features, batch_size: int = 128,
+    def __init__(self, source, translations, back_translations, preprocessor, features, batch_size: int = 128,
                  seed: int = 0, shuffle: bool = True, steps_per_epoch: Optional[int] = None, **kwargs):
         source, translations, back_translations = align_translations(
             source, translations, back_translations, name="translation")
-        super().__init__(source, featurizer, features, batch_size=batch_size, seed=seed, shuffle=shuffle,
+        super().__init__(source, preprocessor, features, batch_size=batch_size, seed=seed, shuffle=shuffle,
                          steps_per_epoch=steps_per_epoch, **kwargs)
         kept = set(self.item_ids)
         keep = [position for position, caption in enumerate(source) if caption.item_id in kept]
         self.text_arrays = {f"src_{key}": value for key, value in self.text_arrays.items()}
         for view, captions in (("mt", translations), ("bt", back_translations)):
             if captions is not None:
-                arrays = featurize_captions(featurizer, [captions[position] for position in keep])
+                arrays = preprocess_captions(preprocessor, [captions[position] for position in keep])
                 self.text_arrays.update({f"{view}_{key}": value for key, value in arrays.items()})
 
 
@@ -121,25 +121,22 @@ def _split_items(captions) -> List[str]:
     return [str(caption.item_id) for caption in captions]
 
 
-def fused_scores(model, featurizer, native, translated, item_emb, native_weight: float = NATIVE_WEIGHT,
+def fused_scores(model, native, translated, item_emb, native_weight: float = NATIVE_WEIGHT,
                  batch_size: int = 500):
     """NRCCR's query-translation fusion of one split; returns ``(fused, native_scores)``.
 
-    ``translated`` (aligned with ``native``) may be None: the fused scores are then the native ones.
+    ``native`` and ``translated`` are captions (tokenised by ``model.preprocessor``) or their token
+    arrays; ``translated`` (aligned with ``native``) may be None: the fused scores are then the native ones.
     """
     from w2vvx.evaluation.fusion import query_translation_fusion
     from w2vvx.evaluation.metrics import l2_normalize
 
     items = l2_normalize(item_emb)
-    native_scores = l2_normalize(_encode(model, featurizer, native, batch_size)) @ items.T
+    native_scores = l2_normalize(model.encode_text(native, batch_size=batch_size)) @ items.T
     if translated is None:
         return native_scores, native_scores
-    translated_scores = l2_normalize(_encode(model, featurizer, translated, batch_size)) @ items.T
+    translated_scores = l2_normalize(model.encode_text(translated, batch_size=batch_size)) @ items.T
     return query_translation_fusion(native_scores, translated_scores, native_weight=native_weight), native_scores
-
-
-def _encode(model, featurizer, captions, batch_size: int) -> np.ndarray:
-    return model.encode_text(featurize_captions(featurizer, captions), batch_size=batch_size)
 
 
 class NRCCRTrainer(Trainer):
@@ -187,30 +184,35 @@ class NRCCRTrainer(Trainer):
                                                        name="validation translation")[1]
 
     def _build_model(self, visual_dim: int, frames: bool):
-        prepared = self.prepared
+        preprocessor = self.preprocessor
         return build_nrccr_model(
-            self.config, gru_vocab_size=len(prepared.gru_vocab), bow_vocab_size=len(prepared.bow_vocab),
-            visual_dim=visual_dim, frames=frames, weights=self.weights, preprocessor=text_preprocessor(prepared),
-            word_vectors={"tokens": prepared.gru_embedding, "bow_tokens": prepared.w2v_embedding})
+            self.config, gru_vocab_size=len(preprocessor.gru_vocab), bow_vocab_size=len(preprocessor.bow_vocab),
+            visual_dim=visual_dim, frames=frames, weights=self.weights, preprocessor=preprocessor,
+            word_vectors=self.prepared.initial_word_vectors())
 
-    def _training_batches(self, featurizer):
-        return AlignedTripletDataset(self.source_captions, self.translations, self.back_translations, featurizer,
-                                     self.features, batch_size=self.config.batch_size, seed=self.seed,
-                                     steps_per_epoch=self.steps_per_epoch, sampling=self.config.sampling)
+    def training_batches(self):
+        return AlignedTripletDataset(self.source_captions, self.translations, self.back_translations,
+                                     self.model.preprocessor, self.features, batch_size=self.config.batch_size,
+                                     seed=self.seed, steps_per_epoch=self.steps_per_epoch,
+                                     sampling=self.config.sampling)
 
-    def _validation_callback(self, featurizer):
-        return self._fused_validation(featurizer)
+    def validation_callback(self):
+        return self._fused_validation()
 
-    def _fused_validation(self, featurizer) -> RetrievalValidation:
+    def _fused_validation(self) -> RetrievalValidation:
         from w2vvx.evaluation.metrics import evaluate_from_scores
+
+        # tokenised once by the model's preprocessor, encoded after every epoch
+        native = preprocess_captions(self.model.preprocessor, self.val_captions)
+        translated = (None if self.val_translations is None
+                      else preprocess_captions(self.model.preprocessor, self.val_translations))
 
         def encode(model):
             return model, model.encode_items(self.val_features, item_ids=self.val_items,
                                              batch_size=self.eval_batch_size)
 
         def evaluate(model, text_item_ids, item_emb, item_ids):
-            fused, _ = fused_scores(model, featurizer, self.val_captions, self.val_translations, item_emb,
-                                    self.native_weight, self.eval_batch_size)
+            fused, _ = fused_scores(model, native, translated, item_emb, self.native_weight, self.eval_batch_size)
             return evaluate_from_scores(fused, text_item_ids, item_ids)
 
         return RetrievalValidation(encode, self.val_text_item_ids, self.val_items, evaluate=evaluate)
@@ -267,11 +269,11 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
     item_emb = run.model.encode_items(features, item_ids=item_ids)
     rows: Dict[str, dict] = {}
     # a model trained on target-language text only (the upper bound) has no source-language vocabulary
-    knows_source = source_language in getattr(run.featurizer, "languages", [source_language])
+    knows_source = source_language in getattr(run.model.preprocessor, "languages", [source_language])
     if knows_source:
         source = collection.captions(split)
         rows[f"source ({source_language})"] = evaluate_retrieval(
-            _encode(run.model, run.featurizer, source, 500), _split_items(source), item_emb, item_ids,
+            run.model.encode_text(source, batch_size=500), _split_items(source), item_emb, item_ids,
             return_ranks=return_ranks)
     native = collection.captions(split, language)
     mt_path = collection.caption_path(split, f"google_{language}2{source_tag}")
@@ -279,7 +281,7 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
     if knows_source and mt_path.is_file():
         translated = align_translations(native, collection.captions(split, f"google_{language}2{source_tag}"),
                                         name="query translation")[1]
-    fused, native_scores = fused_scores(run.model, run.featurizer, native, translated, item_emb, native_weight)
+    fused, native_scores = fused_scores(run.model, native, translated, item_emb, native_weight)
     query_items = _split_items(native)
     rows[f"CM ({language})"] = evaluate_from_scores(native_scores, query_items, item_ids, return_ranks=return_ranks)
     if translated is not None:
@@ -288,7 +290,7 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
     return rows
 
 
-def nrccr_view_diagnostics(model, featurizer, source, translations, features, tau: float = 0.07,
+def nrccr_view_diagnostics(model, source, translations, features, tau: float = 0.07,
                            batch_size: int = 128, max_items: Optional[int] = None,
                            training: bool = False) -> Dict[str, float]:
     """How the NRCCR views of aligned (source, MT) captions agree, and how well each view retrieves.
@@ -307,8 +309,7 @@ def nrccr_view_diagnostics(model, featurizer, source, translations, features, ta
 
     Args:
         model: a trained :class:`~w2vvx.models.nrccr.NRCCRRetriever` with the cross-attention (similarity
-            or feature weight > 0), e.g. ``load_run(run_dir).model``.
-        featurizer: the run's featurizer.
+            or feature weight > 0), e.g. ``load_run(run_dir).model``; its preprocessor tokenises the captions.
         source, translations: caption lists aligned by item and caption index (:func:`align_translations`).
         features: visual features of their items (BigFile or callable).
         tau: temperature of the similarity view (NRCCR: 0.07).
@@ -320,7 +321,7 @@ def nrccr_view_diagnostics(model, featurizer, source, translations, features, ta
         ``{name: mean over batches}`` and ``batches``.
 
     Example:
-        >>> stats = nrccr_view_diagnostics(run.model, run.featurizer, train_en, train_mt, features)  # doctest: +SKIP
+        >>> stats = nrccr_view_diagnostics(run.model, train_en, train_mt, features)  # doctest: +SKIP
         >>> stats["r1_cross"] > stats["r1_target"]                                                 # doctest: +SKIP
     """
     import keras
@@ -336,8 +337,8 @@ def nrccr_view_diagnostics(model, featurizer, source, translations, features, ta
     keep = [first[item] for item in item_ids]
     if len(keep) < 2:
         raise ConfigError(f"view diagnostics need at least 2 items, got {len(keep)}")
-    src_arrays = featurize_captions(featurizer, [source[p] for p in keep])
-    mt_arrays = featurize_captions(featurizer, [translations[p] for p in keep])
+    src_arrays = preprocess_captions(model.preprocessor, [source[p] for p in keep])
+    mt_arrays = preprocess_captions(model.preprocessor, [translations[p] for p in keep])
     rows = EncodeDataset.from_features(features, item_ids, batch_size=batch_size)
     visual = np.concatenate([rows[index][0] for index in range(len(rows))], axis=0)
     sums: Dict[str, float] = {}

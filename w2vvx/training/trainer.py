@@ -1,6 +1,6 @@
 """Train a W2VV-family model the lineage's way, resumably.
 
-:class:`Trainer` prepares the text side (vocabularies, word vectors, featurizer; see
+:class:`Trainer` prepares the text side (vocabularies, word vectors, the model's preprocessor; see
 :mod:`w2vvx.training.prepare`), builds and compiles the model from its :class:`ModelConfig`, and runs
 ``model.fit`` over a :class:`~w2vvx.datasets.batching.CaptionBatchDataset` with, after every epoch:
 validation retrieval metrics, the best model kept as ``best.keras``, the W2VV learning-rate rule
@@ -13,7 +13,8 @@ CCRK's 1-to-K training (config loss ``"one_to_k"``, e.g. ``w2vv_1tok``): pass ``
 ``{language: captions}`` with the K languages' captions aligned by item id and caption number (an English
 caption ``<item>#enc#<n>`` and its translations ``<item>#enc2zh#<n>``); batches come from a
 :class:`~w2vvx.datasets.batching.MultilingualBatchDataset` and the loss's K is set to the number of
-languages. The text side (vocabularies, word vectors) is prepared on the captions of all languages.
+languages (:func:`one_to_k_config`). The text side (vocabularies, word vectors) is prepared on the captions
+of all languages.
 
 Validation in several languages: pass ``val_captions`` as ``{language: captions}`` (any loss). The
 selection metric is then the mean over the languages of the per-language metric, every ``val_*`` log is
@@ -21,14 +22,15 @@ such a mean, ``val_<language>_sumr`` (and ``val_<language>_<selection metric>``)
 values, and CCRK's MRV (``val_t2i_mrv``, ``val_i2t_mrv``; lower = more consistent) is logged with two or
 more languages.
 
-Run folder layout::
+The text pipeline: the trainer builds the vocabularies from the training captions
+(:mod:`w2vvx.training.prepare`) into the model's :class:`~w2vvx.models.W2VVPreprocessor`, and the training
+batches, the validation captions and, after training, ``encode_text`` all go through that preprocessor
+(``model.preprocessor``), which ``best.keras`` carries with its vocabularies.
 
-    config.json  prepared/  checkpoints/epoch-NNNN/  best.keras  history.csv  training.png  logs/
-    run.lock  provenance.json
-
-One training at a time holds ``run.lock`` (a second one is refused, naming the holder), and
-``provenance.json`` records what the run was trained on, checked by ``fit(resume=True)`` and
-:func:`load_run` (see :mod:`w2vvx.training.run_dir`). SIGINT and SIGTERM stop training at a safe point.
+The run folder (:mod:`w2vvx.training.run_folder`): ``config.json``, ``checkpoints/``, ``best.keras``,
+``history.csv``, ``training.png``, ``logs/``, ``run.lock`` (one training at a time) and ``provenance.json``
+(what the run was trained on, checked by ``fit(resume=True)`` and :func:`load_run`). SIGINT and SIGTERM
+stop training at a safe point.
 
 Example:
     >>> from w2vvx.training import Trainer                                    # doctest: +SKIP
@@ -40,39 +42,35 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import shutil
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import keras
-import numpy as np
 
-from w2vvx.datasets.batching import (CaptionBatchDataset, EncodeDataset, MultilingualBatchDataset, caption_numbers,
-                                     caption_pairs, featurize_captions)
-from w2vvx.errors import ConfigError, MissingFileError, ResumeError
-from w2vvx.io.captions import Caption
-from w2vvx.models.retriever import predict_batches
-from w2vvx.training.callbacks import (EpochSync, MultilingualRetrievalValidation,
-                                      RetrievalValidation, RunRecorder, selection_key,
-                                      set_learning_rate, tensorboard_callback)
-from w2vvx.training.checkpoint import (BEST_MODEL, CHECKPOINT_DIR, TrainerState, latest_checkpoint,
-                                       load_checkpoint, remove_stale_temporaries)
+from w2vvx.datasets.batching import CaptionBatchDataset, MultilingualBatchDataset, caption_pairs
+from w2vvx.errors import ConfigError
+from w2vvx.training.callbacks import EpochSync, RunRecorder, selection_key, set_learning_rate, tensorboard_callback
+from w2vvx.training.checkpoint import BEST_MODEL, TrainerState, load_checkpoint
 from w2vvx.training.distributed import ProcessGroup
 from w2vvx.training.placement import check_precision, data_parallel, dtype_policy
-from w2vvx.training.prepare import PREPARED_DIR, PreparedText, prepare_text
+from w2vvx.training.prepare import PreparedText, prepare_text, prepare_vocabularies
+from w2vvx.training.provenance import (check_resume_vocabularies, data_provenance, record_provenance,
+                                       record_vocabularies)
+from w2vvx.training.run_folder import (CONFIG_FILE, RESUMABLE_CHANGES, LoadedRun, load_run, open_run_folder,
+                                       resumed_config, rewrite_history_files)
+from w2vvx.training.run_data import (MIN_VALIDATION_ITEMS, one_to_k_config, training_captions, validation_captions,
+                                     validation_items, visual_shape)
+from w2vvx.training.run_lock import RunDirLock
 from w2vvx.training.schedules import learning_rate_schedule
 from w2vvx.training.signals import GracefulStop, TrainingStopped
-from w2vvx.training.run_dir import (RunDirLock, check_loaded_run, check_resume_provenance, data_provenance,
-                                    record_provenance, record_vocabulary)
+from w2vvx.training import validation
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-#: Fewer validation items make model selection meaningless: R@10 is 100 for any model below 11 items,
-#: R@5 below 6, and one item moves every metric by 10 points or more (with one item every metric is 100).
-MIN_VALIDATION_ITEMS = 10
-#: Config fields that may change between a run and its resumption.
-RESUMABLE_CHANGES = ("max_epochs", "early_stop_patience")
+# run-folder names, importable from here as before
+__all__ = ["BEST_MODEL", "CONFIG_FILE", "MIN_VALIDATION_ITEMS", "RESUMABLE_CHANGES", "LoadedRun", "Trainer",
+           "TrainingResult", "build_compiled_model", "config_for_word_vectors", "enable_determinism", "load_run",
+           "one_to_k_config"]
 
 
 @dataclasses.dataclass
@@ -111,21 +109,21 @@ def _resolve_config(config):
     raise ConfigError(f"config must be a config name or a ModelConfig, got {type(config).__name__}")
 
 
-def text_preprocessor(prepared: PreparedText):
-    """The :class:`~w2vvx.models.W2VVPreprocessor` of the prepared vocabularies (saved inside ``best.keras``)."""
-    from w2vvx.models import W2VVPreprocessor
+def build_compiled_model(config, preprocessor, visual_dim: int, frames: bool = False, word_vectors=None):
+    """Build the compiled retriever of ``config`` around ``preprocessor`` (its vocabularies size the embeddings).
 
-    return W2VVPreprocessor(prepared.gru_vocab, prepared.bow_vocab, languages=prepared.languages,
-                            default_language=prepared.default_language, maxlen=prepared.maxlen)
-
-
-def build_compiled_model(config, prepared: PreparedText, visual_dim: int, frames: bool = False):
-    """Build the retriever of ``config`` for the prepared vocabularies (its preprocessor), compiled."""
+    Args:
+        config: a ``ModelConfig``.
+        preprocessor: the run's :class:`~w2vvx.models.W2VVPreprocessor`; the model carries it (and saves
+            its vocabularies in ``best.keras``).
+        visual_dim: the feature dimension D; ``frames``: items are ``(T, D)`` frame sequences.
+        word_vectors: initial embeddings ``{"tokens": ..., "bow_tokens": ...}``
+            (:meth:`~w2vvx.training.prepare.PreparedText.initial_word_vectors`), or ``None``.
+    """
     from w2vvx.models import build_model
 
-    return build_model(config, gru_vocab_size=len(prepared.gru_vocab), bow_vocab_size=len(prepared.bow_vocab),
-                       visual_dim=int(visual_dim), frames=frames, preprocessor=text_preprocessor(prepared),
-                       word_vectors={"tokens": prepared.gru_embedding, "bow_tokens": prepared.w2v_embedding})
+    return build_model(config, gru_vocab_size=len(preprocessor.gru_vocab), bow_vocab_size=len(preprocessor.bow_vocab),
+                       visual_dim=int(visual_dim), frames=frames, preprocessor=preprocessor, word_vectors=word_vectors)
 
 
 def config_for_word_vectors(config, prepared: PreparedText):
@@ -149,44 +147,6 @@ def enable_determinism() -> None:
         import torch
 
         torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def _visual_shape(features, item_id: str):
-    """``(D, frames)``: the feature dimension and whether items are ``(T, D)`` frame sequences."""
-    if hasattr(features, "ndims"):
-        return int(features.ndims), False
-    sample = np.asarray(features([item_id]))
-    return int(sample.shape[-1]), sample.ndim == 3
-
-
-def _language_captions(captions_by_language, what: str) -> Dict[str, list]:
-    """``{language: captions}`` with a language tag on every caption (untagged ones get the key as tag).
-
-    Captions read from files keep their tags (``enc2zh`` ...); ``(item_id, text)`` pairs and untagged
-    Captions become ``Caption("<item>#<key>#<n>", item, key, n, text)``, so the featurizer and the
-    vocabulary builder tokenize them as language ``key``.
-    """
-    from w2vvx.text.tokenizers import language_of_tag
-
-    out = {}
-    for key, captions in captions_by_language.items():
-        captions = list(captions)
-        if not captions:
-            raise ConfigError(f"no {what} captions for language {key!r}")
-        untagged = [caption for caption in captions if not getattr(caption, "tag", None)]
-        if untagged:
-            try:
-                language_of_tag(str(key))
-            except ConfigError:
-                raise ConfigError(f"{what} captions of {key!r} have no language tag and {key!r} is not a language "
-                                  "code; key the mapping by language (en, zh, de, ...) or pass tagged captions "
-                                  "(read_captions of <item>#<tag>#<n> lines)") from None
-            numbers = caption_numbers(captions)
-            captions = [caption if getattr(caption, "tag", None) else
-                        Caption(f"{item}#{key}#{number}", item, str(key), int(number), text)
-                        for caption, (item, text), number in zip(captions, caption_pairs(captions), numbers)]
-        out[str(key)] = captions
-    return out
 
 
 class Trainer:
@@ -240,55 +200,14 @@ class Trainer:
         self.devices = devices
         if max_epochs is not None:
             config = config.replace(max_epochs=max_epochs)
-        self.train_by_language: Optional[Dict[str, list]] = None
-        if config.loss == "one_to_k":
-            if not isinstance(train_captions, Mapping):
-                raise ConfigError(
-                    f"config {config.name!r} trains with the one_to_k loss (CCRK), which needs every item's captions "
-                    "in K languages: pass train_captions={language: captions} (e.g. {'en': ..., 'zh': ..., "
-                    "'de': ...}, aligned by item id and caption number), not one flat caption list "
-                    "(CLI: --train-variants ,google_enc2zh,google_enc2de)")
-            if len(train_captions) < 2:
-                raise ConfigError(f"the one_to_k loss needs captions in at least 2 languages, got "
-                                  f"{list(train_captions)}")
-            self.train_by_language = _language_captions(train_captions, "training")
-            num_languages = len(self.train_by_language)
-            if config.loss_kwargs.get("num_captions") != num_languages:
-                logger.info("one_to_k loss: K set to %d (languages %s)", num_languages, list(self.train_by_language))
-                config = config.replace(loss_kwargs={**config.loss_kwargs, "num_captions": num_languages})
-            self.train_captions = [caption for captions in self.train_by_language.values() for caption in captions]
-        elif isinstance(train_captions, Mapping):
-            raise ConfigError(
-                f"train_captions per language ({list(train_captions)}) are for the one_to_k loss (config "
-                f"'w2vv_1tok'); config {config.name!r} uses the {config.loss!r} loss: pass one caption list "
-                "(concatenate the languages to train on all of them)")
-        else:
-            self.train_captions = list(train_captions)
+        config, self.train_captions, self.train_by_language = training_captions(config, train_captions)
         self.config = config
         self.run_dir = Path(run_dir)
-        if not self.train_captions:
-            raise ConfigError("no training captions given")
-        if isinstance(val_captions, Mapping):
-            if not val_captions:
-                raise ConfigError("no validation languages given")
-            self.val_by_language: Optional[Dict[str, list]] = _language_captions(val_captions, "validation")
-            self.val_captions = [caption for captions in self.val_by_language.values() for caption in captions]
-        else:
-            self.val_by_language = None
-            self.val_captions = list(val_captions)
-        if not self.val_captions:
-            raise ConfigError("no validation captions given; the lineage selects the model on a validation split")
+        self.val_captions, self.val_by_language = validation_captions(val_captions)
         self.features = features
         self.val_features = features if val_features is None else val_features
         self.val_text_item_ids = [item for item, _ in caption_pairs(self.val_captions)]
-        self.val_items = list(dict.fromkeys(self.val_text_item_ids)) if val_items is None else list(val_items)
-        if len(self.val_items) < max(int(min_val_items), 2):
-            raise ConfigError(
-                f"the validation split has {len(self.val_items)} item(s); model selection on fewer than "
-                f"{max(int(min_val_items), 2)} is meaningless (with one item every metric is 100 every epoch, so the "
-                "learning rate is halved and epoch 1 kept; below 11 items R@10 is 100 for any model). Use a "
-                f"larger validation split, or pass min_val_items= (at least 2; default {MIN_VALIDATION_ITEMS}) "
-                "to accept a small one knowingly")
+        self.val_items = validation_items(self.val_text_item_ids, val_items, min_val_items)
         self.word_vectors = word_vectors
         self.trusted = trusted
         self.default_language = default_language
@@ -305,108 +224,42 @@ class Trainer:
         self.monitor = "val_" + selection_key(config.selection_metric)
         self.model = None
         self.prepared: Optional[PreparedText] = None
+        self.preprocessor = None  # the run's W2VVPreprocessor (setup builds it; the model carries it)
         self.state: Optional[TrainerState] = None
         self.process_group: Optional[ProcessGroup] = None
 
     # -- setup ---------------------------------------------------------------------------------------
-    def _check_run_dir(self, resume: bool) -> Optional[Path]:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if getattr(self, "_run_lock", None) is None:
-            self._run_lock = RunDirLock(self.run_dir)
-        self._run_lock.acquire()  # one training per run folder (RunLockedError names the holder)
-        remove_stale_temporaries(self.run_dir)
-        checkpoint = latest_checkpoint(self.run_dir)
-        if checkpoint is None:
-            if resume:
-                logger.info("%s has no checkpoint yet; starting from epoch 1", self.run_dir)
-            return None
-        if resume:
-            check_resume_provenance(self.run_dir, self._data_provenance())
-            return checkpoint
-        if not self.overwrite:
-            raise ResumeError(
-                f"{self.run_dir} already holds a training checkpoint ({checkpoint.name}); resume it with "
-                "Trainer.fit(resume=True) (CLI: --resume), pick another run folder, or pass overwrite=True "
-                "(CLI: --overwrite) to start again")
-        for name in (CHECKPOINT_DIR, PREPARED_DIR, "logs"):
-            shutil.rmtree(self.run_dir / name, ignore_errors=True)
-        for name in (BEST_MODEL, "history.csv", "training.png"):
-            (self.run_dir / name).unlink(missing_ok=True)
-        return None
-
-    def _check_same_config(self) -> None:
-        from w2vvx.models.configs import ModelConfig
-
-        config_path = self.run_dir / CONFIG_FILE
-        if not config_path.is_file():
-            raise ResumeError(f"{config_path} is missing, so the checkpoint cannot be matched to a config; "
-                              "start a new run folder")
-        stored = ModelConfig.load(config_path).to_dict()
-        current = self.config.to_dict()
-        changed = sorted(key for key in current
-                         if key not in RESUMABLE_CHANGES and stored.get(key) != current[key])
-        if changed:
-            details = ", ".join(f"{key}: {stored.get(key)!r} -> {current[key]!r}" for key in changed)
-            raise ResumeError(f"{self.run_dir} was trained with another config ({details}); resume with the "
-                              "same config or start a new run folder")
-
     def _prepare(self, resume: bool) -> PreparedText:
-        if resume and (self.run_dir / PREPARED_DIR).is_dir():
-            return PreparedText.load(self.run_dir)
-        prepared = prepare_text(self.train_captions, word_vectors=self.word_vectors, dim=self.config.embed_dim,
-                                min_count=self.config.vocab_min_count, maxlen=self.config.maxlen,
-                                default_language=self.default_language, seed=self.seed, trusted=self.trusted)
-        prepared.save(self.run_dir, overwrite=True)
-        return prepared
-
-    def _validation_encoder(self, featurizer):
-        item_batches = EncodeDataset.from_features(self.val_features, self.val_items, batch_size=self.eval_batch_size)
-        if self.val_by_language is not None:
-            text_batches = {language: EncodeDataset(featurize_captions(featurizer, captions),
-                                                    batch_size=self.eval_batch_size)
-                            for language, captions in self.val_by_language.items()}
-
-            def encode_languages(model):
-                return ({language: predict_batches(model.text_encoder, batches)
-                         for language, batches in text_batches.items()},
-                        predict_batches(model.visual_encoder, item_batches))
-
-            return encode_languages
-        text_inputs = featurize_captions(featurizer, self.val_captions)
-        text_batches = EncodeDataset(text_inputs, batch_size=self.eval_batch_size)
-
-        def encode(model):
-            return (predict_batches(model.text_encoder, text_batches),
-                    predict_batches(model.visual_encoder, item_batches))
-
-        return encode
-
-    def _validation_callback(self, featurizer) -> keras.callbacks.Callback:
-        encode = self._validation_encoder(featurizer)
-        if self.val_by_language is None:
-            return RetrievalValidation(encode, self.val_text_item_ids, self.val_items)
-        item_ids = {language: [item for item, _ in caption_pairs(captions)]
-                    for language, captions in self.val_by_language.items()}
-        keys = {language: [(item, int(number)) for item, number in zip(item_ids[language], caption_numbers(captions))]
-                for language, captions in self.val_by_language.items()}
-        language_keys = tuple(dict.fromkeys(("sumr", selection_key(self.config.selection_metric))))
-        return MultilingualRetrievalValidation(encode, item_ids, self.val_items, text_keys=keys,
-                                               language_keys=language_keys)
+        """The text side: vocabularies and word vectors, or (resuming) the vocabularies alone."""
+        if resume:  # the checkpoint restores every weight: no word vectors to load or train
+            return prepare_vocabularies(self.train_captions, min_count=self.config.vocab_min_count,
+                                        maxlen=self.config.maxlen, default_language=self.default_language)
+        return prepare_text(self.train_captions, word_vectors=self.word_vectors, dim=self.config.embed_dim,
+                            min_count=self.config.vocab_min_count, maxlen=self.config.maxlen,
+                            default_language=self.default_language, seed=self.seed, trusted=self.trusted)
 
     def _build_model(self, visual_dim: int, frames: bool):
-        """The compiled model of ``self.config`` (subclasses such as the NRCCR trainer build another)."""
+        """The compiled model of ``self.config`` around ``self.preprocessor`` (the NRCCR trainer builds another)."""
         with dtype_policy(self.precision):
-            return build_compiled_model(self.config, self.prepared, visual_dim, frames=frames)
+            return build_compiled_model(self.config, self.preprocessor, visual_dim, frames=frames,
+                                        word_vectors=self.prepared.initial_word_vectors())
 
-    def _training_batches(self, featurizer):
-        config = self.config
+    def training_batches(self):
+        """The training batches, tokenised by the model's preprocessor (the pipeline ``best.keras`` carries)."""
+        config, preprocessor = self.config, self.model.preprocessor
         if self.train_by_language is not None:
-            return MultilingualBatchDataset(self.train_by_language, featurizer, self.features,
+            return MultilingualBatchDataset(self.train_by_language, preprocessor, self.features,
                                             batch_size=config.batch_size, seed=self.seed,
                                             steps_per_epoch=self.steps_per_epoch, sampling=config.sampling)
-        return CaptionBatchDataset(self.train_captions, featurizer, self.features, batch_size=config.batch_size,
+        return CaptionBatchDataset(self.train_captions, preprocessor, self.features, batch_size=config.batch_size,
                                    seed=self.seed, negatives=config.loss == "ctl",
                                    steps_per_epoch=self.steps_per_epoch, sampling=config.sampling)
+
+    def validation_callback(self) -> keras.callbacks.Callback:
+        """Per-epoch validation of ``self.model`` (its preprocessor tokenises the validation captions)."""
+        return validation.validation_callback(self.model, self.val_captions, self.val_features, self.val_items,
+                                              self.config.selection_metric, self.val_by_language,
+                                              self.eval_batch_size)
 
     def _data_provenance(self) -> dict:
         return data_provenance(self.train_by_language or self.train_captions,
@@ -416,7 +269,7 @@ class Trainer:
     def setup(self, resume: bool = False):
         """Prepare the text side, build and compile the model, restore a checkpoint when resuming.
 
-        Takes the run folder's lock (:class:`~w2vvx.training.run_dir.RunDirLock`), held until :meth:`fit`
+        Takes the run folder's lock (:class:`~w2vvx.training.run_lock.RunDirLock`), held until :meth:`fit`
         returns or :meth:`close` is called.
         """
         try:
@@ -445,12 +298,15 @@ class Trainer:
     def _setup(self, resume: bool):
         group = self.process_group = self.process_group or ProcessGroup.join()
         if group is not None and not group.is_main:  # process 0 prepares the run folder; read what it wrote
+            from w2vvx.models.configs import ModelConfig
+
             if self.deterministic:
                 enable_determinism()
             keras.utils.set_random_seed(self.seed)
             checkpoint = group.share_outcome(None)
-            self.prepared = PreparedText.load(self.run_dir)
-            self.config = config_for_word_vectors(self.config, self.prepared)
+            self.prepared = self._prepare(resume=True)  # the weights come from process 0
+            self.preprocessor = self.prepared.preprocessor()
+            self.config = ModelConfig.load(self.run_dir / CONFIG_FILE)
         else:
             try:
                 checkpoint = self._setup_run_dir(resume)
@@ -460,7 +316,7 @@ class Trainer:
                 raise
             if group is not None:
                 group.share_outcome(checkpoint)
-        visual_dim, frames = _visual_shape(self.features, caption_pairs(self.train_captions[:1])[0][0])
+        visual_dim, frames = visual_shape(self.features, caption_pairs(self.train_captions[:1])[0][0])
         self.model = self._build_model(visual_dim, frames)
         self.state = TrainerState(lr=float(self.config.learning_rate), config=self.config.to_dict(), seed=self.seed)
         if checkpoint is not None:
@@ -468,7 +324,7 @@ class Trainer:
             self.state.config = self.config.to_dict()
             set_learning_rate(self.model, self.state.lr)
             if group is None or group.is_main:
-                self._rewrite_history_files()
+                rewrite_history_files(self.run_dir, self.state, self.monitor)
             logger.info("resuming %s after epoch %d (best %s = %s at epoch %d, lr %.3g)", self.run_dir,
                         self.state.epochs_done, self.monitor, self.state.best_metric, self.state.best_epoch + 1,
                         self.state.lr)
@@ -477,8 +333,10 @@ class Trainer:
         return self.model
 
     def _setup_run_dir(self, resume: bool):
-        """Lock, provenance, vocabularies and config in the run folder; the checkpoint to resume (or None)."""
-        checkpoint = self._check_run_dir(resume)
+        """Lock, provenance, text side and config in the run folder; the checkpoint to resume (or None)."""
+        if getattr(self, "_run_lock", None) is None:
+            self._run_lock = RunDirLock(self.run_dir)
+        checkpoint = open_run_folder(self.run_dir, self._run_lock, resume, self.overwrite, self._data_provenance)
         self._check_finite_features()
         if self.deterministic:
             enable_determinism()
@@ -486,22 +344,16 @@ class Trainer:
         if checkpoint is None:
             record_provenance(self.run_dir, self._data_provenance())
         self.prepared = self._prepare(resume=checkpoint is not None)
+        self.preprocessor = self.prepared.preprocessor()
+        digests = self.preprocessor.vocabulary_digests_now()
         if checkpoint is None:
-            record_vocabulary(self.run_dir, PREPARED_DIR)
-        self.config = config_for_word_vectors(self.config, self.prepared)
-        if checkpoint is not None:
-            self._check_same_config()
+            record_vocabularies(self.run_dir, digests)  # digests only: the vocabularies live in best.keras
+            self.config = config_for_word_vectors(self.config, self.prepared)
+        else:
+            check_resume_vocabularies(self.run_dir, digests)
+            self.config = resumed_config(self.run_dir, self.config)
         self.config.save(self.run_dir / CONFIG_FILE)
         return checkpoint
-
-    def _rewrite_history_files(self) -> None:
-        """Make history.csv and training.png agree with the restored checkpoint (a kill may have left older ones)."""
-        from w2vvx.training.callbacks import write_history_csv
-        from w2vvx.training.plots import plot_history
-
-        if self.state.history:
-            write_history_csv(self.run_dir / "history.csv", self.state.history)
-            plot_history(self.state.history, self.run_dir / "training.png", metric=self.monitor)
 
     # -- training ------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainingResult:
@@ -537,15 +389,14 @@ class Trainer:
             logger.info("%s is already finished (%d epochs%s)", self.run_dir, state.epochs_done,
                         ", early stop" if state.stopped_early else "")
             return self._result(interrupted)
-        featurizer = self.prepared.featurizer
-        dataset = self._training_batches(featurizer)
+        dataset = self.training_batches()
         dataset.set_epoch(state.epochs_done)
         group = self.process_group
         writer = group is None or group.is_main  # under torchrun only process 0 validates and writes
         callbacks = [
             stop,
             EpochSync(dataset, seed=self.seed),
-            *([self._validation_callback(featurizer)] if writer else []),
+            *([self.validation_callback()] if writer else []),
             *([group.callback(self.seed)] if group is not None else []),
             learning_rate_schedule(config, state, self.monitor, run_dir=self.run_dir if writer else None),
             RunRecorder(state, self.run_dir if writer else None, self.monitor),
@@ -573,39 +424,3 @@ class Trainer:
         state = self.state
         return TrainingResult(self.run_dir, self.monitor, state.best_metric, state.best_epoch, state.epochs_done,
                               state.stopped_early, interrupted, list(state.history), signal_name)
-
-
-@dataclasses.dataclass
-class LoadedRun:
-    """A trained run: the selected model, its featurizer, config and prepared text."""
-
-    model: keras.Model
-    featurizer: object
-    config: object
-    prepared: PreparedText
-    run_dir: Path
-
-
-def load_run(run_dir, checkpoint: str = BEST_MODEL) -> LoadedRun:
-    """Load the best model of a run (``keras.saving.load_model`` with ``safe_mode=True``) and its text side.
-
-    Example:
-        >>> run = load_run("runs/coco")                                          # doctest: +SKIP
-        >>> emb = run.model.encode_text(["a dog runs"], language="en")          # doctest: +SKIP
-    """
-    import w2vvx.models  # noqa: F401  (registers the serializable layers, losses and models)
-    from w2vvx.models.configs import ModelConfig
-
-    run_dir = Path(run_dir)
-    model_path = run_dir / checkpoint
-    if not model_path.is_file():
-        raise MissingFileError("no trained model in this run folder; train it first (w2vvx train) or check the path",
-                               path=model_path)
-    check_loaded_run(run_dir, checkpoint, PREPARED_DIR)  # a best.keras or vocabulary from elsewhere is refused
-    config = ModelConfig.load(run_dir / CONFIG_FILE)
-    prepared = PreparedText.load(run_dir)
-    from w2vvx.io.archives import load_keras_model
-    from w2vvx.models import Retriever
-
-    model = load_keras_model(model_path, expected_class=Retriever)  # safe_mode=True, clear errors
-    return LoadedRun(model, prepared.featurizer, config, prepared, run_dir)

@@ -1,4 +1,9 @@
-"""Raw sentences of each language -> the text tower's inputs: :class:`W2VVPreprocessor`."""
+"""Raw sentences of each language -> the text tower's inputs: :class:`W2VVPreprocessor`.
+
+The preprocessor is the only way from raw text to token ids in w2vvx: training batches
+(:mod:`w2vvx.datasets.batching`), validation, NRCCR's aligned views, ``encode_text`` and the CLI all call
+it, and its vocabularies live only inside the saved model (``.keras`` assets, preset folder).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +15,7 @@ import numpy as np
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.models.preprocessor import Preprocessor
 from w2vvx.text.featurizer import SentenceFeaturizer
-from w2vvx.text.tokenizers import LANGUAGES, language_of_tag
+from w2vvx.text.languages import LANGUAGES, resolve_language
 from w2vvx.text.vocabulary import Vocabulary
 
 GRU_VOCAB_ASSET = "gru_vocab.txt"
@@ -54,9 +59,12 @@ class W2VVPreprocessor(Preprocessor):
         kwargs.setdefault("name", "preprocessor")
         super().__init__(**kwargs)
         languages = [str(language) for language in ([languages] if isinstance(languages, str) else languages)]
-        unknown = [language for language in list(languages) + [default_language] if language not in LANGUAGES]
+        unknown = [language for language in list(languages) + [default_language] if not _known(language)]
         if unknown:
-            raise ConfigError(f"unsupported language(s) {unknown}; supported: {list(LANGUAGES)}")
+            raise ConfigError(f"unsupported language(s) {unknown}; supported: {list(LANGUAGES)} (or caption tags "
+                              "such as 'google_enc2zh')")
+        languages = [resolve_language(language) for language in languages]
+        default_language = resolve_language(default_language)
         if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 1:
             raise ConfigError(f"maxlen must be a positive integer, got {maxlen!r}")
         self.languages = sorted(set(languages) | {default_language})
@@ -83,10 +91,11 @@ class W2VVPreprocessor(Preprocessor):
         self._featurizers = {}
 
     def resolve_language(self, language: Optional[str]) -> str:
-        """``language`` (a code such as ``"zh"`` or a caption tag such as ``"google_enc2zh"``) as a code of this run."""
-        if language is None:
-            return self.default_language
-        code = language if language in LANGUAGES else language_of_tag(language)
+        """``language`` (a code such as ``"zh"`` or a caption tag such as ``"google_enc2zh"``) as a code of this run.
+
+        Names resolve through :func:`w2vvx.text.languages.resolve_language`, as everywhere in w2vvx.
+        """
+        code = resolve_language(language, default=self.default_language)
         if code not in self.languages:
             raise ConfigError(f"this model was trained on {self.languages} text, not {language!r}; encode "
                               "sentences of those languages (or train a model on this one)")
@@ -125,6 +134,7 @@ class W2VVPreprocessor(Preprocessor):
         by_language: Dict[str, List[int]] = {}
         texts: List[str] = []
         queries: List[tuple] = []
+        resolved: Dict[Optional[str], str] = {}
         for position, sentence in enumerate(sentences):
             code = language
             if isinstance(sentence, str):
@@ -138,7 +148,9 @@ class W2VVPreprocessor(Preprocessor):
             else:
                 raise ConfigError(f"sentence {position} is a {type(sentence).__name__}; expected a str, a "
                                   "w2vvx.io.Caption or an (item_id, text) pair")
-            by_language.setdefault(self.resolve_language(code), []).append(position)
+            if code not in resolved:
+                resolved[code] = self.resolve_language(code)
+            by_language.setdefault(resolved[code], []).append(position)
             texts.append(text)
         if check_queries:
             for position, code in queries:
@@ -150,6 +162,13 @@ class W2VVPreprocessor(Preprocessor):
             for key in out:
                 out[key][positions] = arrays[key]
         return out
+
+    def vocabulary_digests_now(self) -> Dict[str, dict]:
+        """``{asset: {"count": n, "sha256": ...}}`` of the vocabularies held now (equal digests: same word ids)."""
+        if self.gru_vocab is None:
+            raise ConfigError("the preprocessor has no vocabularies yet")
+        return {name: {"count": len(vocab), "sha256": vocab.digest()}
+                for name, vocab in ((GRU_VOCAB_ASSET, self.gru_vocab), (BOW_VOCAB_ASSET, self.bow_vocab))}
 
     def save_assets(self, dir_path) -> None:
         if self.gru_vocab is None:
@@ -186,9 +205,15 @@ class W2VVPreprocessor(Preprocessor):
         config.update({"languages": list(self.languages), "default_language": self.default_language,
                        "maxlen": self.maxlen})
         if self.gru_vocab is not None:
-            config["vocabulary_digests"] = {
-                name: {"count": len(vocab), "sha256": vocab.digest()}
-                for name, vocab in ((GRU_VOCAB_ASSET, self.gru_vocab), (BOW_VOCAB_ASSET, self.bow_vocab))}
+            config["vocabulary_digests"] = self.vocabulary_digests_now()
         elif self.vocabulary_digests is not None:
             config["vocabulary_digests"] = self.vocabulary_digests
         return config
+
+
+def _known(language) -> bool:
+    try:
+        resolve_language(language)
+    except ConfigError:
+        return False
+    return True
