@@ -55,7 +55,7 @@ from w2vvx.io.collection import SplitCollections
 from w2vvx.io.imagesets import read_imageset, write_imageset
 
 from .common import (InputFile, Step, StepRunner, bigfile_validator, caption_file_validator, check_inputs,
-                     encode_captions, encode_items, id_list_validator, model_config, npy_validator, read_lines,
+                     id_list_validator, model_config, npy_validator, read_lines,
                      render_plan, small_scale_trainer_options, train, write_report)
 
 logger = logging.getLogger(__name__)
@@ -490,17 +490,6 @@ def _queries(captions, all_queries: bool):
     return first
 
 
-def _route_scores(zh_run, en_run, zh_queries, en_sentences, features, item_ids):
-    """``(CL, CM)`` score matrices (:mod:`w2vvx.evaluation.crosslingual`)."""
-    from w2vvx.evaluation.crosslingual import cross_lingual_scores, cross_modal_scores
-
-    query_vectors = encode_captions(zh_run, zh_queries)
-    cm = cross_modal_scores(query_vectors, encode_items(zh_run, features, item_ids))
-    cl = cross_lingual_scores(query_vectors, encode_captions(en_run, en_sentences),
-                              [c.item_id for c in en_sentences], item_ids)
-    return cl, cm
-
-
 def run(rootpath, run_dir, feature: str, config: str = "w2vv_attention_ctl", small_scale: bool = False,
         max_items: Optional[int] = None, en_word_vectors=None, zh_word_vectors=None, trusted: bool = False,
         all_queries: bool = False, seed: int = 0, verbose: int = 2, max_epochs: Optional[int] = None,
@@ -514,7 +503,7 @@ def run(rootpath, run_dir, feature: str, config: str = "w2vv_attention_ctl", sma
     Rows ``CL``, ``CM``, ``CLM (w=..)`` follow COCO-CN (Chinese model on human-written text); when
     ``cococntrain_zhb`` (Baidu MT) was prepared, rows prefixed ``MT:`` come from a Chinese model trained on it.
     """
-    from w2vvx.evaluation.crosslingual import clm_rows
+    from w2vvx.evaluation.protocols import ProtocolSplit, coco_cn_protocol
 
     from .lineage import lineage_lines, require_word_vectors
 
@@ -554,16 +543,12 @@ def run(rootpath, run_dir, feature: str, config: str = "w2vv_attention_ctl", sma
     for prefix, (folder, captions) in zh_models.items():
         zh_run = train(settings, folder, limited(captions), features, zh.captions("val"), word_vectors=zh_word_vectors,
                        trusted=trusted, default_language="zh", seed=seed, verbose=verbose, **small)
-        scores = {}
-        for split in ("val", "test"):
-            queries = _queries(zh.captions(split), all_queries)
-            items = zh.item_ids(split)
-            cl, cm = _route_scores(zh_run, en_run, queries, en.captions(split), features, items)
-            scores[split] = (cl, cm, [q.item_id for q in queries], items)
-        rows, weight = clm_rows(*scores["val"], *scores["test"], metric="mir")
+        val, test = (ProtocolSplit(_queries(zh.captions(split), all_queries), zh.item_ids(split),
+                                   source_sentences=en.captions(split)) for split in ("val", "test"))
+        rows, weight = coco_cn_protocol(zh_run.model, en_run.model, features, val, test, metric="mir")
         weights[prefix] = weight
         results.update({prefix + key: value for key, value in rows.items()})
-    text_ids, items = scores["test"][2], scores["test"][3]
+    text_ids, items = test.query_items, list(test.item_ids)
     header = [f"# COCO-CN cross-lingual image retrieval ({settings.name})", "",
               f"- {len(text_ids)} Chinese queries vs {len(items)} images of cococntest; metric of the paper: t2i mIR",
               "- CL: each Chinese query vs the ONE English test sentence of each image (zh2en_sim.py); CLM weight of "
