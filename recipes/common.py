@@ -318,15 +318,14 @@ def train(config, run_dir, train_captions, features, val_captions, val_features=
     The run folder makes training resumable: a finished run is loaded as is, an interrupted one
     continues from its last checkpoint. ``trainer_options`` go to :class:`~w2vvx.training.trainer.Trainer`.
     """
+    from w2vvx.pipeline import fit_or_stop
     from w2vvx.training.trainer import Trainer, load_run
 
     trainer = Trainer(config, run_dir, train_captions, features, val_captions, val_features=val_features,
                       val_items=val_items, word_vectors=word_vectors, trusted=trusted,
                       default_language=default_language, seed=seed, verbose=verbose, tensorboard=False,
                       **trainer_options)
-    result = trainer.fit(resume=True)
-    if result.interrupted:
-        raise KeyboardInterrupt(f"training interrupted; run the same command again to resume {run_dir}")
+    fit_or_stop(trainer)  # Ctrl-C / SIGTERM: TrainingStopped after the last complete epoch
     return load_run(run_dir)
 
 

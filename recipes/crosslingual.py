@@ -128,6 +128,7 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
     """
     from w2vvx.evaluation.protocols import query_translation_protocol
     from w2vvx.models.nrccr import NRCCRWeights
+    from w2vvx.pipeline import fit_or_stop
     from w2vvx.training.nrccr import NRCCRTrainer, align_translations
     from w2vvx.training.trainer import load_run
 
@@ -160,9 +161,7 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
                            train_back_translations=back, val_translations=val_mt, weights=nrccr_weights,
                            word_vectors=word_vectors, trusted=trusted, default_language="en", seed=seed,
                            verbose=verbose, max_epochs=max_epochs, **small_scale_trainer_options(small_scale))
-    result = trainer.fit(resume=True)
-    if result.interrupted:
-        raise KeyboardInterrupt(f"training interrupted; run the same command again to resume {model_dir}")
+    result = fit_or_stop(trainer)  # Ctrl-C / SIGTERM: TrainingStopped after the last complete epoch
     run = load_run(model_dir)
     test_items = list(dict.fromkeys(c.item_id for c in test_caps))
     aligned_mt = None if test_mt is None else align_translations(test_caps, test_mt, name="query translation")[1]

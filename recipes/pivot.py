@@ -375,6 +375,7 @@ def train_nrccr(settings, run_dir, source, translations, task: PivotTask, seed: 
     uses the native target-language queries of ``task.val`` (no MT of them into English exists).
     """
     from w2vvx.models.nrccr import NRCCRWeights
+    from w2vvx.pipeline import fit_or_stop
     from w2vvx.training.nrccr import NRCCRTrainer
     from w2vvx.training.trainer import load_run
 
@@ -382,9 +383,7 @@ def train_nrccr(settings, run_dir, source, translations, task: PivotTask, seed: 
     trainer = NRCCRTrainer(settings, run_dir, source, task.features, task.val, train_translations=translations,
                            val_items=task.val_items, weights=nrccr_weights, default_language="en", seed=seed,
                            verbose=verbose, tensorboard=False, steps_per_epoch=steps_per_epoch)
-    result = trainer.fit(resume=True)
-    if result.interrupted:
-        raise KeyboardInterrupt(f"training interrupted; run the same command again to resume {run_dir}")
+    fit_or_stop(trainer)  # Ctrl-C / SIGTERM: TrainingStopped after the last complete epoch
     return load_run(run_dir)
 
 

@@ -148,19 +148,20 @@ class FakeTrainer:
 
     calls = []
     interrupted = False
+    signal = "SIGINT"
 
     def __init__(self, *args, **kwargs):
         self.run_dir = args[1] if len(args) > 1 else kwargs.get("run_dir")
         FakeTrainer.calls.append(self.run_dir)
 
     def fit(self, resume=False):
-        signal = "SIGINT" if FakeTrainer.interrupted else None
+        signal = FakeTrainer.signal if FakeTrainer.interrupted else None
         return types.SimpleNamespace(interrupted=FakeTrainer.interrupted, signal=signal, history=[], epochs_done=1)
 
 
 @pytest.fixture
 def fake_trainer():
-    FakeTrainer.calls, FakeTrainer.interrupted = [], False
+    FakeTrainer.calls, FakeTrainer.interrupted, FakeTrainer.signal = [], False, "SIGINT"
     return FakeTrainer
 
 
@@ -247,3 +248,16 @@ def test_protocol_splits_check_what_each_cl_route_needs(vectors):
     cl, cm = coco_cn_scores(model, model, features, ProtocolSplit(queries, ITEMS[:2], query_translations=queries),
                             visual_space=False)
     assert cl.shape == cm.shape == (1, 2) and np.allclose(cl, cm)  # same model, query = its translation
+
+
+def test_a_recipe_stops_on_sigterm_with_the_signal_it_got(tmp_path, monkeypatch, fake_trainer):
+    import w2vvx.training.trainer as trainer
+    from recipes.common import train
+    from w2vvx.training.signals import TrainingStopped
+
+    fake_trainer.interrupted, fake_trainer.signal = True, "SIGTERM"
+    monkeypatch.setattr(trainer, "Trainer", fake_trainer)
+    monkeypatch.setattr(trainer, "load_run", lambda run_dir: pytest.fail("an interrupted run must not be loaded"))
+    with pytest.raises(TrainingStopped) as stopped:
+        train("w2vvpp", tmp_path / "run", [], None, [])
+    assert str(stopped.value) == "SIGTERM"  # the CLI exits with 143
