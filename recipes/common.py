@@ -288,11 +288,11 @@ def render_plan(title: str, inputs: Sequence[InputFile], summaries: Mapping[str,
 # Model settings, training, encoding, scoring
 # ------------------------------------------------------------------------------------------------
 def model_config(name: str, small_scale: bool = False, **overrides):
-    """The named config, made tiny for ``small_scale`` (the ``smoke`` size preset), plus ``overrides``."""
+    """The named config, made tiny for ``small_scale`` (the ``smoke`` size preset), plus ``overrides``
+    (:func:`w2vvx.models.presets.sized_config`: the sizing rule of do-all and ``w2vvx train`` too)."""
     from w2vvx.models.presets import sized_config
 
-    config = sized_config(name, "smoke" if small_scale else "lineage")
-    return config.replace(**overrides) if overrides else config
+    return sized_config(name, "smoke" if small_scale else "lineage", **overrides)
 
 
 def small_scale_trainer_options(small_scale: bool) -> dict:

@@ -15,8 +15,8 @@ For a collection in the single-folder layout (see :class:`w2vvx.io.Collection`) 
      (``train_google_enc2<lang>``), the cross-lingual transfer setting; the row ``CM-MT``.
 
    Both are selected on the human validation captions;
-3. evaluates on the test split (:mod:`w2vvx.evaluation.crosslingual`, one definition for the
-   library and the recipes):
+3. evaluates on the test split by :func:`w2vvx.evaluation.protocols.coco_cn_protocol` (the one
+   implementation, which the COCO-CN recipe calls too; this module only chooses the captions and models):
 
    * ``source (en)``: English queries through the source model (reference only);
    * ``CM``: cross-modal, the target-language query through the target model against the items;
@@ -34,12 +34,16 @@ For a collection in the single-folder layout (see :class:`w2vvx.io.Collection`) 
    evaluated, the mean rank variance (MRV, CCRK) across languages is added.
 
 With ``config="nrccr"`` one cross-lingual NRCCR model per target language replaces the source and
-target models (:mod:`w2vvx.training.nrccr`); its rows are the source-language reference, ``CM`` (native
-query) and ``fused`` (0.8 native + 0.2 its machine translation into English, min-max normalised over
+target models (:mod:`w2vvx.training.nrccr`, evaluated by
+:func:`w2vvx.evaluation.protocols.query_translation_protocol`); its rows are the source-language reference,
+``CM`` (native query) and ``fused`` (0.8 native + 0.2 its machine translation into English, min-max normalised over
 the whole score matrix, NRCCR's protocol).
 
 Every step is resumable: a finished model is not trained again, an interrupted one resumes from its
-last complete epoch.
+last complete epoch. Ctrl-C or SIGTERM stops the whole pipeline at that checkpoint
+(:class:`~w2vvx.training.signals.TrainingStopped`, see :func:`fit_or_stop`): no later model is trained.
+With ``config="nrccr"`` the results end with a ``warning:`` block, NRCCR's measured gap to its baseline
+(:func:`w2vvx.evaluation.baselines.nrccr_baseline_warning`).
 
 Example:
     >>> from w2vvx.pipeline import DoAllSettings, run_do_all                 # doctest: +SKIP
@@ -192,8 +196,22 @@ def fit_or_stop(trainer):
     The run's last complete epoch is checkpointed, so the same command resumes it; without this, the
     pipeline would go on to evaluate a half-trained model and train the next one.
 
+    Args:
+        trainer: a :class:`~w2vvx.training.trainer.Trainer` (or anything whose ``fit(resume=True)`` returns a
+            result with ``interrupted``, ``signal`` and ``epochs_done``).
+
     Raises:
         TrainingStopped: the fit was interrupted (``signal_name``: ``"SIGINT"`` or ``"SIGTERM"``).
+
+    Example:
+        >>> import types
+        >>> class Interrupted:
+        ...     def fit(self, resume):
+        ...         return types.SimpleNamespace(interrupted=True, signal="SIGTERM", epochs_done=3)
+        >>> fit_or_stop(Interrupted())
+        Traceback (most recent call last):
+        ...
+        w2vvx.training.signals.TrainingStopped: SIGTERM
     """
     from w2vvx.training.signals import TrainingStopped
 
