@@ -52,7 +52,8 @@ def command(ctx, run_dir, query, queries_file, collection_name, feature, index_d
 
     queries = read_queries(query, queries_file)
     run = load_run(run_dir)
-    query_emb = run.model.encode_text(queries, language=language)
+    # the model's own preprocessor; unlike the web service, the CLI ranks a query of unknown words too (as before)
+    query_emb = run.model.encode_text(run.model.preprocessor(queries, language=language, check_queries=False))
     if index_dir:
         ids, scores, captions_of = _search_index(ctx, run_dir, index_dir, query_emb, collection_name, split, top_k)
     else:
