@@ -160,5 +160,6 @@ def run(rootpath, run_dir, feature: str, config: str = "w2vv_attention_ctl", sma
     return results
 
 
-__all__ = ["EN", "ZH", "FEATURE_COLLECTION", "RETRIEVAL_FEATURE", "Sources", "RetrievalData", "retrieval_steps", "read_tsv_captions", "read_caption_json",
+__all__ = ["EN", "ZH", "FEATURE_COLLECTION", "RETRIEVAL_FEATURE", "Sources", "RetrievalData", "retrieval_steps",
+           "read_tsv_captions", "read_caption_json",
            "prepare_steps", "prepare", "run"]

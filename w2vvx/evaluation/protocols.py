@@ -77,7 +77,7 @@ class ProtocolSplit:
 
 
 def caption_rows(model, captions, features, item_ids: Sequence[str], language: Optional[str] = None,
-                 return_ranks: bool = False) -> Dict[str, float]:
+                 return_ranks: bool = False, item_emb=None) -> Dict[str, float]:
     """t2i / i2t metrics of ``captions`` against ``item_ids`` through ``model`` (cosine).
 
     Args:
@@ -87,11 +87,13 @@ def caption_rows(model, captions, features, item_ids: Sequence[str], language: O
         item_ids: the gallery.
         language: the language of the captions when their tags do not say it.
         return_ranks: keep the per-query ranks (for MRV).
+        item_emb: the items' embeddings by ``model`` when already computed (``features`` is then not read).
     """
-    captions = list(captions)
+    captions, item_ids = list(captions), list(item_ids)
     text = model.encode_text(captions, language=language) if language else model.encode_text(captions)
-    return evaluate_retrieval(text, [str(c.item_id) for c in captions], model.encode_items(features, item_ids=list(item_ids)),
-                              list(item_ids), return_ranks=return_ranks)
+    if item_emb is None:
+        item_emb = model.encode_items(features, item_ids=item_ids)
+    return evaluate_retrieval(text, [str(c.item_id) for c in captions], item_emb, item_ids, return_ranks=return_ranks)
 
 
 def coco_cn_scores(target_model, source_model, features, split: ProtocolSplit,
@@ -173,11 +175,12 @@ def fused_query_scores(native_scores, translated_scores, native_weight: float) -
 
 def query_translation_protocol(model, features, item_ids: Sequence[str], native, translated=None,
                                native_weights: Sequence[float] = NRCCR_NATIVE_WEIGHTS,
-                               return_ranks: bool = False) -> Dict[str, dict]:
+                               return_ranks: bool = False, item_emb=None) -> Dict[str, dict]:
     """NRCCR's test rows: ``"native w=<v>"`` for each native weight ``v`` (NRCCR's ``w`` is ``1 - v``).
 
     Without ``translated`` only the ``v = 1`` row (the native queries) is given. ``return_ranks``
-    keeps the per-query ranks of the ``v = 1`` row (for MRV).
+    keeps the per-query ranks of the ``v = 1`` row (for MRV). ``item_emb``: the items' embeddings by
+    ``model`` when already computed (``features`` is then not read).
 
     Example:
         >>> import numpy as np
@@ -194,8 +197,9 @@ def query_translation_protocol(model, features, item_ids: Sequence[str], native,
     """
     item_ids = list(item_ids)
     native = list(native)
-    native_scores, translated_scores = query_translation_scores(
-        model, model.encode_items(features, item_ids=item_ids), native, translated)
+    if item_emb is None:
+        item_emb = model.encode_items(features, item_ids=item_ids)
+    native_scores, translated_scores = query_translation_scores(model, item_emb, native, translated)
     return translation_fusion_rows(native_scores, translated_scores, [str(c.item_id) for c in native], item_ids,
                                    native_weights, return_ranks=return_ranks)
 

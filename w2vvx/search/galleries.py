@@ -33,7 +33,8 @@ SearchResult = Tuple[np.ndarray, np.ndarray, Callable[[str], List[str]]]
 
 
 def open_gallery(folder):
-    """The gallery stored in ``folder``: a :class:`StoredIndex` (``w2vvx index build``) or a BigFile (``w2vvx encode``)."""
+    """The gallery stored in ``folder``: a :class:`StoredIndex` (``w2vvx index build``) or a BigFile of
+    encoded items (``w2vvx encode``)."""
     from w2vvx.search.index_store import StoredIndex, is_stored_index
 
     if is_stored_index(folder):

@@ -255,13 +255,14 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
     from w2vvx.evaluation.protocols import caption_rows, query_translation_protocol
 
     item_ids = collection.item_ids(split)
+    item_emb = run.model.encode_items(features, item_ids=item_ids)
     rows: Dict[str, dict] = {}
     # a model trained on target-language text only (the upper bound) has no source-language vocabulary
     preprocessor = getattr(run.model, "preprocessor", None)
     knows_source = source_language in getattr(preprocessor, "languages", [source_language])
     if knows_source:
         rows[f"source ({source_language})"] = caption_rows(run.model, collection.captions(split), features, item_ids,
-                                                           return_ranks=return_ranks)
+                                                           return_ranks=return_ranks, item_emb=item_emb)
     native = collection.captions(split, language)
     mt_path = collection.caption_path(split, f"google_{language}2{source_tag}")
     translated = None
@@ -269,7 +270,8 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
         translated = align_translations(native, collection.captions(split, f"google_{language}2{source_tag}"),
                                         name="query translation")[1]
     protocol = query_translation_protocol(run.model, features, item_ids, native, translated,
-                                          native_weights=(1.0, native_weight), return_ranks=return_ranks)
+                                          native_weights=(1.0, native_weight), return_ranks=return_ranks,
+                                          item_emb=item_emb)
     rows[f"CM ({language})"] = protocol["native w=1"]
     if translated is not None:
         share = f"{native_weight:.1f}/{1 - native_weight:.1f}"
