@@ -15,18 +15,17 @@ import argparse
 
 import numpy as np
 
-from w2vvx.evaluation.metrics import l2_normalize
+from w2vvx.evaluation.metrics import cosine_scores
 from w2vvx.io.collection import Collection
 from w2vvx.training.trainer import load_run
 
 
 def hubness(text_emb: np.ndarray, item_emb: np.ndarray, k: int = 10) -> dict:
-    scores = l2_normalize(text_emb) @ l2_normalize(item_emb).T
+    scores = cosine_scores(text_emb, item_emb)
     first = np.bincount(scores.argmax(1), minlength=len(item_emb))
     occurrences = np.bincount(np.argsort(-scores, 1)[:, :k].ravel(), minlength=len(item_emb))
-    queries = l2_normalize(text_emb)
-    pairwise = queries @ queries.T
-    off_diagonal = pairwise[~np.eye(len(queries), dtype=bool)]
+    pairwise = cosine_scores(text_emb, text_emb)
+    off_diagonal = pairwise[~np.eye(len(text_emb), dtype=bool)]
     return {"distinct_first": int(np.count_nonzero(first)), "items": len(item_emb),
             "top5_hub_share": float(np.sort(first)[-5:].sum() / len(text_emb)),
             "n10_skewness": float(((occurrences - occurrences.mean()) ** 3).mean() / occurrences.std() ** 3),
@@ -52,7 +51,7 @@ def main():
     print("|---|---:|---:|---:|---:|")
     for run_dir in args.runs:
         run = load_run(run_dir)
-        stats = hubness(run.model.encode_text(run.featurizer.featurize_captions(captions)),
+        stats = hubness(run.model.encode_text(captions),
                         run.model.encode_visual(vectors))
         print(f"| {run_dir} | {stats['distinct_first']}/{stats['items']} | {stats['top5_hub_share']:.1%} | "
               f"{stats['n10_skewness']:.2f} | {stats['query_cosine']:.3f} |")

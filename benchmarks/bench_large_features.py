@@ -241,13 +241,13 @@ def _reset_peak_rss() -> bool:
 
 
 class _WordFeaturizer:
-    """Featurizes space-separated captions of the synthetic word list (``featurize_captions`` protocol)."""
+    """Tokenises space-separated captions of the synthetic word list (the preprocessor call of the datasets)."""
 
     def __init__(self, words):
         self.ids = {word: index + 2 for index, word in enumerate(words)}  # 0 = <pad>, 1 = <unk>
         self.vocab_size = len(words) + 2
 
-    def featurize_captions(self, captions, chunk: int = 100_000):
+    def __call__(self, captions, chunk: int = 100_000):
         import numpy as np
 
         tokens = np.zeros((len(captions), MAXLEN), dtype=np.int32)

@@ -98,7 +98,7 @@ def main(argv=None):
         for mode in args.modes:
             if (study, setting, row, seed, mode) in done:
                 continue
-            stats = nrccr_view_diagnostics(run.model, run.featurizer, source, translations, features,
+            stats = nrccr_view_diagnostics(run.model, source, translations, features,
                                            max_items=args.max_items, training=mode == "train")
             record = {"study": study, "setting": setting, "row": row, "seed": seed, "mode": mode, **stats}
             done[(study, setting, row, seed, mode)] = record

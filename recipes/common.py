@@ -10,10 +10,10 @@ A recipe has three parts:
   paths) and skips it next time; a step without that record (a crash half way) is done again;
 * :func:`render_plan` - the text ``--dry-run`` prints: inputs, steps (done / to do), the protocol.
 
-Training and scoring helpers (:func:`train`, :func:`encode_captions`, :func:`encode_items`,
-:func:`score_matrix`) wrap :class:`w2vvx.training.trainer.Trainer` so that every recipe trains and
-encodes the same way; the evaluation routes (CL, CM, CLM, query-translation fusion) are those of
-:mod:`w2vvx.evaluation.crosslingual`. The NRCCR recipes train with
+:func:`train` wraps :class:`w2vvx.training.trainer.Trainer` so that every recipe trains the same way;
+the recipes encode with the trained model's ``encode_text`` / ``encode_items`` and evaluate through the
+protocols of :mod:`w2vvx.evaluation.protocols` (COCO-CN CL/CM/CLM, NRCCR query translation), the
+ones ``w2vvx do-all`` uses. The NRCCR recipes train with
 :class:`w2vvx.training.nrccr.NRCCRTrainer` (see :mod:`recipes.crosslingual`).
 """
 from __future__ import annotations
@@ -288,11 +288,11 @@ def render_plan(title: str, inputs: Sequence[InputFile], summaries: Mapping[str,
 # Model settings, training, encoding, scoring
 # ------------------------------------------------------------------------------------------------
 def model_config(name: str, small_scale: bool = False, **overrides):
-    """The named config, made tiny for ``small_scale`` (the ``smoke`` model size), plus ``overrides``."""
+    """The named config, made tiny for ``small_scale`` (the ``smoke`` model size), plus ``overrides``
+    (:func:`w2vvx.models.sizes.sized_config`: the sizing rule of do-all and ``w2vvx train`` too)."""
     from w2vvx.models.sizes import sized_config
 
-    config = sized_config(name, "smoke" if small_scale else "lineage")
-    return config.replace(**overrides) if overrides else config
+    return sized_config(name, "smoke" if small_scale else "lineage", **overrides)
 
 
 def small_scale_trainer_options(small_scale: bool) -> dict:
@@ -318,35 +318,15 @@ def train(config, run_dir, train_captions, features, val_captions, val_features=
     The run folder makes training resumable: a finished run is loaded as is, an interrupted one
     continues from its last checkpoint. ``trainer_options`` go to :class:`~w2vvx.training.trainer.Trainer`.
     """
+    from w2vvx.pipeline import fit_or_stop
     from w2vvx.training.trainer import Trainer, load_run
 
     trainer = Trainer(config, run_dir, train_captions, features, val_captions, val_features=val_features,
                       val_items=val_items, word_vectors=word_vectors, trusted=trusted,
                       default_language=default_language, seed=seed, verbose=verbose, tensorboard=False,
                       **trainer_options)
-    result = trainer.fit(resume=True)
-    if result.interrupted:
-        raise KeyboardInterrupt(f"training interrupted; run the same command again to resume {run_dir}")
+    fit_or_stop(trainer)  # Ctrl-C / SIGTERM: TrainingStopped after the last complete epoch
     return load_run(run_dir)
-
-
-def encode_captions(run, captions, batch_size: int = 500) -> np.ndarray:
-    """Unit-norm text embeddings of ``captions`` (``w2vvx.io.Caption`` list) with a loaded run."""
-    from w2vvx.datasets.batching import featurize_captions
-
-    return run.model.encode_text(featurize_captions(run.featurizer, list(captions)), batch_size=batch_size)
-
-
-def encode_items(run, features, item_ids: Sequence[str], batch_size: int = 500) -> np.ndarray:
-    """Unit-norm item embeddings of ``item_ids`` (``features``: BigFile or ``ids -> array`` callable)."""
-    return run.model.encode_items(features, item_ids=list(item_ids), batch_size=batch_size)
-
-
-def score_matrix(query_emb, item_emb) -> np.ndarray:
-    """Cosine scores ``(n_queries, n_items)``."""
-    from w2vvx.evaluation.metrics import l2_normalize
-
-    return l2_normalize(query_emb) @ l2_normalize(item_emb).T
 
 
 def write_report(path, rows: Mapping[str, Mapping[str, float]], header_lines: Sequence[str] = ()) -> str:
@@ -372,6 +352,5 @@ def first_n_items(captions, n: Optional[int]) -> list:
 
 __all__ = ["InputFile", "Step", "StepRunner", "check_input", "check_inputs", "render_plan", "count_text_lines",
            "read_lines", "sentence_file_validator", "id_list_validator", "caption_file_validator",
-           "bigfile_validator", "npy_validator", "model_config", "nrccr_config", "small_scale_trainer_options", "train", "encode_captions",
-           "encode_items", "score_matrix", "write_report",
+           "bigfile_validator", "npy_validator", "model_config", "nrccr_config", "small_scale_trainer_options", "train", "write_report",
            "first_n_items", "SMALL_SCALE_OVERRIDES"]

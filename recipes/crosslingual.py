@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from w2vvx.errors import MissingFileError
+from w2vvx.evaluation.baselines import nrccr_baseline_warning
 from w2vvx.evaluation.crosslingual import NRCCR_NATIVE_WEIGHTS
 from w2vvx.io.collection import Collection
 
 from .lineage import lineage_lines
-from .common import (encode_captions, encode_items, first_n_items, nrccr_config, small_scale_trainer_options,
-                     write_report)
+from .common import first_n_items, nrccr_config, small_scale_trainer_options, write_report
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +126,9 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
         weights: NRCCR loss weights (:class:`w2vvx.models.nrccr.NRCCRWeights` fields); default NRCCR's.
         max_epochs: override of the config's epochs.
     """
-    from w2vvx.evaluation.crosslingual import cosine_scores, translation_fusion_rows
+    from w2vvx.evaluation.protocols import query_translation_protocol
     from w2vvx.models.nrccr import NRCCRWeights
+    from w2vvx.pipeline import fit_or_stop
     from w2vvx.training.nrccr import NRCCRTrainer, align_translations
     from w2vvx.training.trainer import load_run
 
@@ -160,19 +161,11 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
                            train_back_translations=back, val_translations=val_mt, weights=nrccr_weights,
                            word_vectors=word_vectors, trusted=trusted, default_language="en", seed=seed,
                            verbose=verbose, max_epochs=max_epochs, **small_scale_trainer_options(small_scale))
-    result = trainer.fit(resume=True)
-    if result.interrupted:
-        raise KeyboardInterrupt(f"training interrupted; run the same command again to resume {model_dir}")
+    result = fit_or_stop(trainer)  # Ctrl-C / SIGTERM: TrainingStopped after the last complete epoch
     run = load_run(model_dir)
     test_items = list(dict.fromkeys(c.item_id for c in test_caps))
-    items = encode_items(run, features, test_items)
-    native_scores = cosine_scores(encode_captions(run, test_caps), items)
-    translated_scores = None
-    if test_mt is not None:
-        aligned = align_translations(test_caps, test_mt, name="query translation")[1]
-        translated_scores = cosine_scores(encode_captions(run, aligned), items)
-    results = translation_fusion_rows(native_scores, translated_scores, [c.item_id for c in test_caps], test_items,
-                                      spec.native_weights)
+    aligned_mt = None if test_mt is None else align_translations(test_caps, test_mt, name="query translation")[1]
+    results = query_translation_protocol(run.model, features, test_items, test_caps, aligned_mt, spec.native_weights)
     last = result.history[-1] if result.history else {}
     terms = ", ".join(f"{key} {float(last[key]):.4g}" for key in sorted(last) if key.startswith("loss_"))
     header = [f"# {spec.collection}: en -> {spec.target} (NRCCR method and protocol)", "",
@@ -196,6 +189,7 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
         header += ["", "Published (for comparison):"] + [f"- {line}" for line in spec.published]
     rows = {f"{spec.target} queries, {key}": metrics for key, metrics in results.items()}
     print(write_report(Path(run_dir) / "results.md", rows, header))
+    print(nrccr_baseline_warning())
     return results
 
 

@@ -45,10 +45,10 @@ from w2vvx.io.bigfile import BigFile
 from w2vvx.io.captions import Caption, read_captions, read_sentences
 from w2vvx.io.imagesets import read_imageset
 
-from w2vvx.evaluation.metrics import evaluate_from_scores
+from w2vvx.evaluation.baselines import nrccr_baseline_warning
+from w2vvx.evaluation.protocols import caption_rows
 
-from .common import (InputFile, check_inputs, encode_captions, encode_items, model_config, score_matrix,
-                     train, write_report)
+from .common import InputFile, check_inputs, model_config, train, write_report
 
 logger = logging.getLogger(__name__)
 
@@ -313,13 +313,14 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
                                   seed=seed, verbose=verbose, weights=weights,
                                   steps_per_epoch=nrccr_steps_per_epoch)
                 train_size = len(source) + len(translations)
-            scores = score_matrix(encode_captions(run, task.test), encode_items(run, task.features, task.test_items))
-            metrics = evaluate_from_scores(scores, [c.item_id for c in task.test], task.test_items)
+            metrics = caption_rows(run.model, task.test, task.features, task.test_items)
             metrics.update(train_captions=train_size, test_queries=len(task.test), gallery=len(task.test_items))
             results[key] = metrics
             timings[key] = time.time() - start + load_time
             text = _write_table(out_dir, settings, results, timings, compare_floor=max_items is None)
     print(text)
+    if "nrccr" in methods or "src_mt" in methods:
+        print(nrccr_baseline_warning())
     return results
 
 
@@ -374,6 +375,7 @@ def train_nrccr(settings, run_dir, source, translations, task: PivotTask, seed: 
     uses the native target-language queries of ``task.val`` (no MT of them into English exists).
     """
     from w2vvx.models.nrccr import NRCCRWeights
+    from w2vvx.pipeline import fit_or_stop
     from w2vvx.training.nrccr import NRCCRTrainer
     from w2vvx.training.trainer import load_run
 
@@ -381,9 +383,7 @@ def train_nrccr(settings, run_dir, source, translations, task: PivotTask, seed: 
     trainer = NRCCRTrainer(settings, run_dir, source, task.features, task.val, train_translations=translations,
                            val_items=task.val_items, weights=nrccr_weights, default_language="en", seed=seed,
                            verbose=verbose, tensorboard=False, steps_per_epoch=steps_per_epoch)
-    result = trainer.fit(resume=True)
-    if result.interrupted:
-        raise KeyboardInterrupt(f"training interrupted; run the same command again to resume {run_dir}")
+    fit_or_stop(trainer)  # Ctrl-C / SIGTERM: TrainingStopped after the last complete epoch
     return load_run(run_dir)
 
 

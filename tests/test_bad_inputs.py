@@ -525,7 +525,7 @@ def _(tmp, request):
 
 @case("disk-full-writing-bigfile", StorageError, says=["out", "the disk is full", "nothing was written"])
 def _(tmp, request):
-    from w2vvx.io import bigfile, write_bigfile
+    from w2vvx.io import bigfile_writer, write_bigfile
 
     def full_disk_open(path, mode="r", *args, **kwargs):
         if str(path).endswith("feature.bin") and "w" in mode:
@@ -534,7 +534,7 @@ def _(tmp, request):
 
     if not os.path.exists("/dev/full"):
         pytest.skip("/dev/full (a device that is always full) is not available")
-    request.getfixturevalue("monkeypatch").setattr(bigfile, "open", full_disk_open, raising=False)
+    request.getfixturevalue("monkeypatch").setattr(bigfile_writer, "open", full_disk_open, raising=False)
     try:
         write_bigfile(tmp / "out", [f"i{k}" for k in range(100)], np.ones((100, 64), np.float32))
     finally:

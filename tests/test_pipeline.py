@@ -126,3 +126,45 @@ def test_do_all_rejects_an_unknown_config_before_generating_anything(tmp_path):
     with pytest.raises(ConfigError, match="w2vv_attention_ctl"):
         run_do_all(DoAllSettings(config="w2vv_atention_ctl", rootpath=str(root), size="tiny", generate_scale="tiny"))
     assert not root.exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_do_all_at_a_resumable_checkpoint_and_the_next_call_resumes(tmp_path, monkeypatch):
+    """Ctrl-C during the source model: no target model is trained, and the same call resumes from epoch 1."""
+    import keras
+
+    import w2vvx.training.trainer as trainer_module
+    from w2vvx.training.signals import TrainingStopped
+
+    class CtrlCAfterFirstEpoch(keras.callbacks.Callback):  # what GracefulStop raises at the epoch boundary
+        def on_epoch_end(self, epoch, logs=None):
+            raise TrainingStopped("SIGINT")
+
+    original = trainer_module.Trainer.__init__
+
+    def with_ctrl_c(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.extra_callbacks.append(CtrlCAfterFirstEpoch())
+
+    monkeypatch.setattr(trainer_module.Trainer, "__init__", with_ctrl_c)
+    run_root = tmp_path / "run"
+    settings = DoAllSettings(config="w2vv_attention_ctl", rootpath=str(tmp_path), size="tiny", generate_scale="tiny",
+                             target_languages=("zh",), verbose=0, run_root=str(run_root), overrides={"max_epochs": 2})
+    with pytest.raises(TrainingStopped):
+        run_do_all(settings)
+    assert sorted(p.name for p in run_root.iterdir() if p.is_dir()) == ["source_en"]
+    first_epoch = _history(run_root / "source_en")
+    assert len(first_epoch) == 1 and not (run_root / "results.md").exists()
+
+    monkeypatch.setattr(trainer_module.Trainer, "__init__", original)
+    result = run_do_all(settings)
+    history = _history(run_root / "source_en")
+    assert len(history) == 2 and history[0]["loss"] == first_epoch[0]["loss"]  # resumed: epoch 1 kept, 2 trained
+    assert result.markdown_path.is_file() and "[MT] CM-MT (zh)" in result.metrics
+
+
+def _history(run_dir):
+    import csv
+
+    with open(run_dir / "history.csv", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))

@@ -40,10 +40,11 @@ def test_missing_shared_data_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_small_scale_end_to_end(shared_data, tmp_path):
+def test_small_scale_end_to_end(shared_data, tmp_path, capsys):
     results = pivot.run_pivot(shared_data, tmp_path, datasets=("multi30k",), small_scale=True, max_items=30,
                               verbose=0)
     assert results["multi30k"]["t2i_queries"] == 150
+    assert "warning:" not in capsys.readouterr().out  # the NRCCR warning comes with NRCCR results only
     table = (tmp_path / "pivot_results.md").read_text(encoding="utf-8")
     assert "| multi30k (ours) |" in table and "floor" not in table  # no floor comparison for capped runs
 
@@ -72,9 +73,12 @@ def test_unknown_method_is_rejected_before_training(shared_data, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_nrccr_method_runs_end_to_end_on_tiny_flickr8k_cn(shared_data, tmp_path):
+def test_nrccr_method_runs_end_to_end_on_tiny_flickr8k_cn(shared_data, tmp_path, capsys):
     results = pivot.run_pivot(shared_data, tmp_path, datasets=("flickr8k-cn",), small_scale=True, max_items=12,
                               method="nrccr", verbose=0)
+    printed = capsys.readouterr().out
+    assert "| flickr8k-cn nrccr (ours) |" in printed.split("warning: NRCCR has not beaten its baseline")[0]
+    assert "-18.4" in printed  # the measured gap, after the results
     assert list(results) == ["flickr8k-cn nrccr"]
     metrics = results["flickr8k-cn nrccr"]
     assert metrics["t2i_queries"] == 60 and metrics["gallery"] == 12 and metrics["train_captions"] == 240

@@ -12,7 +12,8 @@ from w2vvx.evaluation.mrv import mean_rank_variance
 from w2vvx.io import BigFile, Caption, write_bigfile
 from w2vvx.models import build_model, get_config
 from w2vvx.training import Trainer, load_run
-from w2vvx.training.callbacks import MultilingualRetrievalValidation, aligned_mrv
+from w2vvx.evaluation.mrv import aligned_mrv
+from w2vvx.training.callbacks import MultilingualRetrievalValidation
 
 WORDS = {"en": ["red", "blue", "green", "small", "large", "dog", "cat", "bird", "ball", "tree"],
          "de": ["rot", "blau", "gruen", "klein", "gross", "hund", "katze", "vogel", "spielball", "baum"],

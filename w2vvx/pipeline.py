@@ -15,8 +15,8 @@ For a collection in the single-folder layout (see :class:`w2vvx.io.Collection`) 
      (``train_google_enc2<lang>``), the cross-lingual transfer setting; the row ``CM-MT``.
 
    Both are selected on the human validation captions;
-3. evaluates on the test split (:mod:`w2vvx.evaluation.crosslingual`, one definition for the
-   library and the recipes):
+3. evaluates on the test split by :func:`w2vvx.evaluation.protocols.coco_cn_protocol` (the one
+   implementation, which the COCO-CN recipe calls too; this module only chooses the captions and models):
 
    * ``source (en)``: English queries through the source model (reference only);
    * ``CM``: cross-modal, the target-language query through the target model against the items;
@@ -34,12 +34,16 @@ For a collection in the single-folder layout (see :class:`w2vvx.io.Collection`) 
    evaluated, the mean rank variance (MRV, CCRK) across languages is added.
 
 With ``config="nrccr"`` one cross-lingual NRCCR model per target language replaces the source and
-target models (:mod:`w2vvx.training.nrccr`); its rows are the source-language reference, ``CM`` (native
-query) and ``fused`` (0.8 native + 0.2 its machine translation into English, min-max normalised over
+target models (:mod:`w2vvx.training.nrccr`, evaluated by
+:func:`w2vvx.evaluation.protocols.query_translation_protocol`); its rows are the source-language reference,
+``CM`` (native query) and ``fused`` (0.8 native + 0.2 its machine translation into English, min-max normalised over
 the whole score matrix, NRCCR's protocol).
 
 Every step is resumable: a finished model is not trained again, an interrupted one resumes from its
-last complete epoch.
+last complete epoch. Ctrl-C or SIGTERM stops the whole pipeline at that checkpoint
+(:class:`~w2vvx.training.signals.TrainingStopped`, see :func:`fit_or_stop`): no later model is trained.
+With ``config="nrccr"`` the results end with a ``warning:`` block, NRCCR's measured gap to its baseline
+(:func:`w2vvx.evaluation.baselines.nrccr_baseline_warning`).
 
 Example:
     >>> from w2vvx.pipeline import DoAllSettings, run_do_all                 # doctest: +SKIP
@@ -58,7 +62,7 @@ import numpy as np
 
 from w2vvx.errors import ConfigError, MissingFileError
 from w2vvx.io.atomic import atomic_path
-from w2vvx.models.sizes import SIZES
+from w2vvx.models.sizes import SIZES, sized_config
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +90,7 @@ class DoAllSettings:
         run_root: the pipeline folder; default ``<rootpath>/<collection>/runs/do_all_<config>_<size>``.
         seed: seeds models and batches.
         generate: create the embedded default collection if it does not exist yet.
-        generate_scale: its size preset (``tiny``, ``default``, ``large``).
+        generate_scale: its collection scale (``tiny``, ``default``, ``large``).
         verbose: Keras progress bars (0 silent, 1 bar, 2 a line per epoch).
         fusion_metric: the metric the CLM weight is chosen by on validation (``mir`` as coco-cn, or ``sumr``).
     """
@@ -125,18 +129,14 @@ class DoAllResult:
     markdown_path: Path
     csv_path: Path
     fusion_weights: Dict[str, float]
+    #: a ``warning:`` block printed with the results (e.g. NRCCR's measured gap to its baseline), or "".
+    warning: str = ""
 
 
 def model_config(settings: DoAllSettings):
-    """The config a pipeline trains: the named config with the model size and overrides applied."""
-    from w2vvx.models.configs import get_config
-
-    overrides = dict(SIZE_OVERRIDES[settings.size])
-    overrides.update(settings.overrides)
-    if overrides.get("w2v_dim") is not None and "embed_dim" in overrides:
-        # word vectors are trained at the GRU embedding size, so both branches share one dimension
-        overrides["w2v_dim"] = overrides["embed_dim"]
-    return get_config(settings.config, **overrides)
+    """The config a pipeline trains: the named config with the model size and overrides applied
+    (:func:`w2vvx.models.sizes.sized_config`, the one sizing rule of w2vvx)."""
+    return sized_config(settings.config, settings.size, **settings.overrides)
 
 
 def _resolve_collection(settings: DoAllSettings):
@@ -187,7 +187,38 @@ def _train(config, run_dir: Path, collection, features, train_variant: Optional[
                 train_variant or "source", len(val))
     trainer = Trainer(config, run_dir, train, features, val, default_language=language, seed=settings.seed,
                       verbose=settings.verbose)
-    return trainer.fit(resume=True)
+    return fit_or_stop(trainer)
+
+
+def fit_or_stop(trainer):
+    """``trainer.fit(resume=True)``; an interrupted fit (Ctrl-C, SIGTERM) stops the whole pipeline.
+
+    The run's last complete epoch is checkpointed, so the same command resumes it; without this, the
+    pipeline would go on to evaluate a half-trained model and train the next one.
+
+    Args:
+        trainer: a :class:`~w2vvx.training.trainer.Trainer` (or anything whose ``fit(resume=True)`` returns a
+            result with ``interrupted``, ``signal`` and ``epochs_done``).
+
+    Raises:
+        TrainingStopped: the fit was interrupted (``signal_name``: ``"SIGINT"`` or ``"SIGTERM"``).
+
+    Example:
+        >>> import types
+        >>> class Finished:  # an interrupted result would raise TrainingStopped (a KeyboardInterrupt) instead
+        ...     def fit(self, resume):
+        ...         return types.SimpleNamespace(interrupted=False, signal=None, epochs_done=3)
+        >>> fit_or_stop(Finished()).epochs_done
+        3
+    """
+    from w2vvx.training.signals import TrainingStopped
+
+    result = trainer.fit(resume=True)
+    if result.interrupted:
+        logger.warning("%s interrupted after %d complete epochs; run the same command again to resume it",
+                       getattr(trainer, "run_dir", "training"), result.epochs_done)
+        raise TrainingStopped(result.signal or "SIGINT")
+    return result
 
 
 def _train_multilingual(config, run_dir: Path, collection, features, settings: DoAllSettings):
@@ -204,50 +235,19 @@ def _train_multilingual(config, run_dir: Path, collection, features, settings: D
                 len({c.item_id for c in train[source]}))
     trainer = Trainer(config, run_dir, train, features, val, default_language=source, seed=settings.seed,
                       verbose=settings.verbose)
-    return trainer.fit(resume=True)
+    return fit_or_stop(trainer)
 
 
-def _encode_texts(run, captions) -> np.ndarray:
-    inputs = run.featurizer.featurize_captions(captions)
-    return run.model.encode_text(inputs)
+def _protocol_split(collection, split: str, language: str, visual_space: bool, source_tag: str):
+    """The COCO-CN protocol's material of ``split`` (:class:`w2vvx.evaluation.protocols.ProtocolSplit`)."""
+    from w2vvx.evaluation.protocols import ProtocolSplit
 
-
-class _Encoder:
-    """Encodes one split's texts and items with trained runs (item embeddings cached per run and split)."""
-
-    def __init__(self, collection, features):
-        self.collection = collection
-        self.features = features
-        self._item_cache: Dict[Tuple[str, str], np.ndarray] = {}
-
-    def items(self, split: str) -> List[str]:
-        return self.collection.item_ids(split)
-
-    def item_embeddings(self, run, split: str) -> np.ndarray:
-        key = (str(run.run_dir), split)
-        if key not in self._item_cache:
-            self._item_cache[key] = run.model.encode_items(self.features, item_ids=self.items(split))
-        return self._item_cache[key]
-
-
-def _protocol_scores(encoder: _Encoder, source_run, target_run, split: str, language: str, visual_space: bool,
-                     source_tag: str):
-    """``(queries, CL scores, CM scores)`` of ``split`` (:mod:`w2vvx.evaluation.crosslingual`)."""
-    from w2vvx.evaluation.crosslingual import cosine_scores, cross_lingual_scores, cross_modal_scores
-
-    queries = encoder.collection.captions(split, language)
-    query_emb = _encode_texts(target_run, queries)
-    cm = cross_modal_scores(query_emb, encoder.item_embeddings(target_run, split))
-    items = encoder.items(split)
     if visual_space:
-        sentences = encoder.collection.captions(split)
-        cl = cross_lingual_scores(query_emb, _encode_texts(source_run, sentences), [c.item_id for c in sentences],
-                                  items)
-    else:
-        # a common-space model's two spaces differ: CL goes through the query's MT into the source language
-        translated = encoder.collection.captions(split, f"google_{language}2{source_tag}")
-        cl = cosine_scores(_encode_texts(source_run, translated), encoder.item_embeddings(source_run, split))
-    return queries, cl, cm
+        return ProtocolSplit(collection.captions(split, language), collection.item_ids(split),
+                             source_sentences=collection.captions(split))
+    # a common-space model's two spaces differ: CL goes through the query's MT into the source language
+    return ProtocolSplit(collection.captions(split, language), collection.item_ids(split),
+                         query_translations=collection.captions(split, f"google_{language}2{source_tag}"))
 
 
 #: The two protocols of the target-language model in :func:`run_do_all` (label, training variant, description).
@@ -260,12 +260,14 @@ PROTOCOLS = (
 
 
 def run_do_all(settings: DoAllSettings) -> DoAllResult:
-    """Run the whole pipeline; see the module docstring."""
-    from w2vvx.evaluation.crosslingual import clm_rows
-    from w2vvx.evaluation.metrics import evaluate_retrieval
-    from w2vvx.evaluation.mrv import mean_rank_variance
+    """Run the whole pipeline; see the module docstring.
+
+    Raises:
+        TrainingStopped: Ctrl-C or SIGTERM interrupted a training (its last epoch is checkpointed;
+            the same call resumes it). No later model is trained and nothing is evaluated.
+    """
+    from w2vvx.evaluation.mrv import aligned_mrv
     from w2vvx.evaluation.report import ResultsTable
-    from w2vvx.training.trainer import load_run
 
     config = model_config(settings)  # a bad config name fails before any collection is generated
     collection = _resolve_collection(settings)
@@ -278,73 +280,21 @@ def run_do_all(settings: DoAllSettings) -> DoAllResult:
         {**dataclasses.asdict(settings), "feature": feature, "collection": collection.name,
          "model_config": config.to_dict()}, indent=1, default=str), encoding="utf-8")
     notes: List[str] = []
-    table = ResultsTable()
     weights: Dict[str, float] = {}
-    source_tag = _source_tag(settings)
-
+    warning = ""
     if settings.config == "nrccr":
         # NRCCR: one cross-lingual model per target language (shared text encoder), no separate source model
+        from w2vvx.evaluation.baselines import nrccr_baseline_warning
         from w2vvx.training.nrccr import nrccr_do_all_metrics
 
-        metrics, ranks_by_language = nrccr_do_all_metrics(settings, collection, features, config, run_root,
-                                                          source_tag=source_tag)
+        metrics, ranked = nrccr_do_all_metrics(settings, collection, features, config, run_root,
+                                               source_tag=_source_tag(settings))
         notes.append("Protocol: NRCCR (one model per language, trained on English + MT; `fused` = 0.8 native "
                      "query + 0.2 its MT into English, min-max over the whole score matrix)")
+        warning = nrccr_baseline_warning()
     else:
-        metrics: Dict[str, dict] = {}
-        ranks_by_language: Dict[str, Dict[str, np.ndarray]] = {}
-        if config.loss == "one_to_k":
-            # CCRK 1-to-K: one model learns from every language of an item at once and serves all routes
-            source_dir = run_root / "multilingual"
-            _train_multilingual(config, source_dir, collection, features, settings)
-            targets = {(language, "MT"): source_dir for language in settings.target_languages}
-            notes.append("Protocol: CCRK 1-to-K (one model on English + MT captions of every language); the "
-                         "COCO-CN protocol (a separate model on human target-language text) does not apply")
-        else:
-            source_dir = run_root / f"source_{settings.source_language}"
-            _train(config, source_dir, collection, features, None, None, settings.source_language, settings)
-            targets = {}
-            for language in settings.target_languages:
-                for label, variant, _ in PROTOCOLS:
-                    variant = variant.format(src=source_tag, lang=language)
-                    path = collection.caption_path("train", variant)
-                    if not path.is_file():
-                        notes.append(f"{label} protocol for {language}: not run, {path.name} is missing")
-                        continue
-                    run_dir = run_root / (f"target_{language}" if label == "MT" else f"target_{language}_human")
-                    _train(config, run_dir, collection, features, variant, language, language, settings)
-                    targets[(language, label)] = run_dir
-            notes += [f"Protocol {label}: {description.format(src=source_tag, lang='<lang>')}"
-                      for label, _, description in PROTOCOLS]
-
-        visual_space = config.common_space_dim is None
-        notes.append("CL: " + ("each target-language query vs ONE English test sentence per item (the first), both "
-                               "mapped into the visual space (COCO-CN zh2en_sim.py)" if visual_space else
-                               "the query's MT into English through the source model (a common-space model's two "
-                               "spaces differ, so COCO-CN's sentence matching does not apply)")
-                     + "; CLM: w*CL + (1-w)*CM, w by validation " + settings.fusion_metric)
-        source_run = load_run(source_dir)
-        encoder = _Encoder(collection, features)
-        test_captions = collection.captions("test")
-        source = evaluate_retrieval(_encode_texts(source_run, test_captions), [c.item_id for c in test_captions],
-                                    encoder.item_embeddings(source_run, "test"), encoder.items("test"),
-                                    return_ranks=True)
-        metrics[f"source ({settings.source_language})"] = source
-        ranks_by_language[settings.source_language] = _ranks_by_caption(test_captions, source)
-        for (language, label), run_dir in targets.items():
-            target_run = load_run(run_dir)
-            val = _protocol_scores(encoder, source_run, target_run, "val", language, visual_space, source_tag)
-            test = _protocol_scores(encoder, source_run, target_run, "test", language, visual_space, source_tag)
-            rows, weight = clm_rows(val[1], val[2], [c.item_id for c in val[0]], encoder.items("val"),
-                                    test[1], test[2], [c.item_id for c in test[0]], encoder.items("test"),
-                                    metric=settings.fusion_metric, return_ranks=True)
-            weights[language if label == "MT" else f"{language} {label}"] = weight
-            cm_name = "CM-MT" if label == "MT" else "CM-human"
-            metrics[f"[{label}] CL ({language})"] = rows["CL"]
-            metrics[f"[{label}] {cm_name} ({language})"] = rows["CM"]
-            metrics[f"[{label}] CLM ({language}, w={weight:.2f})"] = rows[f"CLM (w={weight:.2f})"]
-            if label == "MT":
-                ranks_by_language[language] = _ranks_by_caption(test[0], rows["CM"])
+        metrics, ranked = _coco_cn_metrics(settings, collection, features, config, run_root, notes, weights)
+    table = ResultsTable()
     for setting, values in metrics.items():
         table.add(setting, values)
 
@@ -353,34 +303,79 @@ def run_do_all(settings: DoAllSettings) -> DoAllResult:
     markdown = f"Results of `{settings.config}` ({settings.size}) on {collection.name}, test split\n\n"
     markdown += "".join(f"- {note}\n" for note in notes) + "\n"
     markdown += table.to_markdown() + "\n"
-    if len(ranks_by_language) >= 2:
-        aligned = _align_ranks(ranks_by_language)
-        if aligned is not None:
-            metrics["MRV"] = {"t2i_mrv": mean_rank_variance(aligned), "languages": ",".join(sorted(aligned))}
+    if len(ranked) >= 2:
+        mrv = aligned_mrv({language: result for language, (result, _) in ranked.items()},
+                          {language: keys for language, (_, keys) in ranked.items()}, directions=("t2i",))
+        if mrv:
+            metrics["MRV"] = {"t2i_mrv": mrv["t2i_mrv"], "languages": ",".join(sorted(ranked))}
             markdown += (f"\nMRV (t2i, languages {metrics['MRV']['languages']}, lower is better): "
                          f"{metrics['MRV']['t2i_mrv']:.2f}\n")
+    if warning:
+        markdown += "\n" + warning + "\n"
     with atomic_path(markdown_path) as tmp:
         tmp.write_text(markdown, encoding="utf-8")
     with atomic_path(run_root / "metrics.json") as tmp:
         tmp.write_text(json.dumps({key: _jsonable(value) for key, value in metrics.items()}, indent=1))
-    return DoAllResult(table, metrics, run_root, markdown_path, csv_path, weights)
+    return DoAllResult(table, metrics, run_root, markdown_path, csv_path, weights, warning)
 
 
-def _ranks_by_caption(captions, result) -> Dict[str, np.ndarray]:
-    """t2i ranks keyed by ``<item>#<caption index>`` so languages can be aligned per instance (MRV)."""
-    ranks = np.asarray(result["t2i_ranks"])
-    return {f"{c.item_id}#{c.index}": rank for c, rank in zip(captions, ranks)}
+def _coco_cn_metrics(settings: DoAllSettings, collection, features, config, run_root: Path, notes: List[str],
+                     weights: Dict[str, float]):
+    """Train the source and target models and evaluate them by the COCO-CN protocol
+    (:func:`w2vvx.evaluation.protocols.coco_cn_protocol`); returns ``(metrics, {language: (result, keys)})``."""
+    from w2vvx.evaluation.mrv import caption_keys
+    from w2vvx.evaluation.protocols import caption_rows, coco_cn_protocol
+    from w2vvx.training.trainer import load_run
 
+    source_tag = _source_tag(settings)
+    if config.loss == "one_to_k":
+        # CCRK 1-to-K: one model learns from every language of an item at once and serves all routes
+        source_dir = run_root / "multilingual"
+        _train_multilingual(config, source_dir, collection, features, settings)
+        targets = {(language, "MT"): source_dir for language in settings.target_languages}
+        notes.append("Protocol: CCRK 1-to-K (one model on English + MT captions of every language); the "
+                     "COCO-CN protocol (a separate model on human target-language text) does not apply")
+    else:
+        source_dir = run_root / f"source_{settings.source_language}"
+        _train(config, source_dir, collection, features, None, None, settings.source_language, settings)
+        targets = {}
+        for language in settings.target_languages:
+            for label, variant, _ in PROTOCOLS:
+                variant = variant.format(src=source_tag, lang=language)
+                path = collection.caption_path("train", variant)
+                if not path.is_file():
+                    notes.append(f"{label} protocol for {language}: not run, {path.name} is missing")
+                    continue
+                run_dir = run_root / (f"target_{language}" if label == "MT" else f"target_{language}_human")
+                _train(config, run_dir, collection, features, variant, language, language, settings)
+                targets[(language, label)] = run_dir
+        notes += [f"Protocol {label}: {description.format(src=source_tag, lang='<lang>')}"
+                  for label, _, description in PROTOCOLS]
 
-def _align_ranks(ranks_by_language: Dict[str, Dict[str, np.ndarray]]):
-    keys = None
-    for ranks in ranks_by_language.values():
-        keys = set(ranks) if keys is None else keys & set(ranks)
-    if not keys:
-        logger.warning("no caption instance is shared by all languages; MRV is not reported")
-        return None
-    keys = sorted(keys)
-    return {language: np.array([ranks[key] for key in keys]) for language, ranks in ranks_by_language.items()}
+    visual_space = config.common_space_dim is None
+    notes.append("CL: " + ("each target-language query vs ONE English test sentence per item (the first), both "
+                           "mapped into the visual space (COCO-CN zh2en_sim.py)" if visual_space else
+                           "the query's MT into English through the source model (a common-space model's two "
+                           "spaces differ, so COCO-CN's sentence matching does not apply)")
+                 + "; CLM: w*CL + (1-w)*CM, w by validation " + settings.fusion_metric)
+    source_run = load_run(source_dir)
+    test_captions = collection.captions("test")
+    source = caption_rows(source_run.model, test_captions, features, collection.item_ids("test"), return_ranks=True)
+    metrics: Dict[str, dict] = {f"source ({settings.source_language})": source}
+    ranked = {settings.source_language: (source, caption_keys(test_captions))}
+    for (language, label), run_dir in targets.items():
+        val, test = (_protocol_split(collection, split, language, visual_space, source_tag)
+                     for split in ("val", "test"))
+        rows, weight = coco_cn_protocol(load_run(run_dir).model, source_run.model, features, val, test,
+                                        visual_space=visual_space, metric=settings.fusion_metric, return_ranks=True)
+        weights[language if label == "MT" else f"{language} {label}"] = weight
+        cm_name = "CM-MT" if label == "MT" else "CM-human"
+        metrics[f"[{label}] CL ({language})"] = rows["CL"]
+        metrics[f"[{label}] {cm_name} ({language})"] = rows["CM"]
+        metrics[f"[{label}] CLM ({language}, w={weight:.2f})"] = rows[f"CLM (w={weight:.2f})"]
+        if label == "MT":
+            ranked[language] = (rows["CM"], caption_keys(test.queries))
+    return metrics, ranked
 
 
 def _jsonable(values: dict) -> dict:

@@ -26,6 +26,7 @@ def command(ctx, config, collection_name, feature, targets, size, scale, overrid
     import time
 
     from w2vvx.pipeline import DoAllSettings, run_do_all
+    from w2vvx.training.signals import TrainingStopped
 
     started = time.perf_counter()
     settings = settings_of(ctx)
@@ -36,7 +37,12 @@ def command(ctx, config, collection_name, feature, targets, size, scale, overrid
                            feature=feature, target_languages=tuple(targets), size=size,
                            overrides=parse_overrides(overrides), run_root=run_root, seed=seed,
                            generate_scale=scale, verbose=0 if quiet else 2)
-    result = run_do_all(do_all)
+    try:
+        result = run_do_all(do_all)
+    except TrainingStopped:
+        click.echo("do-all stopped after the last complete epoch, before training the next model; run the same "
+                   "command again to resume", err=True)
+        raise
     click.echo("")
     click.echo(result.markdown_path.read_text(encoding="utf-8"))
     click.echo(f"written: {result.markdown_path}, {result.csv_path}; plots: "

@@ -18,7 +18,7 @@ from w2vvx.cli.common import (COLLECTION_HELP, FEATURE_HELP, check_features_for_
 @click.pass_context
 def command(ctx, run_dir, collection_name, feature, split, variant, out):
     """Evaluate a trained run: t2i and i2t R@1/5/10, MedR, mAP, mIR, SumR."""
-    from w2vvx.evaluation.metrics import evaluate_retrieval
+    from w2vvx.evaluation.protocols import caption_rows
     from w2vvx.evaluation.report import ResultsTable
     from w2vvx.pipeline import pick_feature
     from w2vvx.training.trainer import load_run
@@ -27,15 +27,13 @@ def command(ctx, run_dir, collection_name, feature, split, variant, out):
     features = collection.features(pick_feature(collection, feature))
     run = load_run(run_dir)
     if variant is None:
-        variant = run_language_variant(collection, split, run.featurizer, run_dir)
+        variant = run_language_variant(collection, split, run.model.preprocessor, run_dir)
     captions = collection.captions(split, variant)
     items = collection.item_ids(split)
     imageset = collection.imageset_path(split)
     check_features_for_run(run_dir, features, items,
                            source=imageset if imageset.is_file() else collection.caption_path(split, variant))
-    text = run.model.encode_text(run.featurizer.featurize_captions(captions))
-    visual = run.model.encode_items(features, item_ids=items)
-    metrics = evaluate_retrieval(text, [c.item_id for c in captions], visual, items)
+    metrics = caption_rows(run.model, captions, features, items)
     table = ResultsTable()
     table.add(f"{split}{'_' + variant if variant else ''}", metrics)
     click.echo(table.to_markdown())
@@ -45,6 +43,8 @@ def command(ctx, run_dir, collection_name, feature, split, variant, out):
 
 def run_language_variant(collection, split: str, featurizer, run_dir):
     """The caption variant to evaluate a run on when ``--variant`` is not given.
+
+    ``featurizer`` is what knows the run's ``languages`` and ``default_language`` (the model's preprocessor).
 
     The source captions when the run reads their language; else the split's captions in the run's default
     language (e.g. ``zh`` for a Chinese run); else a ConfigError that names ``--variant``.

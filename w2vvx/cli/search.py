@@ -52,9 +52,8 @@ def command(ctx, run_dir, query, queries_file, collection_name, feature, index_d
 
     queries = read_queries(query, queries_file)
     run = load_run(run_dir)
-    featurizer = run.featurizer
-    inputs = featurizer.for_language(language or featurizer.default_language).batch(queries)
-    query_emb = run.model.encode_text(inputs)
+    # the model's own preprocessor; unlike the web service, the CLI ranks a query of unknown words too (as before)
+    query_emb = run.model.encode_text(run.model.preprocessor(queries, language=language, check_queries=False))
     if index_dir:
         ids, scores, captions_of = _search_index(ctx, run_dir, index_dir, query_emb, collection_name, split, top_k)
     else:
@@ -76,56 +75,37 @@ def command(ctx, run_dir, query, queries_file, collection_name, feature, index_d
 
 
 def _search_index(ctx, run_dir, index_dir, query_emb, collection_name, split, top_k):
-    """Rank the items of a stored index (or of a BigFile written by ``w2vvx encode``)."""
-    import numpy as np
-
-    from w2vvx.search.index_store import StoredIndex, is_stored_index
+    """Rank the items of a stored index (or of a BigFile written by ``w2vvx encode``): :mod:`w2vvx.search.galleries`."""
+    from w2vvx.errors import ConfigError
+    from w2vvx.search.galleries import check_scope, needs_split_items, open_gallery, scope_collection, search_gallery
     from w2vvx.training.run_dir import check_encoding
 
     check_encoding(index_dir, run_dir)
-    if is_stored_index(index_dir):
-        stored = StoredIndex.load(index_dir)
-        from w2vvx.errors import ConfigError
+    gallery = open_gallery(index_dir)
 
+    def check(**scope):
         try:
-            stored.check_source(collection=collection_name, split=split)
+            check_scope(gallery, **scope)
         except ConfigError as error:  # the options disagree with the index: a usage error (exit 2)
             raise click.UsageError(str(error)) from None
-        restrict = None
-        if split is not None and split != stored.split:  # a split of an index over every item
-            restrict = collection_of(ctx, collection_name or stored.collection).item_ids(split)
-        ids, scores = stored.search(query_emb, k=top_k, restrict_to=restrict)
-        return ids, scores, stored.captions_of
-    from w2vvx.io.bigfile import BigFile
-    from w2vvx.search.brute_force import BruteForceIndex
 
-    gallery = BigFile(index_dir)
-    if split is not None:
-        ids_wanted = collection_of(ctx, collection_name).item_ids(split)
-        missing = [item for item in ids_wanted if item not in gallery]
-        if missing:
-            raise click.UsageError(f"{len(missing)} items of split {split!r} are not in {index_dir} (e.g. "
-                                   f"{missing[:3]}); encode that split (w2vvx encode --split {split})")
-        if len(ids_wanted) != len(gallery):
-            names, vectors = gallery.read(ids_wanted)
-            gallery = BruteForceIndex(np.asarray(vectors, np.float32), ids=names)
-    if not isinstance(gallery, BruteForceIndex):
-        gallery = BruteForceIndex(gallery.matrix, ids=gallery.names)
-    ids, scores = gallery.search(query_emb, k=top_k, normalize_queries=True)
-    return ids, scores, lambda item: []
+    check(collection=collection_name, split=split)
+    split_items = None
+    if needs_split_items(gallery, split):
+        split_items = collection_of(ctx, scope_collection(gallery, collection_name)).item_ids(split)
+        check(split=split, split_item_ids=split_items)
+    return search_gallery(gallery, query_emb, k=top_k, split=split, split_item_ids=split_items)
 
 
 def _search_features(ctx, run, run_dir, query_emb, collection_name, feature, split, top_k):
     """Encode the collection's items (of ``split``, else all) now and rank them."""
     from w2vvx.pipeline import pick_feature
-    from w2vvx.search.brute_force import BruteForceIndex
+    from w2vvx.search.galleries import search_items
 
     collection = collection_of(ctx, collection_name)
     feature = pick_feature(collection, feature)
     features = collection.features(feature)
     item_ids = collection.item_ids(split) if split else list(features.names)
     check_features_for_run(run_dir, features, item_ids)
-    captions = item_captions(collection, split, item_ids)
-    gallery = BruteForceIndex(run.model.encode_items(features, item_ids=item_ids), ids=item_ids)
-    ids, scores = gallery.search(query_emb, k=top_k, normalize_queries=True)
-    return ids, scores, lambda item: list(captions.get(item, []))
+    return search_items(run.model, features, item_ids, query_emb, k=top_k,
+                        captions=item_captions(collection, split, item_ids))

@@ -22,12 +22,12 @@ from w2vvx.cli.common import COLLECTION_HELP, collection_of
 def command(ctx, collection_name, split, variant, language, min_count, out):
     """Build the GRU and stopword-filtered BoW vocabularies from a split's captions."""
     from w2vvx.text.vocabulary import Vocabulary
-    from w2vvx.training.prepare import tokenize_captions_both
+    from w2vvx.text.tokenizers import tokenize_captions
 
     collection = collection_of(ctx, collection_name)
     captions = collection.captions(split, variant)
     out = Path(out) if out else collection.text_dir / "vocabulary" / (split + (f"_{variant}" if variant else ""))
-    tokens, filtered = tokenize_captions_both(captions, language)
+    tokens, filtered = tokenize_captions(captions, language)
     check_min_count(tokens, min_count, collection.caption_path(split, variant))
     gru = Vocabulary.build(tokens, min_count=min_count)
     bow = Vocabulary.build(filtered, min_count=min_count)

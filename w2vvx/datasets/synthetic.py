@@ -252,7 +252,7 @@ class SyntheticSpec:
 
     @classmethod
     def from_scale(cls, scale: str = "default", **overrides) -> "SyntheticSpec":
-        """A spec with the item counts of a size preset (``tiny``, ``default``, ``large``)."""
+        """A spec with the item counts of a collection scale (``tiny``, ``default``, ``large``)."""
         if scale not in SCALES:
             raise ConfigError(f"scale must be one of {sorted(SCALES)}; got {scale!r}")
         values = dict(SCALES[scale])
@@ -355,7 +355,7 @@ def generate_collection(rootpath, name: str = "w2vvx_synth", seed: int = 0, n_tr
         feature_dim: visual feature dimension.
         feature_name: the ``FeatureData`` folder name.
         overwrite: replace an existing collection folder.
-        scale: size preset ``tiny`` (120/40/40), ``default`` (3000/500/500) or ``large`` (20000/2000/2000).
+        scale: collection scale ``tiny`` (120/40/40), ``default`` (3000/500/500) or ``large`` (20000/2000/2000).
         feature_noise: per-item feature noise.
         upper_bound_train: also write human-style ``train_<lang>`` captions (COCO-CN protocol of do-all, upper bound).
 

@@ -35,24 +35,10 @@ import numpy as np
 
 from w2vvx.errors import ConfigError
 from w2vvx.evaluation.fusion import fuse_scores, query_translation_fusion, search_fusion_weight
-from w2vvx.evaluation.metrics import evaluate_from_scores, l2_normalize
+from w2vvx.evaluation.metrics import cosine_scores, evaluate_from_scores
 
 #: Native-query weights NRCCR's video tester reports (its ``w`` is the MT weight: ``w = 1 - v``).
 NRCCR_NATIVE_WEIGHTS = (1.0, 0.8, 0.5, 0.2, 0.0)
-
-
-def cosine_scores(query_emb, item_emb) -> np.ndarray:
-    """``(n_queries, n_items)`` cosine similarities.
-
-    Example:
-        >>> cosine_scores(np.array([[2.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 3.0]])).tolist()
-        [[1.0, 0.0]]
-    """
-    queries, items = l2_normalize(query_emb), l2_normalize(item_emb)
-    if queries.ndim != 2 or items.ndim != 2 or queries.shape[1] != items.shape[1]:
-        raise ConfigError(f"query embeddings {queries.shape} and item embeddings {items.shape} must be 2-D with "
-                          "the same dimension (encode both with the same model)")
-    return queries @ items.T
 
 
 def cross_modal_scores(query_emb, item_emb) -> np.ndarray:
@@ -128,11 +114,13 @@ def clm_rows(cl_val, cm_val, val_query_items: Sequence, val_items: Sequence, cl_
 
 
 def translation_fusion_rows(native_scores, translated_scores, query_items: Sequence, item_ids: Sequence,
-                            native_weights: Sequence[float] = NRCCR_NATIVE_WEIGHTS) -> Dict[str, dict]:
+                            native_weights: Sequence[float] = NRCCR_NATIVE_WEIGHTS,
+                            return_ranks: bool = False) -> Dict[str, dict]:
     """NRCCR test rows: metrics of ``v * norm(native) + (1 - v) * norm(translated)`` for each ``v``.
 
     ``translated_scores`` None (no MT of the queries) gives the ``v = 1`` row only. Keys are
     ``"native w=<v>"``; NRCCR's tester calls the same row ``w = 1 - v`` (its ``w`` weighs the MT).
+    ``return_ranks`` keeps the per-query ranks of the ``v = 1`` row (for MRV).
 
     Example:
         >>> s = np.eye(2)
@@ -142,12 +130,11 @@ def translation_fusion_rows(native_scores, translated_scores, query_items: Seque
     rows = {}
     for weight in native_weights:
         if weight == 1.0:
-            scores = native_scores
-        elif translated_scores is None:
-            continue
-        else:
+            rows[f"native w={weight:g}"] = evaluate_from_scores(native_scores, query_items, item_ids,
+                                                                return_ranks=return_ranks)
+        elif translated_scores is not None:
             scores = query_translation_fusion(native_scores, translated_scores, native_weight=float(weight))
-        rows[f"native w={weight:g}"] = evaluate_from_scores(scores, query_items, item_ids)
+            rows[f"native w={weight:g}"] = evaluate_from_scores(scores, query_items, item_ids)
     return rows
 
 

@@ -22,7 +22,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from w2vvx.errors import ConfigError
-from w2vvx.evaluation.metrics import evaluate_from_scores, l2_normalize
+from w2vvx.evaluation.metrics import cosine_scores, evaluate_from_scores
 
 NORMALIZATIONS = ("none", "minmax", "matrix_minmax", "rank")
 
@@ -209,8 +209,8 @@ def sentence_to_item_scores(query_emb, sentence_emb, sentence_item_ids: Sequence
     """
     if reduce not in ("max", "mean"):
         raise ConfigError(f"reduce must be 'max' or 'mean', got {reduce!r}")
-    queries = l2_normalize(query_emb) if normalize else np.asarray(query_emb, dtype=np.float32)
-    sentences = l2_normalize(sentence_emb) if normalize else np.asarray(sentence_emb, dtype=np.float32)
+    queries = np.asarray(query_emb, dtype=np.float32)
+    sentences = np.asarray(sentence_emb, dtype=np.float32)
     if queries.ndim != 2 or sentences.ndim != 2 or queries.shape[1] != sentences.shape[1]:
         raise ConfigError(f"query_emb {queries.shape} and sentence_emb {sentences.shape} must be 2-D "
                           "with the same dimension")
@@ -231,7 +231,8 @@ def sentence_to_item_scores(query_emb, sentence_emb, sentence_item_ids: Sequence
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     out = np.empty((len(queries), len(item_ids)), dtype=np.float32)
     for start in range(0, len(queries), chunk_size):
-        sims = queries[start:start + chunk_size] @ sentences.T
+        block = queries[start:start + chunk_size]
+        sims = cosine_scores(block, sentences) if normalize else block @ sentences.T
         if reduce == "max":
             out[start:start + chunk_size] = np.maximum.reduceat(sims, starts, axis=1)
         else:

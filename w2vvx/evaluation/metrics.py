@@ -149,6 +149,27 @@ def _check_chunk_size(chunk_size: int) -> int:
     return int(chunk_size)
 
 
+def cosine_scores(query_emb, item_emb) -> np.ndarray:
+    """``(n_queries, n_items)`` cosine similarities: the one NumPy score matrix of w2vvx's protocols.
+
+    Args:
+        query_emb: ``(n_queries, D)`` query embeddings (any norm).
+        item_emb: ``(n_items, D)`` item (or sentence) embeddings of the same space.
+
+    Raises:
+        ConfigError: the two are not 2-D with the same dimension.
+
+    Example:
+        >>> cosine_scores(np.array([[2.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 3.0]])).tolist()
+        [[1.0, 0.0]]
+    """
+    queries, items = l2_normalize(query_emb), l2_normalize(item_emb)
+    if queries.ndim != 2 or items.ndim != 2 or queries.shape[1] != items.shape[1]:
+        raise ConfigError(f"query embeddings {queries.shape} and item embeddings {items.shape} must be 2-D with "
+                          "the same dimension (encode both with the same model)")
+    return queries @ items.T
+
+
 def evaluate_retrieval(text_emb, text_item_ids: Sequence, item_emb, item_ids: Sequence,
                        chunk_size: int = 1024, normalize: bool = True,
                        return_ranks: bool = False) -> Dict:

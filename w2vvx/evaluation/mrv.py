@@ -11,11 +11,14 @@ language.
 """
 from __future__ import annotations
 
+import logging
 from typing import Dict, Mapping, Sequence, Union
 
 import numpy as np
 
 from w2vvx.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 def mean_rank_variance(ranks_per_language: Union[Mapping[str, Sequence[int]], Sequence[Sequence[int]]]) -> float:
@@ -80,4 +83,76 @@ def mrv_from_results(results_per_language: Mapping[str, Mapping]) -> Dict[str, f
                                   "query per instance in the same order for every language")
             ranks[language] = results[f"{direction}_ranks"]
         out[f"{direction}_mrv"] = mean_rank_variance(ranks)
+    return out
+
+
+def caption_keys(captions) -> list:
+    """The key matching a caption with its translations across languages: ``(item_id, caption index)``.
+
+    Example:
+        >>> from w2vvx.io.captions import Caption
+        >>> caption_keys([Caption("a#zh#1", "a", "zh", 1, "狗")])
+        [('a', 1)]
+    """
+    return [(str(caption.item_id), int(caption.index)) for caption in captions]
+
+
+def aligned_mrv(results_by_language: Mapping[str, Mapping], text_keys_by_language: Mapping[str, Sequence],
+                directions: Sequence[str] = ("t2i", "i2t")) -> Dict[str, float]:
+    """CCRK's MRV over the queries every language has: the one MRV alignment of w2vvx.
+
+    Text-to-item queries are matched across languages by their key (``(item_id, caption index)``,
+    :func:`caption_keys`: a caption and its translations); item-to-text queries by item id. A key
+    seen twice in one language counts once (its first query); queries missing in some language are
+    left out; a direction with no shared query is left out of the result (with a warning).
+
+    Args:
+        results_by_language: ``{language: evaluate_retrieval(..., return_ranks=True)}`` (or
+            ``evaluate_from_scores``); ``i2t`` needs ``i2t_ranks`` and ``i2t_item_ids``.
+        text_keys_by_language: ``{language: key of each caption}``, aligned with that language's
+            t2i ranks.
+        directions: ``"t2i"`` (CCRK's IR) and/or ``"i2t"`` (TR).
+
+    Returns:
+        ``{"t2i_mrv": ..., "i2t_mrv": ...}`` for the directions with shared queries.
+
+    Example:
+        >>> en = {"t2i_ranks": np.array([0, 3]), "i2t_ranks": np.array([0]), "i2t_item_ids": ["x"]}
+        >>> de = {"t2i_ranks": np.array([1]), "i2t_ranks": np.array([2]), "i2t_item_ids": ["x"]}
+        >>> aligned_mrv({"en": en, "de": de}, {"en": [("x", 0), ("x", 1)], "de": [("x", 1)]})
+        {'t2i_mrv': 1.0, 'i2t_mrv': 1.0}
+    """
+    languages = list(results_by_language)
+    if len(languages) < 2:
+        raise ConfigError(f"MRV compares ranks across languages: give at least 2 languages, got {languages}")
+    unknown = [direction for direction in directions if direction not in ("t2i", "i2t")]
+    if unknown:
+        raise ConfigError(f"directions must be 't2i' and/or 'i2t', got {unknown}")
+    out = {}
+    for direction in directions:
+        ranks = {}
+        for language in languages:
+            results = results_by_language[language]
+            if f"{direction}_ranks" not in results:
+                raise ConfigError(f"results for {language!r} have no {direction}_ranks; evaluate with "
+                                  "return_ranks=True")
+            keys = text_keys_by_language[language] if direction == "t2i" else results["i2t_item_ids"]
+            ranks[language] = _first_per_key(keys, results[f"{direction}_ranks"])
+        shared = [key for key in ranks[languages[0]] if all(key in ranks[language] for language in languages)]
+        if not shared:
+            logger.warning("no %s query is shared by the languages %s; %s MRV is not reported", direction,
+                           languages, direction)
+            continue
+        out[f"{direction}_mrv"] = mean_rank_variance(
+            {language: [ranks[language][key] for key in shared] for language in languages})
+    return out
+
+
+def _first_per_key(keys: Sequence, ranks) -> dict:
+    ranks = np.asarray(ranks)
+    if len(keys) != len(ranks):
+        raise ConfigError(f"{len(keys)} query keys for {len(ranks)} ranks; give one key per query")
+    out = {}
+    for key, rank in zip(keys, ranks):
+        out.setdefault(key, rank)
     return out

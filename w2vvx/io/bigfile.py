@@ -7,13 +7,14 @@ Layout (W2VV ``simpleknn/bigfile.py``, NRCCR ``basic/bigfile.py``):
   accepted too). Row ``i`` of ``feature.bin`` belongs to id ``i``.
 * ``feature.bin``: headerless little-endian float32, row-major, ``N x D``.
 
-The reader memory-maps ``feature.bin`` read-only and never loads the whole matrix implicitly.
+The reader :class:`BigFile` memory-maps ``feature.bin`` read-only and never loads the whole matrix implicitly.
+The format (file names, parsers) is :mod:`w2vvx.io.bigfile_format`; the writers (:func:`write_bigfile`,
+:class:`BigFileWriter`) are :mod:`w2vvx.io.bigfile_writer`, re-exported here.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -21,86 +22,15 @@ import numpy as np
 
 from w2vvx.errors import (ArgumentTypeError, ConfigError, DataFormatError, MissingFileError, OutOfRangeError,
                           UnknownIdError)
-from w2vvx.io.atomic import atomic_dir, storage_error
+from w2vvx.io.bigfile_format import (FEATURE_DTYPE, FEATURE_FILE, ID_FILE, SHAPE_FILE, decode_ids,  # noqa: F401
+                                     parse_shape_text)
+from w2vvx.io.bigfile_writer import BigFileWriter, write_bigfile  # noqa: F401  (re-exported)
 from w2vvx.io.feature_checks import check_feature_sample, sample_rows
 
 logger = logging.getLogger(__name__)
 
-FEATURE_FILE = "feature.bin"
-ID_FILE = "id.txt"
-SHAPE_FILE = "shape.txt"
-_DTYPE = np.dtype("<f4")
-_INT_RE = re.compile(rb"^[0-9]+$")
 _PREFETCH_MIN_ROWS = 64
 _FINITE_CHUNK_ROWS = 65536
-
-
-def parse_shape_text(data: bytes, path=None) -> Tuple[int, int]:
-    """Parse the content of a ``shape.txt`` file: ``"N D"``, two non-negative integers.
-
-    Args:
-        data: the raw bytes of the file.
-        path: the file, for error messages.
-
-    Returns:
-        ``(N, D)`` with ``N >= 0`` and ``D >= 1``.
-
-    Example:
-        >>> parse_shape_text(b"8000 384\\n")
-        (8000, 384)
-    """
-    tokens = data.split()
-    if len(tokens) != 2 or not all(_INT_RE.match(token) for token in tokens):
-        shown = data[:80].decode("ascii", errors="backslashreplace")
-        raise DataFormatError(
-            f"expected one line 'N D' (two non-negative integers: rows and dimensions), found {shown!r}; "
-            "re-create the BigFile (e.g. w2vvx.io.bigfile_convert.txt2bin) or fix shape.txt",
-            path=path, line=1)
-    n_rows, n_dims = int(tokens[0]), int(tokens[1])
-    if n_dims < 1:
-        raise DataFormatError(f"the dimension D must be at least 1, found {n_dims}", path=path, line=1)
-    return n_rows, n_dims
-
-
-def decode_ids(data: bytes, path=None) -> List[str]:
-    """Split the content of an ``id.txt`` file into ids.
-
-    Ids are separated by ASCII whitespace. Each id is decoded as UTF-8; an id that is not valid UTF-8
-    is decoded as ISO-8859-1 (as hybrid_space/NRCCR do for the lineage's word2vec ``id.txt``), with
-    one warning per file.
-
-    Args:
-        data: the raw bytes of the file.
-        path: the file, for the warning.
-
-    Example:
-        >>> decode_ids(b"a b\\nc caf\\xe9")
-        ['a', 'b', 'c', 'café']
-        >>> decode_ids(b"\\xef\\xbb\\xbfa b")
-        ['a', 'b']
-    """
-    from w2vvx.io.textlines import check_not_wide
-
-    data = check_not_wide(data, path)  # a UTF-8 BOM would rename the first item; UTF-16 is refused by name
-    # BOMs of files concatenated into this one: never part of an id
-    tokens = [token for token in (raw.replace(b"\xef\xbb\xbf", b"") for raw in data.split()) if token]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return [token.decode("utf-8") for token in tokens]
-    names = []
-    n_fallback = 0
-    for token in tokens:
-        try:
-            names.append(token.decode("utf-8"))
-        except UnicodeDecodeError:
-            names.append(token.decode("iso-8859-1"))
-            n_fallback += 1
-    logger.warning("%s: %d id(s) are not valid UTF-8 and were decoded as ISO-8859-1",
-                   path if path is not None else "id.txt", n_fallback)
-    return names
 
 
 def _index_names(names: Sequence[str], path=None) -> dict:
@@ -157,7 +87,7 @@ class BigFile:
                 "together (re-download or re-create the BigFile)", path=id_path)
         self._index = _index_names(self._names, path=id_path)
         feature_path = self.path / FEATURE_FILE
-        expected = self._n_rows * self._n_dims * _DTYPE.itemsize
+        expected = self._n_rows * self._n_dims * FEATURE_DTYPE.itemsize
         actual = feature_path.stat().st_size
         if actual != expected:
             kind = "truncated" if actual < expected else "oversized"
@@ -169,9 +99,9 @@ class BigFile:
                    "the file is incomplete or belongs to another shape.txt, re-download or re-create it"),
                 path=feature_path)
         if self._n_rows == 0:
-            self._matrix = np.zeros((0, self._n_dims), dtype=_DTYPE)
+            self._matrix = np.zeros((0, self._n_dims), dtype=FEATURE_DTYPE)
         else:
-            self._matrix = np.memmap(feature_path, dtype=_DTYPE, mode="r", shape=(self._n_rows, self._n_dims))
+            self._matrix = np.memmap(feature_path, dtype=FEATURE_DTYPE, mode="r", shape=(self._n_rows, self._n_dims))
             check_feature_sample(self._matrix[sample_rows(self._n_rows, self._n_dims)], path=feature_path)
         if check_finite:
             self.validate(check_finite=True)
@@ -354,166 +284,5 @@ class BigFile:
         return self
 
 
-def _check_names(names: Sequence[str], seen: Optional[set] = None, offset: int = 0, where: str = "") -> None:
-    seen = set() if seen is None else seen
-    for position, name in enumerate(names):
-        if not isinstance(name, str):
-            raise DataFormatError(f"{where}id at position {offset + position} is {type(name).__name__}, "
-                                  "expected str")
-        if not name or name.split() != [name]:
-            raise DataFormatError(
-                f"{where}id {name!r} at position {offset + position} is empty or contains whitespace; "
-                "ids are whitespace-separated in id.txt, so replace the whitespace (e.g. by '_')")
-        if name in seen:
-            raise DataFormatError(f"{where}duplicate id {name!r} at position {offset + position}; "
-                                  "every id must be unique")
-        seen.add(name)
-
-
-def _check_vectors(vectors, n_names: int, dim: Optional[int], offset: int = 0,
-                   names: Sequence[str] = ()) -> np.ndarray:
-    array = np.asarray(vectors)
-    if array.ndim != 2:
-        raise DataFormatError(f"vectors must be a 2-D array (rows x dims), got shape {array.shape}")
-    if array.shape[0] != n_names:
-        raise DataFormatError(f"got {n_names} ids but {array.shape[0]} vectors; they must match one to one")
-    if dim is not None and array.shape[1] != dim:
-        raise DataFormatError(f"vectors have {array.shape[1]} dimensions, expected {dim}")
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise DataFormatError(f"vectors must be real numbers, got dtype {array.dtype}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        array = np.ascontiguousarray(array, dtype=_DTYPE)
-    finite = np.isfinite(array).all(axis=1)
-    if not finite.all():
-        row = int(np.argmin(finite))
-        name = names[row] if len(names) > row else "?"
-        raise DataFormatError(f"vector at position {offset + row} (id {name!r}) holds NaN or Inf "
-                              "(or overflows float32); drop or fix that row")
-    return array
-
-
-def _existing_target_error(path: Path) -> ConfigError:
-    return ConfigError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
-
-
-def write_bigfile(path, names: Sequence[str], vectors, overwrite: bool = False) -> None:
-    """Write a whole BigFile atomically (nothing appears at ``path`` unless every file was written).
-
-    Args:
-        path: the BigFile folder to create.
-        names: unique ids without whitespace, one per row.
-        vectors: a real ``(len(names), D)`` array; stored as little-endian float32.
-        overwrite: replace an existing folder.
-
-    Example:
-        >>> import tempfile, os, numpy as np
-        >>> folder = os.path.join(tempfile.mkdtemp(), "feat")
-        >>> write_bigfile(folder, ["x"], np.ones((1, 3)))
-        >>> open(os.path.join(folder, "shape.txt")).read()
-        '1 3\\n'
-    """
-    with BigFileWriter(path, dim=_dim_of(vectors), overwrite=overwrite) as writer:
-        writer.add(names, vectors)
-
-
-def _dim_of(vectors) -> int:
-    shape = np.shape(vectors)
-    if len(shape) != 2:
-        raise DataFormatError(f"vectors must be a 2-D array (rows x dims), got shape {shape}")
-    return int(shape[1])
-
-
-class BigFileWriter:
-    """Stream rows into a new BigFile; the folder appears at ``path`` only on :meth:`close`.
-
-    Use it as a context manager: a block that raises leaves nothing at ``path``.
-
-    Args:
-        path: the BigFile folder to create.
-        dim: the vector dimension D.
-        overwrite: replace an existing folder on commit.
-
-    Example:
-        >>> import tempfile, os, numpy as np
-        >>> folder = os.path.join(tempfile.mkdtemp(), "feat")
-        >>> with BigFileWriter(folder, dim=2) as writer:
-        ...     writer.add(["a"], np.zeros((1, 2)))
-        ...     writer.add(["b", "c"], np.ones((2, 2)))
-        >>> BigFile(folder).shape
-        (3, 2)
-    """
-
-    def __init__(self, path, dim: int, overwrite: bool = False):
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-            raise ConfigError(f"dim must be a positive integer, got {dim!r}")
-        self.path = Path(path)
-        self.dim = int(dim)
-        if self.path.exists() and not overwrite:
-            raise _existing_target_error(self.path)
-        self._context = atomic_dir(self.path, overwrite=overwrite)
-        self._tmp = self._context.__enter__()
-        self._features = open(self._tmp / FEATURE_FILE, "wb")
-        self._names: List[str] = []
-        self._seen: set = set()
-        self._closed = False
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def add(self, names: Sequence[str], vectors) -> None:
-        """Append rows; duplicate ids, whitespace in ids and non-finite rows are rejected."""
-        if self._closed:
-            raise ConfigError(f"BigFileWriter for {self.path} is already closed")
-        names = list(names)
-        array = _check_vectors(vectors, len(names), self.dim, offset=len(self._names), names=names)
-        # Check names against a copy so that a rejected batch leaves the writer unchanged.
-        seen = set(self._seen)
-        _check_names(names, seen, offset=len(self._names))
-        try:
-            if array.size:  # (an empty view cannot be cast to bytes)
-                self._features.write(memoryview(array).cast("B"))  # (ndarray.tofile drops errno on a full disk)
-        except OSError as error:
-            converted = storage_error(error, self.path)
-            if converted is None:
-                raise
-            self.abort()
-            raise converted from error
-        self._seen = seen
-        self._names.extend(names)
-
-    def close(self) -> None:
-        """Write ``id.txt`` and ``shape.txt`` and move the folder into place."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._features.close()
-            (self._tmp / ID_FILE).write_text(" ".join(self._names) + "\n", encoding="utf-8")
-            (self._tmp / SHAPE_FILE).write_text(f"{len(self._names)} {self.dim}\n", encoding="ascii")
-        except BaseException as error:
-            self._context.__exit__(type(error), error, error.__traceback__)
-            raise
-        self._context.__exit__(None, None, None)
-
-    def abort(self) -> None:
-        """Discard everything written so far; nothing appears at ``path``."""
-        if self._closed:
-            return
-        self._closed = True
-        self._features.close()
-        error = RuntimeError("BigFileWriter aborted")
-        try:
-            self._context.__exit__(RuntimeError, error, None)
-        except RuntimeError as raised:
-            if raised is not error:
-                raise
-
-    def __enter__(self) -> "BigFileWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
+__all__ = ["BigFile", "BigFileWriter", "write_bigfile", "parse_shape_text", "decode_ids", "FEATURE_FILE", "ID_FILE",
+           "SHAPE_FILE", "FEATURE_DTYPE"]

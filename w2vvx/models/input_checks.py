@@ -110,5 +110,5 @@ def check_token_ids(inputs, gru_vocab_size=None, bow_vocab_size=None, where: str
             at = f"row {position[0]}" + (f", position {position[-1]}" if len(position) > 1 else "")
             limit = "" if size is None else f", but the vocabulary has {size} ids (0-{size - 1})"
             raise ConfigError(f"{where}: {key!r} {at} holds id {int(bad)}{limit}; token ids come from the "
-                              "model's own vocabularies (its preprocessor, or the run's featurizer): tokenise "
+                              "model's own vocabularies (its preprocessor, model.preprocessor): tokenise "
                               "with those, not with another run's")

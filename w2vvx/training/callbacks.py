@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from w2vvx.errors import ConfigError
+from w2vvx.evaluation.mrv import aligned_mrv
 from w2vvx.io.atomic import atomic_path
 from w2vvx.training.checkpoint import TrainerState, save_best_model, save_checkpoint
 
@@ -141,46 +142,6 @@ class RetrievalValidation(keras.callbacks.Callback):
             logs[f"val_{key}"] = value
 
 
-def aligned_mrv(results_by_language: Dict[str, Dict], text_keys_by_language: Dict[str, Sequence]) -> Dict[str, float]:
-    """CCRK's MRV in both directions over the queries every language has.
-
-    Text-to-item queries are matched across languages by their key (``(item_id, caption number)``:
-    a caption and its translations); item-to-text queries by item id. Queries missing in some
-    language are left out; a direction with no shared query is left out of the result.
-
-    Args:
-        results_by_language: ``{language: evaluate_retrieval(..., return_ranks=True)}``.
-        text_keys_by_language: ``{language: key of each caption}``, aligned with that language's captions.
-
-    Returns:
-        ``{"t2i_mrv": ..., "i2t_mrv": ...}`` (see :func:`w2vvx.evaluation.mrv.mean_rank_variance`).
-
-    Example:
-        >>> en = {"t2i_ranks": np.array([0, 3]), "i2t_ranks": np.array([0]), "i2t_item_ids": ["x"]}
-        >>> de = {"t2i_ranks": np.array([1]), "i2t_ranks": np.array([2]), "i2t_item_ids": ["x"]}
-        >>> aligned_mrv({"en": en, "de": de}, {"en": [("x", 0), ("x", 1)], "de": [("x", 1)]})
-        {'t2i_mrv': 1.0, 'i2t_mrv': 1.0}
-    """
-    from w2vvx.evaluation.mrv import mean_rank_variance
-
-    languages = list(results_by_language)
-    queries = {"t2i": {}, "i2t": {}}
-    for language in languages:
-        results = results_by_language[language]
-        queries["t2i"][language] = _first_per_key(text_keys_by_language[language], results["t2i_ranks"])
-        queries["i2t"][language] = _first_per_key(results["i2t_item_ids"], results["i2t_ranks"])
-    out = {}
-    for direction, ranks in queries.items():
-        shared = [key for key in ranks[languages[0]] if all(key in ranks[language] for language in languages)]
-        if not shared:
-            logger.warning("no %s query is shared by the validation languages %s; %s MRV skipped",
-                           direction, languages, direction)
-            continue
-        out[f"{direction}_mrv"] = mean_rank_variance(
-            {language: [ranks[language][key] for key in shared] for language in languages})
-    return out
-
-
 class MultilingualRetrievalValidation(RetrievalValidation):
     """Validation in several languages: per-language metrics, their mean, and MRV.
 
@@ -188,7 +149,7 @@ class MultilingualRetrievalValidation(RetrievalValidation):
     selected on its average quality across languages); ``val_<language>_<metric>`` holds the value of
     one language for the metrics in ``language_keys``; with two or more languages, ``val_t2i_mrv`` and
     ``val_i2t_mrv`` hold CCRK's mean rank variance (lower = more consistent across languages, see
-    :func:`aligned_mrv`).
+    :func:`w2vvx.evaluation.mrv.aligned_mrv`).
 
     Args:
         encode: ``encode(model) -> ({language: text_emb}, item_emb)``.
@@ -233,15 +194,6 @@ class MultilingualRetrievalValidation(RetrievalValidation):
         if len(results) >= 2:
             out.update(aligned_mrv(results, self.text_keys))
         return out
-
-
-def _first_per_key(keys: Sequence, ranks: Sequence) -> Dict:
-    if len(keys) != len(ranks):
-        raise ConfigError(f"{len(keys)} query keys for {len(ranks)} ranks; give one key per validation caption")
-    out: Dict = {}
-    for key, rank in zip(keys, ranks):
-        out.setdefault(key, rank)
-    return out
 
 
 def _occurrence_keys(item_ids: Sequence[str]) -> List[tuple]:

@@ -117,26 +117,18 @@ class AlignedTripletDataset(CaptionBatchDataset):
                 self.text_arrays.update({f"{view}_{key}": value for key, value in arrays.items()})
 
 
-def _split_items(captions) -> List[str]:
-    return [str(caption.item_id) for caption in captions]
-
-
-def fused_scores(model, native, translated, item_emb, native_weight: float = NATIVE_WEIGHT,
-                 batch_size: int = 500):
+def fused_scores(model, native, translated, item_emb, native_weight: float = NATIVE_WEIGHT):
     """NRCCR's query-translation fusion of one split; returns ``(fused, native_scores)``.
 
-    ``native`` and ``translated`` are captions (tokenised by ``model.preprocessor``) or their token
-    arrays; ``translated`` (aligned with ``native``) may be None: the fused scores are then the native ones.
+    The scores are those of :func:`w2vvx.evaluation.protocols.query_translation_scores` (the one
+    implementation of NRCCR's protocol); ``translated`` (aligned with ``native``) may be None: the fused
+    scores are then the native ones. ``native`` and ``translated`` are captions
+    (tokenised by ``model.preprocessor``) or their token arrays.
     """
-    from w2vvx.evaluation.fusion import query_translation_fusion
-    from w2vvx.evaluation.metrics import l2_normalize
+    from w2vvx.evaluation.protocols import fused_query_scores, query_translation_scores
 
-    items = l2_normalize(item_emb)
-    native_scores = l2_normalize(model.encode_text(native, batch_size=batch_size)) @ items.T
-    if translated is None:
-        return native_scores, native_scores
-    translated_scores = l2_normalize(model.encode_text(translated, batch_size=batch_size)) @ items.T
-    return query_translation_fusion(native_scores, translated_scores, native_weight=native_weight), native_scores
+    native_scores, translated_scores = query_translation_scores(model, item_emb, native, translated)
+    return fused_query_scores(native_scores, translated_scores, native_weight), native_scores
 
 
 class NRCCRTrainer(Trainer):
@@ -212,7 +204,7 @@ class NRCCRTrainer(Trainer):
                                              batch_size=self.eval_batch_size)
 
         def evaluate(model, text_item_ids, item_emb, item_ids):
-            fused, _ = fused_scores(model, native, translated, item_emb, self.native_weight, self.eval_batch_size)
+            fused, _ = fused_scores(model, native, translated, item_emb, self.native_weight)
             return evaluate_from_scores(fused, text_item_ids, item_ids)
 
         return RetrievalValidation(encode, self.val_text_item_ids, self.val_items, evaluate=evaluate)
@@ -261,32 +253,33 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
 
     Returns an ordered dict: ``"source (<src>)"`` (source-language queries, reference), ``"CM (<lang>)"``
     (human target-language queries), ``"fused (<lang>, 0.8/0.2)"`` (NRCCR query-translation fusion
-    with the MT of the queries into the source language, when that file exists).
+    with the MT of the queries into the source language, when that file exists). The rows come from
+    :func:`w2vvx.evaluation.protocols.query_translation_protocol` (the recipes' protocol too).
     """
-    from w2vvx.evaluation.metrics import evaluate_from_scores, evaluate_retrieval
+    from w2vvx.evaluation.protocols import caption_rows, query_translation_protocol
 
     item_ids = collection.item_ids(split)
     item_emb = run.model.encode_items(features, item_ids=item_ids)
     rows: Dict[str, dict] = {}
     # a model trained on target-language text only (the upper bound) has no source-language vocabulary
-    knows_source = source_language in getattr(run.model.preprocessor, "languages", [source_language])
+    preprocessor = getattr(run.model, "preprocessor", None)
+    knows_source = source_language in getattr(preprocessor, "languages", [source_language])
     if knows_source:
-        source = collection.captions(split)
-        rows[f"source ({source_language})"] = evaluate_retrieval(
-            run.model.encode_text(source, batch_size=500), _split_items(source), item_emb, item_ids,
-            return_ranks=return_ranks)
+        rows[f"source ({source_language})"] = caption_rows(run.model, collection.captions(split), features, item_ids,
+                                                           return_ranks=return_ranks, item_emb=item_emb)
     native = collection.captions(split, language)
     mt_path = collection.caption_path(split, f"google_{language}2{source_tag}")
     translated = None
     if knows_source and mt_path.is_file():
         translated = align_translations(native, collection.captions(split, f"google_{language}2{source_tag}"),
                                         name="query translation")[1]
-    fused, native_scores = fused_scores(run.model, native, translated, item_emb, native_weight)
-    query_items = _split_items(native)
-    rows[f"CM ({language})"] = evaluate_from_scores(native_scores, query_items, item_ids, return_ranks=return_ranks)
+    protocol = query_translation_protocol(run.model, features, item_ids, native, translated,
+                                          native_weights=(1.0, native_weight), return_ranks=return_ranks,
+                                          item_emb=item_emb)
+    rows[f"CM ({language})"] = protocol["native w=1"]
     if translated is not None:
         share = f"{native_weight:.1f}/{1 - native_weight:.1f}"
-        rows[f"fused ({language}, {share})"] = evaluate_from_scores(fused, query_items, item_ids)
+        rows[f"fused ({language}, {share})"] = protocol[f"native w={native_weight:g}"]
     return rows
 
 
@@ -388,32 +381,38 @@ def nrccr_do_all_metrics(settings, collection, features, config, run_root, sourc
     """The ``nrccr`` branch of :func:`w2vvx.pipeline.run_do_all`: one cross-lingual model per target language.
 
     Trains (resumably) ``<run_root>/nrccr_<lang>`` for each target language and returns
-    ``(metrics, ranks_by_language)``: rows ``source (<src>)`` (source-language queries through the
-    first language's model, reference), ``CM (<lang>)`` (native queries) and ``fused (<lang>, 0.8/0.2)``
-    per language; ranks of the source and CM rows keyed by ``<item>#<caption index>`` (for MRV).
+    ``(metrics, ranked)``: rows ``source (<src>)`` (source-language queries through the first language's
+    model, reference), ``CM (<lang>)`` (native queries) and ``fused (<lang>, 0.8/0.2)`` per language;
+    ``ranked`` = ``{language: (row with ranks, caption keys)}`` of the source and CM rows (for
+    :func:`w2vvx.evaluation.mrv.aligned_mrv`).
+
+    Raises:
+        TrainingStopped: Ctrl-C or SIGTERM interrupted a training: its last epoch is checkpointed, no
+            further language is trained and nothing is evaluated (the same call resumes).
     """
     from pathlib import Path
 
+    from w2vvx.evaluation.mrv import caption_keys
+    from w2vvx.training.signals import TrainingStopped
     from w2vvx.training.trainer import load_run
 
     metrics: Dict[str, dict] = {}
-    ranks: Dict[str, Dict[str, np.ndarray]] = {}
+    ranked: Dict[str, tuple] = {}
     for position, language in enumerate(settings.target_languages):
         run_dir = Path(run_root) / f"nrccr_{language}"
         trainer = nrccr_trainer_for_collection(collection, config, run_dir, features, language=language,
                                                source_tag=source_tag, seed=settings.seed, verbose=settings.verbose)
-        trainer.fit(resume=True)
+        result = trainer.fit(resume=True)
+        if result.interrupted:
+            logger.warning("%s interrupted after %d complete epochs; run the same command again to resume it",
+                           run_dir, result.epochs_done)
+            raise TrainingStopped(result.signal or "SIGINT")
         rows = evaluate_nrccr(load_run(run_dir), collection, features, "test", language, source_tag,
                               settings.source_language, return_ranks=True)
         source_key = f"source ({settings.source_language})"
-        if position == 0:
+        if position == 0 and source_key in rows:
             metrics[source_key] = rows[source_key]
-            ranks[settings.source_language] = _ranks_by_caption(collection.captions("test"), rows[source_key])
-        native = collection.captions("test", language)
-        ranks[language] = _ranks_by_caption(native, rows[f"CM ({language})"])
+            ranked[settings.source_language] = (rows[source_key], caption_keys(collection.captions("test")))
+        ranked[language] = (rows[f"CM ({language})"], caption_keys(collection.captions("test", language)))
         metrics.update({key: value for key, value in rows.items() if key != source_key})
-    return metrics, ranks
-
-
-def _ranks_by_caption(captions, result) -> Dict[str, np.ndarray]:
-    return {f"{c.item_id}#{c.index}": rank for c, rank in zip(captions, np.asarray(result["t2i_ranks"]))}
+    return metrics, ranked

@@ -154,16 +154,3 @@ def prepare_text(train_captions: Iterable, word_vectors=None, dim: int = 500, mi
     logger.info("vocabularies: GRU %d words, BoW %d words (min count %d); word vectors %s, dim %d",
                 len(prepared.gru_vocab), len(prepared.bow_vocab), min_count, source, prepared.gru_embedding.shape[1])
     return prepared
-
-
-def tokenize_captions_both(captions, default_language: str = "en", with_filtered: bool = True):
-    """``(tokens, content tokens or None)`` of each caption: :func:`w2vvx.text.tokenizers.tokenize_captions`.
-
-    The name the ``w2vvx vocab`` command imports; new code calls ``w2vvx.text.tokenize_captions``.
-
-    Example:
-        >>> tokenize_captions_both([("img1", "A dog on the grass")], with_filtered=False)
-        ([['a', 'dog', 'on', 'the', 'grass']], None)
-    """
-    tokens, content = tokenize_captions(captions, default_language)
-    return tokens, (content if with_filtered else None)
