@@ -69,7 +69,7 @@ class PreparedText:
             >>> prepared.preprocessor()(["a dog"])["tokens"].tolist()
             [[2, 3, 0, 0]]
         """
-        from w2vvx.models.w2vv_preprocessor import W2VVPreprocessor
+        from w2vvx.models.w2vv.w2vv_preprocessor import W2VVPreprocessor
 
         return W2VVPreprocessor(self.gru_vocab, self.bow_vocab, languages=self.languages,
                                 default_language=self.default_language, maxlen=self.maxlen)
