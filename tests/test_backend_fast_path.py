@@ -89,6 +89,12 @@ def test_environment_variable_turns_the_fast_paths_off(gate, caplog, setting):
     assert line.levelno == logging.INFO and "off" in line.getMessage()
 
 
+def test_unknown_setting_says_what_was_expected(gate):
+    gate.setenv(versions.FAST_PATH_ENV, "fast")
+    with pytest.raises(ValueError, match=r"W2VVX_FAST_PATH must be 0 .* 1 .* or force .*, got 'fast'"):
+        versions.fast_path_enabled()
+
+
 @pytest.mark.parity
 def test_force_turns_them_on_with_untested_versions_and_says_so(gate, caplog):
     gate.setenv(versions.FAST_PATH_ENV, "force")

@@ -38,6 +38,7 @@ TESTED_KERAS = ((3, 15), (3, 16))
 #: the torch versions the torch fast paths were tested with: ``>=2.13,<2.14`` (setup.py pins torch 2.13.0)
 TESTED_TORCH = ((2, 13), (2, 14))
 _OFF_VALUES = ("0", "false", "no", "off")
+_ON_VALUES = ("", "1", "true", "yes", "on")  # on with the tested versions (the default)
 
 
 class FastPathStatus(NamedTuple):
@@ -119,6 +120,9 @@ def fast_path_status() -> FastPathStatus:
     torch) is outside the tested versions (a WARNING line naming them), unless :data:`FAST_PATH_ENV`
     is ``force``. Cached: the check and its log line happen once per process.
 
+    Raises:
+        ValueError: :data:`FAST_PATH_ENV` is set to something other than ``0``, ``1`` or ``force``.
+
     Example:
         >>> status = fast_path_status()
         >>> status.enabled == (status.reason == "")
@@ -130,6 +134,9 @@ def fast_path_status() -> FastPathStatus:
         reason = f"{FAST_PATH_ENV}={os.environ[FAST_PATH_ENV]}"
         logger.info("w2vvx: backend fast paths off (%s); %s.", reason, fallback)
         return FastPathStatus(False, reason)
+    if setting not in _ON_VALUES + ("force",):
+        raise ValueError(f"{FAST_PATH_ENV} must be 0 (fast paths off), 1 (on with the tested Keras and torch "
+                         f"versions, the default) or force (on with any version), got {os.environ[FAST_PATH_ENV]!r}")
     backend = keras.backend.backend()
     untested = untested_versions(backend, keras.__version__, _torch_version() if backend == "torch" else None)
     if untested and setting == "force":
