@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole w2vvx test suite and the docstring examples of w2vvx/ (pytest.ini: --doctest-modules) on the
 # default backend (TensorFlow), then the
-# backend-parity subset (tests marked `parity`) on PyTorch and JAX. Sets up .venv on first use.
+# backend-parity subset (tests marked `parity`) on PyTorch and JAX, and on PyTorch the fallbacks behind the
+# backend fast paths' gate (W2VVX_FAST_PATH=0: Keras's own train step, the portable GRU; about 20 s).
+# Sets up .venv on first use.
 # Extra arguments go to every pytest call (e.g. ./run_tests.sh -x -k bigfile).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,7 +31,7 @@ export PYTHONHASHSEED=0
 status=0
 run() {
   local backend="$1"; shift
-  echo "=== pytest on KERAS_BACKEND=$backend $* ==="
+  echo "=== pytest on ${W2VVX_FAST_PATH:+W2VVX_FAST_PATH=$W2VVX_FAST_PATH }KERAS_BACKEND=$backend $* ==="
   KERAS_BACKEND="$backend" "$py" -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
   local rc=$?
   # exit code 5 = no tests collected for this selection; anything else non-zero is a failure
@@ -38,5 +40,6 @@ run() {
 run tensorflow "$@"
 run torch -m parity "$@"
 run jax -m parity "$@"
+W2VVX_FAST_PATH=0 run torch tests/test_backend_fast_path.py tests/test_recurrent.py "$@"
 if [ $status -eq 0 ]; then echo "ALL BACKENDS PASSED"; else echo "SOME TESTS FAILED" >&2; fi
 exit $status

@@ -35,9 +35,9 @@ def rate(name, batch, variant, steps, epochs):
     from w2vvx.layers import recurrent
     from w2vvx.models import build_model, get_config
 
-    original_gru = recurrent._torch_fused_gru
+    original_gru = recurrent.torch_fused_gru
     if variant == "packed-gru":
-        recurrent._torch_fused_gru = functools.partial(original_gru, packed=True)
+        recurrent.torch_fused_gru = functools.partial(original_gru, packed=True)
     try:
         published = get_config(name)
         config = published.replace(embed_dim=SIZES["embed"], gru_units=SIZES["gru"], w2v_dim=SIZES["w2v"],
@@ -64,7 +64,7 @@ def rate(name, batch, variant, steps, epochs):
         history = model.fit(x, batch_size=batch, epochs=1 + epochs, verbose=0, callbacks=[EpochClock()],
                             shuffle="batch" if variant == "keras-data" else False)
     finally:
-        recurrent._torch_fused_gru = original_gru
+        recurrent.torch_fused_gru = original_gru
     step = model.torch_train_step
     return {"config": name, "batch": batch, "variant": variant, "samples_per_s": round(batch * steps / min(seconds[1:])),
             "cuda_graphs": None if step is None else len(step.graphs),

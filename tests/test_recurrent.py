@@ -155,7 +155,7 @@ def test_torch_padded_and_packed_kernels_agree_with_the_scan():
         pytest.skip("the fused torch kernel exists on the torch backend only")
     import torch
 
-    from w2vvx.layers import recurrent
+    from w2vvx.backend import gru_kernels
 
     x, mask = _inputs(seed=3)
     _, layer = _pair(return_sequences=True, use_fast_path=False)
@@ -165,8 +165,8 @@ def test_torch_padded_and_packed_kernels_agree_with_the_scan():
     if layer.kernel.value.device.type != "cpu":
         pytest.skip("the packed route runs on the CPU; on a GPU the layer tests above cover cuDNN")
     for packed in (False, True):
-        states = recurrent._torch_fused_gru(x_cpu, lengths, layer.kernel, layer.recurrent_kernel,
-                                            layer.bias, packed=packed)
+        states = gru_kernels.torch_fused_gru(x_cpu, lengths, layer.kernel, layer.recurrent_kernel,
+                                              layer.bias, packed=packed)
         states = states.detach().numpy()
         real = mask[..., None].repeat(UNITS, -1)
         np.testing.assert_allclose(states[real], expected[real], rtol=1e-5, atol=1e-5,

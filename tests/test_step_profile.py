@@ -35,6 +35,14 @@ def _batch(size, seed=0):
     return {"tokens": ids, "bow_tokens": ids, "visual": rng.random((size, VISUAL), dtype="float32")}
 
 
+def _skip_without_fast_paths():
+    """Keras's own torch step (what runs with the fast paths off) does copy host values: nothing to guard."""
+    from w2vvx.backend import fast_path_status
+
+    if not fast_path_status().enabled:
+        pytest.skip(f"guards w2vvx's torch step; the backend fast paths are off ({fast_path_status().reason})")
+
+
 def _torch_step_ops(model, batch):
     from torch.profiler import ProfilerActivity, profile
 
@@ -49,6 +57,7 @@ def _torch_step_ops(model, batch):
 def test_torch_train_step_has_no_host_reads_or_per_element_loops(name):
     if keras.backend.backend() != "torch":
         pytest.skip("profiles the torch backend's train step (run with KERAS_BACKEND=torch)")
+    _skip_without_fast_paths()
     keras.utils.set_random_seed(0)
     model = _model(name)
     small = _torch_step_ops(model, _batch(16))
@@ -131,6 +140,7 @@ def _host_values_turned_into_tensors_in(function, argument):
 def test_torch_train_step_copies_no_host_value_at_all(name, overrides):
     if keras.backend.backend() != "torch":
         pytest.skip("watches the torch backend's tensor creation (run with KERAS_BACKEND=torch)")
+    _skip_without_fast_paths()
     keras.utils.set_random_seed(0)
     batch = _batch(16)
     if get_config(name).loss == "ctl":
@@ -150,10 +160,11 @@ def test_nrccr_forward_and_backward_copy_no_host_value():
     holds the forward and backward pass (``TorchTrainStep.gradients``), which must copy no host value."""
     if keras.backend.backend() != "torch":
         pytest.skip("watches the torch backend's tensor creation (run with KERAS_BACKEND=torch)")
+    _skip_without_fast_paths()
     import torch
 
+    from w2vvx.backend.torch_train_step import TorchTrainStep
     from w2vvx.models.nrccr import build_nrccr_model
-    from w2vvx.models.torch_train_step import TorchTrainStep
 
     keras.utils.set_random_seed(0)
     config = get_config("nrccr", gru_units=16, embed_dim=8, w2v_dim=8, common_space_dim=16)
@@ -192,6 +203,7 @@ def test_nrccr_torch_train_step_has_no_host_reads_or_per_element_loops():
     bound. Host scalar reads stall a GPU; op counts that grow with the batch are a per-element loop."""
     if keras.backend.backend() != "torch":
         pytest.skip("profiles the torch backend's train step (run with KERAS_BACKEND=torch)")
+    _skip_without_fast_paths()
     keras.utils.set_random_seed(0)
     model, small_batch = _nrccr_model_and_batch(16)
     small = _torch_step_ops(model, small_batch)

@@ -1,4 +1,4 @@
-"""The torch train step (``w2vvx.models.torch_train_step``) computes Keras's update, eagerly and as a CUDA graph."""
+"""The torch train step (``w2vvx.backend.torch_train_step``) computes Keras's update, eagerly and as a CUDA graph."""
 import numpy as np
 import pytest
 
@@ -32,8 +32,12 @@ def _weights(model):
 
 
 def _torch_only():
+    from w2vvx.backend import fast_path_status
+
     if keras.backend.backend() != "torch":
         pytest.skip("the torch train step (run with KERAS_BACKEND=torch)")
+    if not fast_path_status().enabled:
+        pytest.skip(f"the backend fast paths are off ({fast_path_status().reason})")
 
 
 def _adam():
@@ -64,7 +68,7 @@ def test_fast_step_matches_keras_own_step(optimizer):
 @pytest.mark.parity
 def test_fit_from_pinned_batches_equals_fit_on_arrays():
     _torch_only()
-    from w2vvx.models.torch_train_step import pinned_batches
+    from w2vvx.backend.torch_train_step import pinned_batches
 
     data = _data()
     from_arrays, from_loader = _model(), _model()
@@ -99,7 +103,7 @@ def test_cuda_graph_step_equals_eager_step(optimizer):
 @pytest.mark.parity
 def test_adam_update_is_left_out_of_the_graph():
     _torch_only()
-    from w2vvx.models.torch_train_step import TorchTrainStep
+    from w2vvx.backend.torch_train_step import TorchTrainStep
 
     assert TorchTrainStep(_model(optimizer=_adam())).whole_step is False
     assert TorchTrainStep(_model(optimizer=_adamw_with_schedule())).whole_step is False
@@ -110,7 +114,7 @@ def test_adam_update_is_left_out_of_the_graph():
 def test_loss_scaling_keeps_keras_own_step():
     """The gradients must be unscaled before they are clipped, which Keras's update does."""
     _torch_only()
-    from w2vvx.models.torch_train_step import uses_fast_step
+    from w2vvx.backend.torch_train_step import uses_fast_step
 
     assert uses_fast_step(_model())
     assert not uses_fast_step(_model(optimizer=keras.optimizers.RMSprop(1e-3, loss_scale_factor=128.0)))

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from w2vvx.errors import ConfigError, ResumeError
-from w2vvx.training.callbacks import LineageSchedule, RunRecorder, get_learning_rate, selection_key
+from w2vvx.training.callbacks import (LineageSchedule, RunRecorder, get_learning_rate, selection_key,
+                                      set_learning_rate)
 from w2vvx.training.checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint,
                                        read_state, save_checkpoint)
 
@@ -39,6 +40,25 @@ def test_lr_halves_without_improvement_and_each_lr_lasts_three_epochs():
     state, lrs = _run_schedule([0.1, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
     assert lrs == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 2.5e-4, 2.5e-4, 2.5e-4])
     assert state.best_metric == 0.2 and state.best_epoch == 1 and state.bad_epochs == 6
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "loss-scaled"])
+def test_set_learning_rate_assigns_the_variable_the_update_reads(optimizer):
+    """Through ``optimizer.learning_rate``: a loss-scaled optimizer's inner optimizer gets it (its update
+    reads that one; the wrapper's own ``_learning_rate`` variable is never read)."""
+    model = _model()
+    if optimizer == "loss-scaled":
+        model.compile(optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.RMSprop(1e-3)), loss="mse")
+    variable = model.optimizer.learning_rate if optimizer == "rmsprop" else model.optimizer.inner_optimizer.learning_rate
+    set_learning_rate(model, 2.5e-4)
+    assert get_learning_rate(model) == pytest.approx(2.5e-4)
+    assert float(keras.ops.convert_to_numpy(variable)) == pytest.approx(2.5e-4)
+
+
+def test_set_learning_rate_of_an_uncompiled_model_says_what_it_expected():
+    inputs = keras.Input((2,))
+    with pytest.raises(ConfigError, match="not compiled with an optimizer"):
+        set_learning_rate(keras.Model(inputs, keras.layers.Dense(1)(inputs)), 1e-3)
 
 
 def test_early_stop_after_more_than_patience_bad_epochs(tmp_path):

@@ -7,13 +7,17 @@ a plain, unmasked problem without a host synchronisation, then runs the fused ke
 1. *Compaction.* The real steps of each row are moved to the front (a gather along time, stable
    in order); a GRU skips masked steps, so running it over the compacted row gives the same states
    at the real steps, whatever the mask (post-padded or with holes).
-2. *Fused recurrence.*
+2. *Fused recurrence* (the kernels live in :mod:`w2vvx.backend.gru_kernels`).
    - torch: ``torch._VF.gru`` (what ``torch.nn.GRU`` calls): cuDNN over the padded batch on CUDA,
      ATen's native loop over the packed batch (real tokens only) on the CPU; autograd differentiates
      both.
    - tensorflow: Keras's own cuDNN GRU kernel when a GPU is visible (with the sequence lengths),
      else the portable scan below.
    - jax: ``keras.ops.scan`` (``jax.lax.scan``), compiled by the surrounding ``jit``.
+
+   The fused kernels are private framework entry points: they run only where
+   :func:`w2vvx.backend.fast_path_enabled` says the installed versions are the tested ones (and not
+   with ``W2VVX_FAST_PATH=0``); elsewhere the portable scan runs (same results up to float rounding).
 3. *Expansion.* The output at original step ``t`` is the compacted state after the real tokens up
    to ``t`` (the carried state, as ``keras.layers.GRU``), or zeros at masked steps with
    ``zero_output_for_mask=True``; the last state is the state after each row's last real token
@@ -29,7 +33,9 @@ Weights have the names, shapes and order of ``keras.layers.GRU``'s cell (``kerne
 import keras
 from keras import ops
 
+from w2vvx.backend import fast_path_enabled, keras_fused_gru, torch_fused_gru
 from w2vvx.layers.device_math import at_least
+
 _BACKEND = keras.backend.backend()
 
 
@@ -44,8 +50,9 @@ class MaskedGRU(keras.layers.Layer):
         zero_output_for_mask: with ``return_sequences``, output zeros (True) or the carried state
             (False, Keras's default) at masked steps.
         use_fast_path: use the backend's fused GRU kernel where one exists (torch always, cuDNN
-            on TensorFlow with a GPU); False forces the portable ``keras.ops.scan`` path (same
-            results up to float rounding).
+            on TensorFlow with a GPU) and the backend fast paths are on
+            (:func:`w2vvx.backend.fast_path_enabled`); False forces the portable ``keras.ops.scan``
+            path (same results up to float rounding).
         kernel_initializer, recurrent_initializer, bias_initializer: Keras initializers, defaults
             as in ``keras.layers.GRU``.
         **kwargs: base ``keras.layers.Layer`` arguments (name, dtype, trainable).
@@ -111,7 +118,8 @@ class MaskedGRU(keras.layers.Layer):
         if mask is None:
             mask = ops.ones((batch, steps), dtype="bool")
         mask = ops.cast(mask, "bool")
-        if self.use_fast_path and (_BACKEND == "torch" or (_BACKEND == "tensorflow" and _tensorflow_gpu_visible())):
+        if self.use_fast_path and (_BACKEND == "torch" or (_BACKEND == "tensorflow" and _tensorflow_gpu_visible())) \
+                and fast_path_enabled():
             states = self._fused_states(inputs, mask)
             if states is not None:
                 return states
@@ -147,10 +155,12 @@ class MaskedGRU(keras.layers.Layer):
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
         compacted = _gather_steps(inputs, compaction_order(mask))
         if _BACKEND == "torch":
-            compact_states = _torch_fused_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
+            compact_states = torch_fused_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
         else:
-            compact_states = _tensorflow_cudnn_gru(compacted, lengths, steps, self.kernel,
-                                                   self.recurrent_kernel, self.bias)
+            # cuDNN refuses empty sequences; a row without tokens gets zeros from _state_after anyway
+            positions = ops.expand_dims(ops.arange(steps, dtype="int32"), 0)
+            right_padded = positions < ops.expand_dims(at_least(lengths, 1), 1)
+            compact_states = keras_fused_gru(compacted, right_padded, self.kernel, self.recurrent_kernel, self.bias)
             if compact_states is None:
                 return None
         compact_states = ops.cast(compact_states, inputs.dtype)
@@ -216,57 +226,6 @@ def _state_after(compact_states, counts):
     counts = ops.cast(counts, "int32")
     picked = _gather_steps(compact_states, at_least(counts - 1, 0))
     return ops.where(ops.expand_dims(counts > 0, -1), picked, ops.zeros_like(picked))
-
-
-def _torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=None):
-    """All states ``(B, T, u)`` of a post-padded GRU through ``torch._VF.gru`` (what ``nn.GRU`` calls).
-
-    On CUDA the whole padded batch goes through cuDNN (no host synchronisation; steps after a row's
-    end are computed and never read). Packing on CUDA was measured slower on an H100 (one device copy per
-    time step, and the lengths read on the host; ``benchmarks/bench_torch_step.py --variants
-    eager,packed-gru`` compares them). On the CPU, where reading the lengths costs nothing, the batch
-    is packed so that only real tokens are computed. ``packed`` forces one or the other.
-    """
-    import torch
-    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-    kernel, recurrent_kernel, bias = (torch.as_tensor(getattr(w, "value", w)) for w in
-                                      (kernel, recurrent_kernel, bias))
-    dtype = inputs.dtype
-
-    def reorder(matrix):  # Keras gate order (z, r, h) -> PyTorch (r, z, h)
-        z, r, h = torch.chunk(matrix, 3, dim=-1)
-        return torch.cat([r, z, h], dim=-1)
-
-    params = [reorder(kernel).t().to(dtype).contiguous(), reorder(recurrent_kernel).t().to(dtype).contiguous(),
-              reorder(bias[0]).to(dtype), reorder(bias[1]).to(dtype)]
-    initial = inputs.new_zeros(1, inputs.shape[0], recurrent_kernel.shape[0])
-    train = torch.is_grad_enabled()
-    if packed is None:  # packing reads the lengths on the host: not on a GPU, nor inside torch.compile
-        packed = inputs.device.type == "cpu" and not torch.compiler.is_compiling()
-    if not packed:
-        outputs, _ = torch._VF.gru(inputs.contiguous(), initial, params, True, 1, 0.0, train, False, True)
-        return outputs
-    sequence = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
-    data, _ = torch._VF.gru(sequence.data, sequence.batch_sizes, initial, params, True, 1, 0.0, train, False)
-    outputs, _ = pad_packed_sequence(sequence._replace(data=data), batch_first=True, total_length=inputs.shape[1])
-    return outputs
-
-
-def _tensorflow_cudnn_gru(inputs, lengths, steps, kernel, recurrent_kernel, bias):
-    """All states of a post-padded GRU through Keras's cuDNN kernel; None without a GPU."""
-    from keras.src import backend as keras_backend  # Keras's fused GRU kernel, as keras.layers.GRU calls it
-
-    # cuDNN refuses empty sequences; a row without tokens gets zeros from _state_after anyway
-    mask = ops.expand_dims(ops.arange(steps, dtype="int32"), 0) < ops.expand_dims(at_least(lengths, 1), 1)
-    initial = ops.zeros((ops.shape(inputs)[0], recurrent_kernel.shape[0]), dtype=inputs.dtype)
-    try:
-        _, outputs, _ = keras_backend.gru(inputs, initial, mask, kernel, recurrent_kernel, bias,
-                                          keras.activations.tanh, keras.activations.sigmoid,
-                                          return_sequences=True, reset_after=True)
-    except NotImplementedError:
-        return None
-    return outputs
 
 
 def _tensorflow_gpu_visible():

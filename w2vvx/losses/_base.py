@@ -27,10 +27,17 @@ def cosine_scores(text, visual, normalize: bool = True):
 class RetrievalLoss(keras.losses.Loss):
     """``keras.losses.Loss`` whose reduction stays on the device.
 
-    Keras's mean reduction divides by ``convert_to_tensor(shape)``: on torch/CUDA a host-to-device
-    copy that waits for the GPU, and one a CUDA graph cannot hold. The losses of w2vvx reduce with
-    :func:`reduce_losses` instead (same values). Subclasses implement ``call(y_true, y_pred)``
-    returning per-sample losses (or an already reduced scalar).
+    Why ``__call__`` is overridden: Keras 3.15's ``Loss.__call__`` reduces with the module function
+    ``keras.src.losses.loss.reduce_weighted_values``, whose ``reduce_values`` divides the mean by
+    ``ops.convert_to_tensor(ops.shape(values), dtype="int32")`` (``keras/src/losses/loss.py``, lines
+    153-158 of Keras 3.15.1): a tensor made from a host tuple, on torch/CUDA a host-to-device copy
+    that waits for the GPU, and one a CUDA graph cannot hold (``tests/test_step_profile.py`` counts
+    such copies). ``Loss`` has no method to override for the reduction (it is a module function,
+    not a hook), so the losses of w2vvx reduce with :func:`reduce_losses` instead (same values).
+    Keras masks (``_keras_mask``) are not applied: retrieval losses take embeddings, which carry none.
+
+    Subclasses implement ``call(y_true, y_pred)`` returning per-sample losses (or an already
+    reduced scalar).
     """
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -44,8 +51,9 @@ class TemperatureLoss(RetrievalLoss):
 
     ``loss(y_true, y_pred, temperature=t)`` uses ``t`` (e.g. the output of a
     :class:`w2vvx.layers.LearnableTemperature` the model owns and trains); without it the fixed
-    ``temperature`` given at construction is used. Subclasses implement
-    ``call(y_true, y_pred, temperature=None)`` returning per-sample losses.
+    ``temperature`` given at construction is used (Keras's ``Loss.__call__`` has no such argument:
+    one more reason for the override). Subclasses implement ``call(y_true, y_pred, temperature=None)``
+    returning per-sample losses.
     """
 
     uses_temperature = True

@@ -7,8 +7,9 @@ what a subclass lists in :attr:`Task.serialized_parts`) plus plain settings, and
 deserializes the parts and calls the constructor. ``keras.saving.load_model`` of a saved task (after
 ``import w2vvx``), on any backend, gives back the task, preprocessor vocabularies included.
 
-The train step: Keras's, or on torch :class:`~w2vvx.models.torch_train_step.TorchTrainStep` (no host
-waits; CUDA graphs on a GPU).
+The train step: Keras's, or on torch :class:`~w2vvx.backend.torch_train_step.TorchTrainStep` (no host
+waits; CUDA graphs on a GPU) where the backend fast paths are on (:mod:`w2vvx.backend.versions`: the
+tested Keras and torch versions, no ``W2VVX_FAST_PATH=0``).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import keras
 import numpy as np
 
 from w2vvx.errors import ConfigError
-from w2vvx.models import torch_train_step
+from w2vvx import backend
 
 
 def positive_batch_size(batch_size) -> int:
@@ -76,11 +77,12 @@ class Task(keras.Model):
 
     # -- training -----------------------------------------------------------------------------------
     #: on torch/CUDA, capture the train step as a CUDA graph per input shape (see
-    #: :mod:`w2vvx.models.torch_train_step`); set False on an instance to keep every step eager
+    #: :mod:`w2vvx.backend.torch_train_step`); set False on an instance to keep every step eager
     cuda_graphs = True
     #: on torch, the class of the train step (:mod:`w2vvx.training.distributed` sets one that averages
-    #: the gradients of several processes)
-    torch_step_class = torch_train_step.TorchTrainStep
+    #: the gradients of several processes); None on an instance keeps Keras's own step. Either way it
+    #: runs only where the backend fast paths are on (:func:`w2vvx.backend.fast_path_enabled`)
+    torch_step_class = backend.TorchTrainStep
     #: ``y_pred -> y_pred`` over the global batch, set by :mod:`w2vvx.training.distributed` when several
     #: processes train (embeddings gathered with their gradients: in-batch negatives from every process)
     embedding_gather = None
@@ -89,8 +91,9 @@ class Task(keras.Model):
         """Check a dict of NumPy training inputs on the host, once per ``fit`` (subclasses refuse bad ids)."""
 
     def train_step(self, *args):
-        """Keras's train step; on torch, :class:`~w2vvx.models.torch_train_step.TorchTrainStep` (no GPU waits)."""
-        if keras.backend.backend() != "torch" or not torch_train_step.uses_fast_step(self):
+        """Keras's train step; on torch, :attr:`torch_step_class` (:class:`~w2vvx.backend.TorchTrainStep`:
+        no GPU waits) where :func:`~w2vvx.backend.uses_fast_step` allows it."""
+        if self.torch_step_class is None or not backend.uses_fast_step(self):
             return super().train_step(*args)
         step = getattr(self, "_torch_step", None)
         if step is None or step.optimizer is not self.optimizer or step.cuda_graphs != self.cuda_graphs \
@@ -100,21 +103,23 @@ class Task(keras.Model):
 
     @property
     def torch_train_step(self):
-        """The :class:`~w2vvx.models.torch_train_step.TorchTrainStep` serving ``fit`` on torch (its
-        ``graphs`` and ``refused`` say which input shapes run as CUDA graphs); None before the first step."""
+        """The :class:`~w2vvx.backend.TorchTrainStep` serving ``fit`` on torch (its ``graphs`` and
+        ``refused`` say which input shapes run as CUDA graphs); None before the first step, and where
+        Keras's own step runs (another backend, loss scaling, the fast paths off)."""
         return getattr(self, "_torch_step", None)
 
     def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
-        """Keras's ``fit``; on torch/CUDA a dict of arrays is fed from pinned memory (:func:`~w2vvx.models.torch_train_step.pinned_batches`)."""
+        """Keras's ``fit``; on torch/CUDA with the fast paths on, a dict of arrays is fed from pinned memory
+        (:func:`~w2vvx.backend.pinned_batches`)."""
         if hasattr(x, "keys") and all(isinstance(value, np.ndarray) for value in x.values()):
             self.check_fit_inputs(x)  # on the host, once: never inside the compiled step
         plain = (not args and y is None and kwargs.get("sample_weight") is None and not kwargs.get("class_weight")
                  and not kwargs.get("validation_split") and kwargs.get("shuffle", True) != "batch")
         if plain and keras.backend.backend() == "torch" and hasattr(x, "keys") and self.trainable_weights \
                 and all(isinstance(value, np.ndarray) for value in x.values()) \
-                and self.trainable_weights[0].value.device.type == "cuda":
+                and self.trainable_weights[0].value.device.type == "cuda" and backend.fast_path_enabled():
             batch_size = positive_batch_size(32 if batch_size is None else batch_size)
-            x = torch_train_step.pinned_batches(x, batch_size, kwargs.pop("shuffle", True))
+            x = backend.pinned_batches(x, batch_size, kwargs.pop("shuffle", True))
             batch_size, kwargs["shuffle"] = None, False  # the loader shuffles
         return super().fit(x, y, batch_size, *args, **kwargs)
 

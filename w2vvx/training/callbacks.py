@@ -59,15 +59,33 @@ def _learning_rate_variable(model):
 
 
 def get_learning_rate(model) -> float:
+    """The current learning rate of ``model``'s optimizer, as a Python float.
+
+    Example:
+        >>> model = keras.Sequential([keras.layers.Dense(1)])
+        >>> model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+        >>> get_learning_rate(model)
+        0.5
+    """
     return float(keras.ops.convert_to_numpy(_learning_rate_variable(model)))
 
 
 def set_learning_rate(model, value: float) -> None:
-    variable = model.optimizer._learning_rate if hasattr(model.optimizer, "_learning_rate") else None
-    if isinstance(variable, keras.Variable):
-        variable.assign(value)
-    else:
-        model.optimizer.learning_rate = value
+    """Set the learning rate of ``model``'s optimizer to ``value`` (its variable is assigned in place).
+
+    Through Keras's public ``optimizer.learning_rate`` setter: with a fixed learning rate it assigns
+    the optimizer's learning-rate variable, so a compiled step (and a captured CUDA graph) sees the
+    new value. An optimizer built with a ``LearningRateSchedule`` refuses it (a ``TypeError``).
+
+    Example:
+        >>> model = keras.Sequential([keras.layers.Dense(1)])
+        >>> model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+        >>> set_learning_rate(model, 0.25)
+        >>> get_learning_rate(model)
+        0.25
+    """
+    _learning_rate_variable(model)  # a ConfigError when the model is not compiled
+    model.optimizer.learning_rate = value
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

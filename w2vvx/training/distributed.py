@@ -38,7 +38,7 @@ import keras
 import numpy as np
 
 from w2vvx.errors import ConfigError, DistributedError
-from w2vvx.models.torch_train_step import TorchTrainStep, uses_fast_step
+from w2vvx.backend import TorchTrainStep, clipping_done_by_the_step, fast_path_status, scales_loss
 
 logger = logging.getLogger(__name__)
 
@@ -153,20 +153,16 @@ def gather_rows(tensor, world_size: int, groups: int = 1):
 
 
 class AveragingTorchTrainStep(TorchTrainStep):
-    """:class:`~w2vvx.models.torch_train_step.TorchTrainStep` whose gradients are averaged over the
-    processes (one all-reduce of all gradients) before the global-norm clipping and the update."""
+    """:class:`~w2vvx.backend.TorchTrainStep` whose gradients are averaged over the processes (one
+    all-reduce of all gradients) before the global-norm clipping and the update."""
 
     def gradients(self, x, y, sample_weight, variables, tracker):
         import torch
         import torch.distributed as dist
 
-        optimizer = self.optimizer
-        clipnorm = optimizer.global_clipnorm
-        optimizer.global_clipnorm = None  # clip the averaged gradients below, not the local ones
-        try:
+        clipnorm = self.optimizer.global_clipnorm
+        with clipping_done_by_the_step(self.optimizer):  # clip the averaged gradients below, not the local ones
             logs = super().gradients(x, y, sample_weight, variables, tracker)
-        finally:
-            optimizer.global_clipnorm = clipnorm
         parameters = [variable.value for variable in variables]
         for parameter in parameters:  # every process reduces the same list, in the same order
             if parameter.grad is None:
@@ -376,9 +372,16 @@ class ProcessGroup:
         if not hasattr(model, "embedding_gather"):
             raise ConfigError(f"{type(model).__name__} cannot gather its embeddings over processes; train a "
                               "W2VV-family model (a w2vvx.models.Retriever)")
-        if not uses_fast_step(model):
+        if scales_loss(model):
             raise ConfigError("training on several processes does not support loss scaling (precision "
                               "'mixed_float16'); use 'mixed_bfloat16' or 'float32'")
+        status = fast_path_status()
+        if not status.enabled:  # Keras's own step would not average the gradients
+            raise ConfigError(f"training on several processes needs w2vvx's torch train step (it averages the "
+                              f"gradients over the processes), and the backend fast paths are off "
+                              f"({status.reason}); "
+                              "expected the tested Keras and torch versions (w2vvx.backend.versions) and W2VVX_FAST_PATH "
+                              "unset, 1 or force")
         self.broadcast_model(model)
         model.cuda_graphs = False
         model.embedding_gather = self.gather_outputs

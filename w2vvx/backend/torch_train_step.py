@@ -25,6 +25,10 @@ lineage's sizes: 18 ms of host time per step for 5 ms of GPU kernels at batch 12
 
 Everything else (the optimizer's update rule, metrics, callbacks) is Keras's. Loss scaling (a
 ``LossScaleOptimizer``, as ``mixed_float16`` uses, or a ``loss_scale_factor``) keeps Keras's own step.
+
+The step reaches into Keras's optimizer (the step counter's ``assign_add``, ``global_clipnorm``) and
+finds the loss tracker by its name: it runs only where :func:`~w2vvx.backend.versions.fast_path_enabled`
+says the installed Keras and torch are the tested ones (:func:`uses_fast_step`).
 """
 from __future__ import annotations
 
@@ -35,19 +39,42 @@ import warnings
 import keras
 import numpy as np
 
+from w2vvx.backend.versions import fast_path_enabled
+
 WARMUP_STEPS = 3  # eager steps of an input shape before its graph is captured (PyTorch's recipe)
 MAX_GRAPHS = 4  # captured input shapes per model; each holds the activations of one step on the GPU
 
 
-def uses_fast_step(model) -> bool:
-    """Whether :class:`TorchTrainStep` serves ``model``'s optimizer (else Keras's own step runs).
+def scales_loss(model) -> bool:
+    """Whether ``model``'s optimizer scales the loss (a ``LossScaleOptimizer`` or a ``loss_scale_factor``).
 
-    Not with loss scaling (a ``LossScaleOptimizer`` or a ``loss_scale_factor``): the gradients must be
-    unscaled before they are clipped, inside Keras's update.
+    Example:
+        >>> model = keras.Sequential([keras.layers.Dense(1)])
+        >>> model.compile(optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD()), loss="mse")
+        >>> scales_loss(model)
+        True
     """
     optimizer = getattr(model, "optimizer", None)
-    return (optimizer is not None and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-            and optimizer.loss_scale_factor is None)
+    return optimizer is not None and (isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+                                      or optimizer.loss_scale_factor is not None)
+
+
+def uses_fast_step(model) -> bool:
+    """Whether :class:`TorchTrainStep` serves ``model`` (else Keras's own step runs).
+
+    Only on the torch backend, with a compiled optimizer, where the fast paths are on
+    (:func:`~w2vvx.backend.versions.fast_path_enabled`: tested Keras and torch versions, no
+    ``W2VVX_FAST_PATH=0``). Not with loss scaling (:func:`scales_loss`): the gradients must be
+    unscaled before they are clipped, inside Keras's update.
+
+    Example:
+        >>> model = keras.Sequential([keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> uses_fast_step(model) == (keras.backend.backend() == "torch" and fast_path_enabled())
+        True
+    """
+    return (keras.backend.backend() == "torch" and getattr(model, "optimizer", None) is not None
+            and not scales_loss(model) and fast_path_enabled())
 
 
 def _to_device(value, device):
@@ -62,7 +89,17 @@ def _to_device(value, device):
 
 
 @contextlib.contextmanager
-def _clipping_done_by_the_step(optimizer):
+def clipping_done_by_the_step(optimizer):
+    """Within this context ``optimizer`` does not clip by global norm: the step has clipped already.
+
+    Example:
+        >>> optimizer = keras.optimizers.SGD(global_clipnorm=1.0)
+        >>> with clipping_done_by_the_step(optimizer):
+        ...     print(optimizer.global_clipnorm)
+        None
+        >>> optimizer.global_clipnorm
+        1.0
+    """
     clipnorm = optimizer.global_clipnorm
     optimizer.global_clipnorm = None
     try:
@@ -223,7 +260,7 @@ class TorchTrainStep:
         import torch
 
         optimizer = self.optimizer
-        with torch.no_grad(), _clipping_done_by_the_step(optimizer), _step_counter_in_place(optimizer.iterations):
+        with torch.no_grad(), clipping_done_by_the_step(optimizer), _step_counter_in_place(optimizer.iterations):
             optimizer.apply(gradients, variables)
 
     def _step(self, x, y, sample_weight, variables, tracker):
