@@ -8,8 +8,10 @@ through ``load_settings``), and the one run the examples load, ``target_zh``, tr
 trains it but at size ``tiny`` for one epoch.
 
 Each document's blocks run concatenated in order, like a notebook, in a fresh Python process whose working
-folder is an empty temporary folder (the notebook's code cells likewise). A block that cannot run in CI is
-allowed only behind ``<!-- docs-test: skip (reason) -->`` on the line before it; the list stays short.
+folder is an empty temporary folder. A block that cannot run in CI is allowed only behind
+``<!-- docs-test: skip (reason) -->`` on the line before it; the list stays short. The notebook's code cells
+are executed by tests/test_notebook.py on every backend; here they are checked to use the README's API
+(``script_of(NOTEBOOK)`` gives them as one script, as for a document).
 """
 import json
 import os
@@ -150,7 +152,7 @@ def test_the_notebook_uses_the_readme_api():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("document", [doc for doc in [*DOCUMENTS, NOTEBOOK] if runnable(doc)])
+@pytest.mark.parametrize("document", [document for document in DOCUMENTS if runnable(document)])
 def test_document_examples_run_as_written(document, quickstart_root, tmp_path):
     setup = SETUPS.get(document)
     if setup is not None:
