@@ -5,7 +5,7 @@ collection ``w2vvx_synth`` under the rootpath and the pipeline's run folders und
 ``<collection>/runs/do_all_w2vv_attention_ctl_small/``. Here that layout is made tiny so the test stays fast:
 the collection at scale ``tiny`` under ``$W2VVX_ROOTPATH`` (a documented setting, the one the examples read
 through ``load_settings``), and the one run the examples load, ``target_zh``, trained as the pipeline
-trains it but at size ``tiny`` for one epoch.
+trains it but at size ``tiny`` for two steps.
 
 Each document's blocks run concatenated in order, like a notebook, in a fresh Python process whose working
 folder is an empty temporary folder. A block that cannot run in CI is allowed only behind
@@ -87,7 +87,7 @@ def quickstart_root(tmp_path_factory):
     # as the pipeline trains its [MT] Chinese model (w2vvx.pipeline._train), at size tiny for one epoch
     Trainer("w2vv_attention_ctl", root / QUICKSTART_RUN, collection.captions("train", "google_enc2zh"),
             collection.features("synth_resnet_2048"), collection.captions("val", "zh"), default_language="zh",
-            size="tiny", max_epochs=1, verbose=0, tensorboard=False).fit()
+            size="tiny", max_epochs=1, steps_per_epoch=2, verbose=0, tensorboard=False).fit()
     return root
 
 
