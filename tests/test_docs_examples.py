@@ -141,6 +141,10 @@ def test_every_example_runs_or_says_why_not():
     assert all(reason for _, _, reason in skipped), f"a skip marker without a reason: {skipped}"
     assert len(skipped) <= MAX_SKIPPED, f"too many examples are not run in CI: {skipped}"
     assert sum(len(python_blocks(document)) for document in DOCUMENTS) > len(skipped) + 4
+    other_fences = [(document, number + 1, line.strip()) for document in DOCUMENTS
+                    for number, line in enumerate((REPO / document).read_text(encoding="utf-8").splitlines())
+                    if re.fullmatch(r"```\s*(py|python3|pycon|ipython|ipython3)\s*", line.strip())]
+    assert not other_fences, f"fence Python examples as ```python so that this test runs them: {other_fences}"
 
 
 def test_the_notebook_uses_the_readme_api():
