@@ -261,3 +261,25 @@ def test_a_recipe_stops_on_sigterm_with_the_signal_it_got(tmp_path, monkeypatch,
     with pytest.raises(TrainingStopped) as stopped:
         train("w2vvpp", tmp_path / "run", [], None, [])
     assert str(stopped.value) == "SIGTERM"  # the CLI exits with 143
+
+
+def test_query_translation_scores_take_token_inputs_as_the_nrccr_trainer_gives_them():
+    """The NRCCR trainer's validation tokenises its captions once: a token dict is encoded as is, not as its keys."""
+    from w2vvx.errors import ConfigError
+    from w2vvx.evaluation.protocols import query_translation_scores
+
+    class TokenModel:
+        def encode_text(self, inputs, language=None):
+            assert isinstance(inputs, dict), f"got {inputs!r} instead of the token inputs"
+            return np.asarray(inputs["tokens"], dtype=np.float32)
+
+    native = {"tokens": np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), "bow_tokens": np.zeros((3, 2))}
+    translated = {"tokens": np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), "bow_tokens": np.zeros((3, 2))}
+    items = np.eye(2, dtype=np.float32)
+    native_scores, translated_scores = query_translation_scores(TokenModel(), items, native, translated)
+    assert native_scores.shape == translated_scores.shape == (3, 2)
+    np.testing.assert_allclose(native_scores[0], [1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(translated_scores[0], [0.0, 1.0], atol=1e-6)
+    short = {"tokens": translated["tokens"][:2], "bow_tokens": translated["bow_tokens"][:2]}
+    with pytest.raises(ConfigError, match="2 query translations for 3 queries"):
+        query_translation_scores(TokenModel(), items, native, short)

@@ -165,3 +165,21 @@ def test_ctrl_c_keeps_the_last_complete_epoch_and_resumes_exactly(tmp_path, coll
     resumed = _trainer(tmp_path / "run", collection, max_epochs=2).fit(resume=True)
     assert [entry["loss"] for entry in resumed.history] == pytest.approx(
         [entry["loss"] for entry in straight.history], rel=1e-4)
+
+
+def test_a_config_name_trains_at_the_cli_default_size_and_says_so(collection, tmp_path, caplog):
+    from w2vvx.models.sizes import sized_config
+
+    with caplog.at_level("INFO", logger="w2vvx.training.trainer"):
+        trainer = _trainer(tmp_path / "run", collection, config="w2vvpp")
+    assert trainer.config == sized_config("w2vvpp", "small")  # as `w2vvx train` without --size
+    assert "size 'small'" in caplog.text and "hours on a CPU" in caplog.text
+    lineage = _trainer(tmp_path / "run", collection, config="w2vvpp", size="lineage")
+    assert lineage.config == get_config("w2vvpp")
+
+
+def test_size_with_a_model_config_is_refused(collection, tmp_path):
+    from w2vvx.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="applies to a config name"):
+        _trainer(tmp_path / "run", collection, config=_tiny_config(), size="tiny")

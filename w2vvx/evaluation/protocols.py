@@ -39,7 +39,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -153,24 +153,25 @@ def query_translation_scores(model, item_emb, native, translated=None) -> Tuple[
     Args:
         model: the cross-lingual model (NRCCR: one shared text encoder for both languages).
         item_emb: ``(n_items, E)`` item embeddings of the same model.
-        native: the human target-language query Captions, or their token arrays (the dict
-            ``model.preprocessor`` returns, when they are encoded more than once).
-        translated: their machine translations into the source language, aligned with ``native``
-            (Captions or token arrays).
+        native: the human target-language query Captions, or their token inputs (``{"tokens", "bow_tokens"}``,
+            what the model's preprocessor gives; the NRCCR trainer tokenises its validation captions once).
+        translated: their machine translations into the source language (Captions or token inputs),
+            aligned with ``native``.
     """
-    native_scores = cosine_scores(model.encode_text(_captions_or_tokens(native)), item_emb)
+    native_scores = cosine_scores(model.encode_text(_text_inputs(native)), item_emb)
     if translated is None:
         return native_scores, None
-    translated = _captions_or_tokens(translated)
-    count = len(next(iter(translated.values()))) if isinstance(translated, Mapping) else len(translated)
+    translated = _text_inputs(translated)
+    count = len(translated["tokens"]) if hasattr(translated, "keys") else len(translated)
     if count != len(native_scores):
         raise ConfigError(f"{count} query translations for {len(native_scores)} queries; align them "
                           "first (w2vvx.training.nrccr.align_translations)")
     return native_scores, cosine_scores(model.encode_text(translated), item_emb)
 
 
-def _captions_or_tokens(queries):
-    return queries if isinstance(queries, Mapping) else list(queries)
+def _text_inputs(queries):
+    """Token inputs (a dict) as they are, any other iterable of queries as a list (``list`` of a dict is its keys)."""
+    return queries if hasattr(queries, "keys") else list(queries)
 
 
 def fused_query_scores(native_scores, translated_scores, native_weight: float) -> np.ndarray:

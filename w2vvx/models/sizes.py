@@ -27,6 +27,15 @@ SIZES: Dict[str, dict] = {
 }
 #: Common-space size of the ``smoke`` size for configs with a common space (w2vvpp, nrccr).
 SMOKE_SPACE_DIM = 32
+#: The size of ``w2vvx train`` and of ``Trainer`` given a config name, when none is chosen.
+DEFAULT_SIZE = "small"
+#: How long each size takes to train, in one line (logged by ``Trainer``).
+SIZE_COSTS: Dict[str, str] = {
+    "lineage": "the published sizes: hours on a CPU; use a GPU, or size='small'",
+    "small": "CPU-sized: minutes on 2 cores; size='lineage' for the published sizes (hours on a CPU)",
+    "tiny": "the test size: seconds to a minute",
+    "smoke": "the smallest model, 2 epochs: smoke runs only",
+}
 
 
 def model_sizes() -> list:
@@ -56,7 +65,19 @@ def size_overrides(size: str, config: ModelConfig = None) -> dict:
     return overrides
 
 
-def sized_config(config, size: str = "small", **overrides) -> ModelConfig:
+def size_cost(size: str) -> str:
+    """How long ``size`` takes to train, in one line.
+
+    Example:
+        >>> size_cost("lineage")
+        "the published sizes: hours on a CPU; use a GPU, or size='small'"
+    """
+    if size not in SIZES:
+        raise ConfigError(f"size must be one of {model_sizes()}, got {size!r}")
+    return SIZE_COSTS[size]
+
+
+def sized_config(config, size: str = DEFAULT_SIZE, **overrides) -> ModelConfig:
     """A named config (or a ``ModelConfig``) with the model size, then ``overrides``, applied.
 
     When the overrides set ``embed_dim`` (and the size does not pin ``w2v_dim`` separately), the

@@ -147,8 +147,8 @@ class NRCCRTrainer(Trainer):
             (``val_google_zh2enc``) for the fused validation; None = native queries only.
         weights: :class:`~w2vvx.models.nrccr.NRCCRWeights` (or a dict of its fields).
         native_weight: weight of the native query in the fused validation scores (0.8).
-        **kwargs: the other :class:`Trainer` arguments (``val_features``, ``word_vectors``, ``seed``,
-            ``verbose``, ``max_epochs``, ``steps_per_epoch``, ``default_language`` ...).
+        **kwargs: the other :class:`Trainer` arguments (``size`` for a config name, ``val_features``,
+            ``word_vectors``, ``seed``, ``verbose``, ``max_epochs``, ``steps_per_epoch``, ``default_language`` ...).
     """
 
     def __init__(self, config, run_dir, train_captions, features, val_captions, train_translations=None,

@@ -32,10 +32,17 @@ The run folder (:mod:`w2vvx.training.run_folder`): ``config.json``, ``checkpoint
 (what the run was trained on, checked by ``fit(resume=True)`` and :func:`load_run`). SIGINT and SIGTERM
 stop training at a safe point.
 
+A config name trains at the CLI's default size, ``small`` (minutes on a 2-core CPU); ``size="lineage"``
+keeps the published sizes (hours on a CPU).
+
 Example:
     >>> from w2vvx.training import Trainer                                    # doctest: +SKIP
     >>> result = Trainer("base_w2vv", "runs/coco", train, features, val).fit()  # doctest: +SKIP
     >>> result = Trainer("base_w2vv", "runs/coco", train, features, val).fit(resume=True)  # doctest: +SKIP
+    >>> Trainer("base_w2vv", "runs/coco", [("a", "a dog")], None, [], size="huge")
+    Traceback (most recent call last):
+    ...
+    w2vvx.errors.ConfigError: size must be one of ['lineage', 'small', 'tiny', 'smoke'], got 'huge'
 """
 from __future__ import annotations
 
@@ -99,12 +106,21 @@ class TrainingResult:
     signal: Optional[str] = None
 
 
-def _resolve_config(config):
-    from w2vvx.models.configs import ModelConfig, get_config
+def _resolve_config(config, size: Optional[str]):
+    """A ``ModelConfig`` from a config name at ``size`` (default: the CLI's, ``small``), or one given as is."""
+    from w2vvx.models.configs import ModelConfig
+    from w2vvx.models.sizes import DEFAULT_SIZE, size_cost, sized_config
 
     if isinstance(config, str):
-        return get_config(config)
+        size = DEFAULT_SIZE if size is None else size
+        resolved = sized_config(config, size)  # refuses an unknown name or size, listing the known ones
+        logger.info("training %s at size %r (%s)", config, size, size_cost(size))
+        return resolved
     if isinstance(config, ModelConfig):
+        if size is not None:
+            raise ConfigError(f"size={size!r} applies to a config name; this ModelConfig {config.name!r} already "
+                              f"has its sizes. Pass the name, or sized_config(config, {size!r}) "
+                              "(w2vvx.models.sizes)")
         return config
     raise ConfigError(f"config must be a config name or a ModelConfig, got {type(config).__name__}")
 
@@ -153,7 +169,8 @@ class Trainer:
     """Train one model on a collection; see the module docstring for what happens each epoch.
 
     Args:
-        config: a config name (``"base_w2vv"``, ``"w2vv_attention_ctl"``, ``"w2vvpp"`` ...) or a ``ModelConfig``.
+        config: a config name (``"base_w2vv"``, ``"w2vv_attention_ctl"``, ``"w2vvpp"`` ...), trained at
+            ``size``, or a ``ModelConfig`` (used as given).
         run_dir: the run folder (created).
         train_captions: training ``w2vvx.io.Caption`` list (or ``(item_id, text)`` pairs); for the
             ``"one_to_k"`` loss (and only for it) ``{language: captions}`` with K >= 2 languages aligned
@@ -182,6 +199,9 @@ class Trainer:
             policy of the model's layers (weights stay float32); see :mod:`w2vvx.training.placement`.
         devices: ``None`` (one device), ``"all"`` or a list of device names: split each batch across
             them, data parallel, negatives from the global batch (JAX/TensorFlow backends).
+        size: the model size of a config name (:mod:`w2vvx.models.sizes`): ``"small"`` when not given, as
+            ``w2vvx train`` (minutes on a 2-core CPU); ``"lineage"`` keeps the published sizes (hours on a
+            CPU); ``"tiny"`` and ``"smoke"`` for tests. The chosen size is logged. Refused with a ``ModelConfig``.
 
     Under ``torchrun`` (torch backend), each process trains one replica on its slice of every batch,
     with negatives from the global batch, and only process 0 writes the run folder; see
@@ -194,8 +214,8 @@ class Trainer:
                  deterministic: bool = False, max_epochs: Optional[int] = None,
                  steps_per_epoch: Optional[int] = None, eval_batch_size: int = 500, overwrite: bool = False,
                  callbacks: Sequence[keras.callbacks.Callback] = (), min_val_items: int = MIN_VALIDATION_ITEMS,
-                 precision: str = "float32", devices=None):
-        config = _resolve_config(config)
+                 precision: str = "float32", devices=None, size: Optional[str] = None):
+        config = _resolve_config(config, size)
         self.precision = check_precision(precision)
         self.devices = devices
         if max_epochs is not None:
