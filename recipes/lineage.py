@@ -42,9 +42,12 @@ def lineage_lines(config, word_vectors=None, visual_note: Optional[str] = None) 
         '- sampling: captions (every'
     """
     # W2VV (util/text2vec.py 65-108) averages every non-stopword token with a pretrained vector and W2VV++
-    # (txt2vec.py 62-76) the distinct ones; w2vvx averages the BoW vocabulary's words that have a vector
-    text = (f"mean word2vec over the non-stopwords of the BoW vocabulary (min count {config.vocab_min_count}) "
-            "that have a vector")
+    # (txt2vec.py 62-76, bigfile.py read: set(requested)) the distinct ones: ModelConfig.w2v_words
+    text = {"bow": (f"mean word2vec over the non-stopwords of the BoW vocabulary (min count {config.vocab_min_count}) "
+                    "that have a vector"),
+            "pretrained": "mean word2vec over every non-stopword token that has a vector, whatever its count (W2VV)",
+            "pretrained_unique": ("mean word2vec over the distinct non-stopwords that have a vector, whatever their "
+                                  "count (W2VV++)")}[config.w2v_words]
     gru = ("GRU input pre-padded, GRU and attention over all steps unmasked (COCO-CN)" if config.gru_padding == "pre"
            else "GRU over the real tokens (post-padded, masked)")
     vectors = (f"pretrained word vectors {word_vectors}" if word_vectors is not None

@@ -67,3 +67,5 @@ def test_results_header_names_sampling_schedule_visual_encoder_and_text():
     assert "text features: gru, bow, w2v" in text and "trained on the training captions" in text
     text = "\n".join(lineage_lines(get_config("w2vvpp", gru_padding="pre"), word_vectors="vec500flickr30m"))
     assert "schedule: plateau" in text and "pre-padded" in text and "vec500flickr30m" in text
+    assert "distinct non-stopwords that have a vector" in text  # w2v_words="pretrained_unique"
+    assert "every non-stopword token that has a vector" in "\n".join(lineage_lines(get_config("base_w2vv")))

@@ -60,7 +60,7 @@ def test_the_run_folder_holds_the_vocabularies_once(trained):
     assert not (run_dir / "prepared").exists()
     with zipfile.ZipFile(run_dir / "best.keras") as archive:
         vocabularies = sorted(name.rsplit("/", 1)[-1] for name in archive.namelist() if "vocab" in name)
-    assert vocabularies == ["bow_vocab.txt", "gru_vocab.txt"]
+    assert vocabularies == ["bow_vocab.txt", "gru_vocab.txt", "w2v_vocab.txt"]  # w2v: the mean-word2vec words
     files = [path for path in run_dir.rglob("*") if path.is_file() and path.name != "best.keras"]
     assert not [path for path in files if "vocab" in path.name]
     words = [word for word in trainer.preprocessor.gru_vocab.words[2:]]

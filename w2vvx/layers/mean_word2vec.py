@@ -41,18 +41,28 @@ class MeanWordEmbedding(keras.layers.Layer):
             uniform(-1, 1), as the lineage initialises out-of-vocabulary rows).
         skip_zero_rows: skip tokens whose row is all zeros (words without a vector); ``False``
             averages every non-padding token.
+        unique_words: count each token id once per sentence (W2VV++: its ``BigFile.read`` reads the
+            set of the sentence's words); ``False`` averages every occurrence (W2VV, COCO-CN).
 
     Example:
         >>> import numpy as np
         >>> layer = MeanWordEmbedding(4, 2, embeddings=np.array([[9, 9], [1, 2], [3, 4], [0, 0]]))
         >>> keras.ops.convert_to_numpy(layer(np.array([[1, 2, 3], [3, 0, 0], [0, 0, 0]]))).tolist()
         [[2.0, 3.0], [0.0, 0.0], [0.0, 0.0]]
+        >>> ids = np.array([[1, 1, 2]])
+        >>> keras.ops.convert_to_numpy(layer(ids)).tolist()
+        [[1.6666666269302368, 2.6666667461395264]]
+        >>> unique = MeanWordEmbedding(4, 2, embeddings=np.array([[9, 9], [1, 2], [3, 4], [0, 0]]), unique_words=True)
+        >>> keras.ops.convert_to_numpy(unique(ids)).tolist()
+        [[2.0, 3.0]]
     """
 
     def __init__(self, vocab_size: int, dim: int, trainable: bool = False, embeddings=None,
-                 embeddings_initializer="w2vvx_uniform", skip_zero_rows: bool = True, **kwargs):
+                 embeddings_initializer="w2vvx_uniform", skip_zero_rows: bool = True,
+                 unique_words: bool = False, **kwargs):
         super().__init__(trainable=trainable, **kwargs)
         self.skip_zero_rows = bool(skip_zero_rows)
+        self.unique_words = bool(unique_words)
         self.vocab_size = positive_int("vocab_size", vocab_size)
         self.dim = positive_int("dim", dim)
         if embeddings_initializer == "w2vvx_uniform":
@@ -77,6 +87,8 @@ class MeanWordEmbedding(keras.layers.Layer):
         if self.skip_zero_rows:
             has_vector = ops.any(nonzero(vectors), axis=-1)
             mask = ops.logical_and(mask, has_vector)
+        if self.unique_words:
+            mask = ops.logical_and(mask, first_occurrence(token_ids))
         return masked_mean(vectors, mask)
 
     def compute_output_shape(self, input_shape):
@@ -85,4 +97,19 @@ class MeanWordEmbedding(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim,
                 "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
-                "skip_zero_rows": self.skip_zero_rows}
+                "skip_zero_rows": self.skip_zero_rows, "unique_words": self.unique_words}
+
+
+def first_occurrence(token_ids):
+    """``(B, L)`` bool: True where a token id appears for the first time in its row.
+
+    Example:
+        >>> import numpy as np
+        >>> keras.ops.convert_to_numpy(first_occurrence(np.array([[3, 5, 3, 0, 0]]))).tolist()
+        [[True, True, False, True, False]]
+    """
+    token_ids = ops.convert_to_tensor(token_ids)
+    same = ops.equal(ops.expand_dims(token_ids, 2), ops.expand_dims(token_ids, 1))  # (B, L, L): [i, j] ids equal
+    length = ops.shape(token_ids)[1]
+    earlier = ops.greater(ops.expand_dims(ops.arange(length), 1), ops.expand_dims(ops.arange(length), 0))  # j < i
+    return ops.logical_not(ops.any(ops.logical_and(same, earlier), axis=-1))

@@ -12,6 +12,8 @@ from w2vvx.layers.mean_word2vec import MeanWordEmbedding
 
 BRANCHES = ("gru", "bow", "w2v")
 TOKEN_INPUTS = ("tokens", "bow_tokens")
+#: what the word2vec branch may average: GRU ids, BoW ids, or the preprocessor's ``w2v_tokens``
+W2V_SOURCES = ("bow_tokens", "tokens", "w2v_tokens")
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
@@ -31,7 +33,10 @@ class MultiScaleTextEncoder(keras.layers.Layer):
         embed_dim, units, bidirectional, pooling, dropout, embedding_trainable,
         attention_mask_padding: the :class:`GRUTextEncoder` settings (``gru_padding`` is its ``padding``).
         w2v_dim: dimension of the mean word2vec vector.
-        w2v_source: ``"bow_tokens"`` or ``"tokens"``.
+        w2v_source: ``"bow_tokens"``, ``"tokens"`` or ``"w2v_tokens"`` (the preprocessor's
+            word-vector vocabulary: ``ModelConfig.w2v_words`` ``"pretrained"``/``"pretrained_unique"``).
+        w2v_vocab_size: rows of the ``w2v_tokens`` vocabulary (needed with that source).
+        w2v_unique: the word2vec mean counts each word once per sentence (W2VV++).
         w2v_trainable: whether the word2vec matrix of the mean branch is trained.
         gru_embeddings, w2v_embeddings: optional initial matrices (not part of ``get_config``).
 
@@ -49,7 +54,8 @@ class MultiScaleTextEncoder(keras.layers.Layer):
                  pooling: str = "last", dropout: float = 0.2, embedding_trainable: bool = True,
                  attention_mask_padding: bool = True, w2v_dim: int = 500,
                  w2v_source: str = "bow_tokens", w2v_trainable: bool = False,
-                 gru_embeddings=None, w2v_embeddings=None, gru_padding: str = "post", **kwargs):
+                 gru_embeddings=None, w2v_embeddings=None, gru_padding: str = "post",
+                 w2v_vocab_size=None, w2v_unique: bool = False, **kwargs):
         super().__init__(**kwargs)
         branches = tuple(branches)
         unknown = [b for b in branches if b not in BRANCHES]
@@ -68,7 +74,9 @@ class MultiScaleTextEncoder(keras.layers.Layer):
         self.attention_mask_padding = bool(attention_mask_padding)
         self.gru_padding = gru_padding
         self.w2v_dim = w2v_dim
-        self.w2v_source = one_of("w2v_source", w2v_source, TOKEN_INPUTS)
+        self.w2v_source = one_of("w2v_source", w2v_source, W2V_SOURCES)
+        self.w2v_vocab_size = w2v_vocab_size
+        self.w2v_unique = bool(w2v_unique)
         self.w2v_trainable = bool(w2v_trainable)
         self.gru = self.bow = self.w2v = None
         if "gru" in self.branches:
@@ -81,11 +89,13 @@ class MultiScaleTextEncoder(keras.layers.Layer):
         if "bow" in self.branches:
             self.bow = BagOfWords(positive_int("bow_vocab_size", bow_vocab_size), name="bag_of_words")
         if "w2v" in self.branches:
-            source_size = bow_vocab_size if self.w2v_source == "bow_tokens" else gru_vocab_size
-            name = "bow_vocab_size" if self.w2v_source == "bow_tokens" else "gru_vocab_size"
+            name = {"bow_tokens": "bow_vocab_size", "tokens": "gru_vocab_size",
+                    "w2v_tokens": "w2v_vocab_size"}[self.w2v_source]
+            source_size = {"bow_vocab_size": bow_vocab_size, "gru_vocab_size": gru_vocab_size,
+                           "w2v_vocab_size": w2v_vocab_size}[name]
             self.w2v = MeanWordEmbedding(positive_int(name, source_size), positive_int("w2v_dim", w2v_dim),
                                          trainable=w2v_trainable, embeddings=w2v_embeddings,
-                                         name="mean_word2vec")
+                                         unique_words=self.w2v_unique, name="mean_word2vec")
 
     @property
     def output_dim(self) -> int:
@@ -145,4 +155,5 @@ class MultiScaleTextEncoder(keras.layers.Layer):
                 "embedding_trainable": self.embedding_trainable,
                 "attention_mask_padding": self.attention_mask_padding, "gru_padding": self.gru_padding,
                 "w2v_dim": self.w2v_dim,
-                "w2v_source": self.w2v_source, "w2v_trainable": self.w2v_trainable}
+                "w2v_source": self.w2v_source, "w2v_trainable": self.w2v_trainable,
+                "w2v_vocab_size": self.w2v_vocab_size, "w2v_unique": self.w2v_unique}

@@ -30,7 +30,7 @@ def build_optimizer(config: ModelConfig) -> keras.optimizers.Optimizer:
 
 def build_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=None, visual_dim: int = 2048,
                 word_vectors=None, frames: bool = False, compile: bool = True, name=None,
-                preprocessor=None) -> W2VVRetriever:
+                preprocessor=None, w2v_vocab_size=None) -> W2VVRetriever:
     """Build (and by default compile with the config's optimizer) a :class:`W2VVRetriever`.
 
     Args:
@@ -49,6 +49,8 @@ def build_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=None, v
         name: model name.
         preprocessor: optional :class:`~w2vvx.models.W2VVPreprocessor` (then ``encode_text`` and
             ``search`` take raw sentences, and the vocabularies are saved with the model).
+        w2v_vocab_size: rows of the word-vector vocabulary (``w2v_tokens``) that ``config.w2v_words``
+            ``"pretrained"``/``"pretrained_unique"`` average; default: the preprocessor's ``w2v_vocab``.
 
     Example:
         >>> from w2vvx.models import get_config
@@ -61,8 +63,11 @@ def build_model(config: ModelConfig, gru_vocab_size=None, bow_vocab_size=None, v
         raise ConfigError(f"config must be a ModelConfig (see w2vvx.models.get_config), got {type(config).__name__}")
     if isinstance(visual_dim, bool) or not isinstance(visual_dim, (int, np.integer)) or visual_dim <= 0:
         raise ConfigError(f"visual_dim must be a positive integer, got {visual_dim!r}")
+    if w2v_vocab_size is None and getattr(preprocessor, "w2v_vocab", None) is not None:
+        w2v_vocab_size = len(preprocessor.w2v_vocab)
     backbone = W2VVBackbone(config, gru_vocab_size=gru_vocab_size, bow_vocab_size=bow_vocab_size,
-                            visual_dim=int(visual_dim), frames=frames, word_vectors=word_vectors)
+                            visual_dim=int(visual_dim), frames=frames, word_vectors=word_vectors,
+                            w2v_vocab_size=w2v_vocab_size)
     model = W2VVRetriever(backbone, preprocessor=preprocessor, name=name or config.name)
     if compile:
         model.compile(optimizer=build_optimizer(config))

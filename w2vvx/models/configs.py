@@ -17,7 +17,7 @@ Named configs (``get_config(name)``):
   text→video SumR. Build it with ``w2vvx.models.nrccr.build_nrccr_model`` for the cross-lingual loss;
   ``build_model`` gives the same encoders trained with the triplet loss alone (the MT-only baseline).
 
-How each trains (fields ``sampling``, ``lr_schedule``, ``visual_encoder``, ``gru_padding``; docs/recipes.md
+How each trains (fields ``sampling``, ``lr_schedule``, ``visual_encoder``, ``gru_padding``, ``w2v_words``; docs/recipes.md
 "How each method trains"): ``base_w2vv`` and ``w2vv_attention`` sample W2VV's ``"items"``; the others
 visit every caption once per epoch (``"captions"``: coco-cn ``utils/dataset.py``, w2vvpp
 ``data_provider.py``, nrccr ``util/tag_data_provider_vid.py`` 368-384). ``w2vvpp``, ``w2vv_infonce`` and
@@ -55,6 +55,8 @@ LR_SCHEDULES = ("halving", "plateau", "plateau_torch12")
 VISUAL_ENCODERS = ("mean", "nrccr_image", "nrccr_frames")
 #: Where the GRU input's padding goes: "post" (masked) or "pre" (COCO-CN: pre-padded, unmasked).
 GRU_PADDINGS = ("post", "pre")
+#: Words the mean-word2vec branch averages (docs/recipes.md "How each method trains").
+W2V_WORDS = ("bow", "pretrained", "pretrained_unique")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,13 @@ class ModelConfig:
             ``max_frames`` frames), before the common-space projection.
         gru_padding: ``"post"`` (masked GRU over the real tokens) or ``"pre"`` (COCO-CN: Keras 2
             ``pad_sequences`` pre-padding, GRU and attention over all ``maxlen`` steps, unmasked).
+        w2v_words: the words the mean-word2vec branch averages: ``"bow"`` (the BoW vocabulary's words,
+            min count ``vocab_min_count``), ``"pretrained"`` (W2VV / COCO-CN ``AveWord2VecFilterStop``:
+            every non-stopword token that has a word vector, whatever its count; w2vv ``util/text2vec.py``
+            65-108) or ``"pretrained_unique"`` (W2VV++ ``W2VecNSW``: each such word once per sentence, as
+            its ``BigFile.read`` reads a set; w2vvpp ``txt2vec.py`` 62-76). The last two read the
+            preprocessor's ``w2v_tokens`` (every stopword-filtered training word, whatever its count;
+            words without a vector have zero rows and are skipped).
     """
 
     name: str = "custom"
@@ -140,6 +149,7 @@ class ModelConfig:
     visual_heads: int = 8
     max_frames: int = 64
     gru_padding: str = "post"
+    w2v_words: str = "bow"
 
     def __post_init__(self):
         _validate(self)
@@ -248,7 +258,8 @@ def _validate(c: ModelConfig) -> None:
     _require(c.selection_metric in SELECTION_METRICS,
              f"selection_metric must be one of {SELECTION_METRICS}, got {c.selection_metric!r}")
     for key, allowed in (("sampling", SAMPLING_MODES), ("lr_schedule", LR_SCHEDULES),
-                         ("visual_encoder", VISUAL_ENCODERS), ("gru_padding", GRU_PADDINGS)):
+                         ("visual_encoder", VISUAL_ENCODERS), ("gru_padding", GRU_PADDINGS),
+                         ("w2v_words", W2V_WORDS)):
         _require(getattr(c, key) in allowed, f"{key} must be one of {allowed}, got {getattr(c, key)!r}")
     for key in ("visual_hidden_dim", "visual_heads", "max_frames"):
         _require(_is_int(getattr(c, key)) and getattr(c, key) > 0,
@@ -261,7 +272,7 @@ _BASE_W2VV = ModelConfig(
     name="base_w2vv", text_branches=("gru", "bow", "w2v"), pooling="last", we_trainable=False,
     text_mlp=(2048,), common_space_dim=None, activation="relu", output_activation="relu", dropout=0.2,
     loss="mse", optimizer="rmsprop", learning_rate=1e-4, clipnorm=10.0, batch_size=100, max_epochs=200,
-    selection_metric="v2t_map", lr_halving_patience=3, early_stop_patience=10)
+    selection_metric="v2t_map", lr_halving_patience=3, early_stop_patience=10, w2v_words="pretrained")
 
 _W2VVPP = ModelConfig(
     name="w2vvpp", text_branches=("gru", "bow", "w2v"), pooling="mean", we_trainable=True,
@@ -269,7 +280,7 @@ _W2VVPP = ModelConfig(
     loss_kwargs={"margin": 0.2, "max_violation": True, "direction": "t2v", "reduction": "sum"},
     optimizer="rmsprop", learning_rate=1e-4, clipnorm=2.0, batch_size=128, max_epochs=80,
     selection_metric="t2v_mir", lr_decay=0.99, lr_halving_patience=2, early_stop_patience=10,
-    sampling="captions", lr_schedule="plateau")
+    sampling="captions", lr_schedule="plateau", w2v_words="pretrained_unique")
 
 NAMED_CONFIGS = {
     "base_w2vv": _BASE_W2VV,
@@ -287,7 +298,7 @@ NAMED_CONFIGS = {
                                           "reduction": "sum"},
                              optimizer="adam", learning_rate=1e-4, clipnorm=2.0, batch_size=128, max_epochs=50,
                              selection_metric="t2v_sum_recall", lr_decay=0.99, lr_halving_patience=3,
-                             early_stop_patience=10, lr_schedule="halving"),
+                             early_stop_patience=10, lr_schedule="halving", w2v_words="bow"),
 }
 
 

@@ -66,7 +66,8 @@ class FiniteBatches:
         return batch
 
 
-def check_token_ids(inputs, gru_vocab_size=None, bow_vocab_size=None, where: str = "token inputs") -> None:
+def check_token_ids(inputs, gru_vocab_size=None, bow_vocab_size=None, where: str = "token inputs",
+                    w2v_vocab_size=None) -> None:
     """Raise :class:`~w2vvx.errors.ConfigError` when a token id is outside its vocabulary ``[0, size)``.
 
     Checked where ids enter a model (``encode_text``, ``fit`` on arrays), in NumPy on the host, never
@@ -78,6 +79,7 @@ def check_token_ids(inputs, gru_vocab_size=None, bow_vocab_size=None, where: str
         gru_vocab_size: rows of the GRU vocabulary (``tokens``); ``None`` skips the check.
         bow_vocab_size: rows of the BoW vocabulary (``bow_tokens``); ``None`` skips the check.
         where: what the inputs are, for the message.
+        w2v_vocab_size: rows of the word-vector vocabulary (``w2v_tokens``); ``None`` skips the check.
 
     Example:
         >>> check_token_ids({"tokens": np.array([[2, 9]])}, gru_vocab_size=5)  # doctest: +ELLIPSIS
@@ -85,7 +87,7 @@ def check_token_ids(inputs, gru_vocab_size=None, bow_vocab_size=None, where: str
         ...
         w2vvx.errors.ConfigError: token inputs: 'tokens' row 0, position 1 holds id 9, but the vocabulary has 5 ids (0-4)...
     """
-    for key, size in (("tokens", gru_vocab_size), ("bow_tokens", bow_vocab_size)):
+    for key, size in (("tokens", gru_vocab_size), ("bow_tokens", bow_vocab_size), ("w2v_tokens", w2v_vocab_size)):
         if key not in inputs:
             continue
         value = inputs[key]

@@ -49,7 +49,7 @@ def _is_token_dict(inputs) -> bool:
     return hasattr(inputs, "keys") and all(key in inputs for key in TEXT_INPUTS)
 
 
-def text_inputs(inputs) -> dict:
+def text_inputs(inputs, names=TEXT_INPUTS) -> dict:
     """The token inputs of a batch dict; ``(B, K, L)`` (K captions per item) become ``(K·B, L)``, language-major.
 
     Example:
@@ -57,11 +57,11 @@ def text_inputs(inputs) -> dict:
         >>> tuple(text["tokens"].shape)
         (6, 4)
     """
-    missing = [key for key in TEXT_INPUTS if key not in inputs]
+    missing = [key for key in names if key not in inputs]
     if missing:
         raise ConfigError(f"model inputs lack {missing}; expected a dict with keys "
-                          f"{list(TEXT_INPUTS)} and 'visual' (got {sorted(inputs)})")
-    text = {key: inputs[key] for key in TEXT_INPUTS}
+                          f"{list(names)} and 'visual' (got {sorted(inputs)})")
+    text = {key: inputs[key] for key in names}
     if len(text["tokens"].shape) == 3:  # (B, K, L) → (K·B, L), language-major
         text = {key: ops.reshape(ops.transpose(value, (1, 0, 2)), (-1, ops.shape(value)[-1]))
                 for key, value in text.items()}
@@ -103,7 +103,13 @@ class Retriever(Task):
     def check_token_ids(self, inputs, where: str = "token inputs") -> None:
         """Raise ConfigError when a token id of ``inputs`` (NumPy) is outside the model's vocabularies."""
         check_token_ids(inputs, getattr(self.backbone, "gru_vocab_size", None),
-                        getattr(self.backbone, "bow_vocab_size", None), where=where)
+                        getattr(self.backbone, "bow_vocab_size", None), where=where,
+                        w2v_vocab_size=getattr(self.backbone, "w2v_vocab_size", None))
+
+    @property
+    def text_input_names(self) -> tuple:
+        """The token inputs of the text tower (``"w2v_tokens"`` too when its word2vec branch reads them)."""
+        return tuple(getattr(self.backbone, "text_input_names", TEXT_INPUTS))
 
     def check_fit_inputs(self, x) -> None:
         self.check_token_ids(x, where="fit inputs")
@@ -137,7 +143,7 @@ class Retriever(Task):
         if not isinstance(inputs, dict):
             raise ConfigError(f"{type(self).__name__} expects a dict of inputs (tokens, bow_tokens, visual), "
                               f"got {type(inputs).__name__}")
-        text = text_inputs(inputs)
+        text = text_inputs(inputs, self.text_input_names)
         if "visual" in inputs:
             self.check_visual_shape(tuple(inputs["visual"].shape), "visual")
             outputs = dict(self.backbone({**text, "visual": inputs["visual"]}, training=training))
@@ -174,7 +180,11 @@ class Retriever(Task):
         """
         batch_size = positive_batch_size(batch_size)
         if _is_token_dict(inputs):
-            text = {key: numeric_array(inputs[key], f"encode_text: {key!r}") for key in TEXT_INPUTS}
+            missing = [key for key in self.text_input_names if key not in inputs]
+            if missing:
+                raise ConfigError(f"encode_text: this model also reads {missing} (its word2vec branch averages the "
+                                  "word-vector vocabulary); give raw sentences or the preprocessor's full output")
+            text = {key: numeric_array(inputs[key], f"encode_text: {key!r}") for key in self.text_input_names}
             for key, value in text.items():
                 if value.ndim != 2:
                     raise ConfigError(f"encode_text: {key!r} has shape {value.shape}; expected (N, L) token ids, "
@@ -189,6 +199,7 @@ class Retriever(Task):
                               f"got {sorted(inputs)}")
         else:
             text = self.preprocess(inputs, language=language)
+            text = {key: text[key] for key in self.text_input_names}
         size = len(text["tokens"])
         batches = [{key: value[start:start + batch_size] for key, value in text.items()}
                    for start in range(0, size, batch_size)]

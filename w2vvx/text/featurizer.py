@@ -26,7 +26,9 @@ class SentenceFeaturizer:
 
     ``tokens``: every token mapped through ``gru_vocab`` (unknown words -> ``<unk>``), post-padded.
     ``bow_tokens``: stopword-filtered tokens that are in ``bow_vocab`` (unknown words dropped), the
-    input of the bag-of-words and mean-word2vec branches.
+    input of the bag-of-words branch (and of the mean-word2vec branch with ``w2v_words="bow"``).
+    ``w2v_tokens`` (only with a ``w2v_vocab``): the same stopword-filtered tokens through the
+    word-vector vocabulary, every training word whatever its count (``w2v_words="pretrained"``).
 
     Args:
         language: the language of the sentences, a code or a caption tag (see
@@ -34,6 +36,7 @@ class SentenceFeaturizer:
         gru_vocab: vocabulary of the recurrent branch.
         bow_vocab: vocabulary of the bag-of-words branch (the lineage's ``bow_filterstop``).
         maxlen: output length (32 in the lineage).
+        w2v_vocab: optional vocabulary of the mean-word2vec branch (adds ``w2v_tokens``).
 
     Example:
         >>> from w2vvx.text.vocabulary import Vocabulary
@@ -43,16 +46,18 @@ class SentenceFeaturizer:
         ([2, 3, 4, 1, 0], [2, 3, 0, 0, 0])
     """
 
-    def __init__(self, language: str, gru_vocab: Vocabulary, bow_vocab: Vocabulary, maxlen: int = 32):
+    def __init__(self, language: str, gru_vocab: Vocabulary, bow_vocab: Vocabulary, maxlen: int = 32,
+                 w2v_vocab: Optional[Vocabulary] = None):
         tokenizer = Tokenizer(language)  # refuses an unknown language, naming the supported ones
         if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 1:
             raise ConfigError(f"maxlen must be a positive integer, got {maxlen!r}")
-        for name, vocab in (("gru_vocab", gru_vocab), ("bow_vocab", bow_vocab)):
-            if not isinstance(vocab, Vocabulary):
+        for name, vocab in (("gru_vocab", gru_vocab), ("bow_vocab", bow_vocab), ("w2v_vocab", w2v_vocab)):
+            if not isinstance(vocab, Vocabulary) and not (name == "w2v_vocab" and vocab is None):
                 raise ConfigError(f"{name} must be a w2vvx Vocabulary, got {type(vocab).__name__}")
         self.language = tokenizer.language
         self.gru_vocab = gru_vocab
         self.bow_vocab = bow_vocab
+        self.w2v_vocab = w2v_vocab
         self.maxlen = int(maxlen)
         self._tokenizer = tokenizer  # one tokenizer (one jieba instance for Chinese)
 
@@ -62,20 +67,27 @@ class SentenceFeaturizer:
 
     def __call__(self, text: str) -> Dict[str, np.ndarray]:
         tokens, content = self._tokenizer.tokens_and_content(text)
-        return {
+        features = {
             "tokens": self.gru_vocab.encode(tokens, self.maxlen),
             "bow_tokens": self.bow_vocab.encode(content, self.maxlen, drop_unknown=True),
         }
+        if self.w2v_vocab is not None:
+            features["w2v_tokens"] = self.w2v_vocab.encode(content, self.maxlen, drop_unknown=True)
+        return features
+
+    @property
+    def keys(self) -> tuple:
+        """The arrays a sentence gives: ``tokens``, ``bow_tokens`` (and ``w2v_tokens`` with a ``w2v_vocab``)."""
+        return ("tokens", "bow_tokens") + (() if self.w2v_vocab is None else ("w2v_tokens",))
 
     def batch(self, texts: Sequence[str]) -> Dict[str, np.ndarray]:
         """Featurize several sentences into ``(B, maxlen)`` int32 arrays."""
-        tokens = np.zeros((len(texts), self.maxlen), dtype=np.int32)
-        bow_tokens = np.zeros((len(texts), self.maxlen), dtype=np.int32)
+        out = {key: np.zeros((len(texts), self.maxlen), dtype=np.int32) for key in self.keys}
         for row, text in enumerate(texts):
             features = self(text)
-            tokens[row] = features["tokens"]
-            bow_tokens[row] = features["bow_tokens"]
-        return {"tokens": tokens, "bow_tokens": bow_tokens}
+            for key in out:
+                out[key][row] = features[key]
+        return out
 
     def check_query(self, text: str, languages: Optional[Sequence[str]] = None, position: Optional[int] = None) -> float:
         """Check a user's query against the vocabularies; return the share of its tokens that are unknown.
@@ -106,7 +118,8 @@ class SentenceFeaturizer:
         if not tokenize_unicode(text):
             return 0.0
         tokens = self.tokenize(text)
-        unknown = [token for token in tokens if token not in self.gru_vocab and token not in self.bow_vocab]
+        known = [vocab for vocab in (self.gru_vocab, self.bow_vocab, self.w2v_vocab) if vocab is not None]
+        unknown = [token for token in tokens if not any(token in vocab for vocab in known)]
         share = len(unknown) / len(tokens) if tokens else 1.0
         where = "" if position is None else f" (query {position}, 0-based)"
         shown = text if len(text) <= 80 else text[:77] + "..."

@@ -12,8 +12,14 @@ Word vectors are either loaded (``load_word_vectors``: the lineage's BigFile, wo
 trusted gensim models) or, when none are given, trained with gensim on the training captions
 (deterministic: one worker, fixed seed). They only initialise weights: the GRU embedding (GRU
 vocabulary; rows of words without a vector drawn from uniform(-1, 1), as w2vv) and the mean-word2vec
-branch (BoW vocabulary; rows of words without a vector left at zero, and skipped by the branch's mean,
-as COCO-CN's ``AveWord2VecFilterStop`` averages only the words that have a vector).
+branch (rows of words without a vector left at zero, and skipped by the branch's mean, as W2VV's and
+COCO-CN's ``AveWord2VecFilterStop`` average only the words that have a vector). That branch has two
+vocabularies to choose from (``ModelConfig.w2v_words``): the BoW vocabulary (``"bow"``) or the
+word-vector vocabulary ``w2v_vocab``, every stopword-filtered training word whatever its count
+(``"pretrained"``, ``"pretrained_unique"``: a word seen once that has a pretrained vector counts, as
+in W2VV). ``w2v_vocab`` is built from the captions alone, so a resumed run builds the same one. With
+word vectors trained on the captions, words below word2vec's ``min_count`` have no vector and are
+skipped, so ``"pretrained"`` then averages about the BoW words.
 
 Nothing here is written to the run folder: the vocabularies live only inside the model (the assets of
 its :class:`~w2vvx.models.W2VVPreprocessor` in ``best.keras``). A resumed run builds them again from its
@@ -47,6 +53,8 @@ class PreparedText:
         gru_embedding: ``(len(gru_vocab), dim)`` float32 initial GRU word embedding (``None`` when
             resuming: the checkpoint holds the weights).
         w2v_embedding: ``(len(bow_vocab), dim)`` float32 word2vec rows for the mean-word2vec branch (or ``None``).
+        w2v_vocab: the word-vector vocabulary (every stopword-filtered training word, min count 1).
+        w2v_vocab_embedding: ``(len(w2v_vocab), dim)`` float32 rows of ``w2v_vocab`` (zero: no vector).
         languages, default_language, maxlen, min_count: settings.
         word_vectors: where the vectors came from (a path, ``"trained"``, ``"given"``, or ``"none"``).
     """
@@ -60,6 +68,8 @@ class PreparedText:
     maxlen: int = 32
     min_count: int = 5
     word_vectors: str = "trained"
+    w2v_vocab: Optional[Vocabulary] = None
+    w2v_vocab_embedding: Optional[np.ndarray] = None
 
     def preprocessor(self):
         """A new :class:`~w2vvx.models.W2VVPreprocessor` of these vocabularies: the run's text pipeline.
@@ -72,13 +82,17 @@ class PreparedText:
         from w2vvx.models.w2vv.w2vv_preprocessor import W2VVPreprocessor
 
         return W2VVPreprocessor(self.gru_vocab, self.bow_vocab, languages=self.languages,
-                                default_language=self.default_language, maxlen=self.maxlen)
+                                default_language=self.default_language, maxlen=self.maxlen,
+                                w2v_vocab=self.w2v_vocab)
 
     def initial_word_vectors(self) -> Optional[dict]:
-        """``{"tokens": GRU rows, "bow_tokens": word2vec rows}`` for the model builder, or ``None``."""
+        """``{"tokens": GRU rows, "bow_tokens": / "w2v_tokens": word2vec rows}`` for the model builder, or ``None``."""
         if self.gru_embedding is None:
             return None
-        return {"tokens": self.gru_embedding, "bow_tokens": self.w2v_embedding}
+        rows = {"tokens": self.gru_embedding, "bow_tokens": self.w2v_embedding}
+        if self.w2v_vocab_embedding is not None:
+            rows["w2v_tokens"] = self.w2v_vocab_embedding
+        return rows
 
 
 def prepare_vocabularies(train_captions: Iterable, min_count: int = 5, maxlen: int = 32,
@@ -110,7 +124,7 @@ def _vocabularies(train_captions: list, min_count: int, maxlen: int, default_lan
         raise ConfigError(f"no word occurs {min_count} times in the {len(train_captions)} training captions; "
                           "lower min_count or train on more captions")
     prepared = PreparedText(gru_vocab, bow_vocab, None, None, languages, default_language, int(maxlen),
-                            int(min_count), "none")
+                            int(min_count), "none", w2v_vocab=Vocabulary.build(bow_tokens, min_count=1))
     return prepared, gru_tokens
 
 
@@ -150,7 +164,10 @@ def prepare_text(train_captions: Iterable, word_vectors=None, dim: int = 500, mi
         vectors, source = word_vectors, "given"
     prepared.gru_embedding = embedding_matrix(prepared.gru_vocab, vectors, seed=seed)
     prepared.w2v_embedding = embedding_matrix(prepared.bow_vocab, vectors, seed=seed + 1, missing="zero")
+    prepared.w2v_vocab_embedding = embedding_matrix(prepared.w2v_vocab, vectors, seed=seed + 1, missing="zero")
     prepared.word_vectors = source
-    logger.info("vocabularies: GRU %d words, BoW %d words (min count %d); word vectors %s, dim %d",
-                len(prepared.gru_vocab), len(prepared.bow_vocab), min_count, source, prepared.gru_embedding.shape[1])
+    logger.info("vocabularies: GRU %d words, BoW %d words (min count %d), word-vector %d words (%d with a "
+                "vector); word vectors %s, dim %d", len(prepared.gru_vocab), len(prepared.bow_vocab), min_count,
+                len(prepared.w2v_vocab), int(np.any(prepared.w2v_vocab_embedding != 0, axis=1).sum()), source,
+                prepared.gru_embedding.shape[1])
     return prepared

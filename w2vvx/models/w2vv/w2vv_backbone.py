@@ -8,6 +8,8 @@ through the same head.
 """
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 
@@ -18,15 +20,47 @@ from w2vvx.models.backbone import Backbone
 from w2vvx.models.configs import ModelConfig
 
 TEXT_INPUTS = ("tokens", "bow_tokens")
+#: the preprocessor's ids of the word-vector vocabulary (``ModelConfig.w2v_words`` "pretrained*")
+W2V_TOKENS = "w2v_tokens"
+
+logger = logging.getLogger(__name__)
 
 
-def split_word_vectors(word_vectors, config: ModelConfig):
+def w2v_input(config: ModelConfig, w2v_vocab_size=None) -> str:
+    """The input the word2vec branch averages: ``"w2v_tokens"`` when ``config.w2v_words`` asks for the
+    word-vector vocabulary and it is given (``w2v_vocab_size``), else ``config.w2v_source``.
+
+    A model built by hand without that vocabulary (no preprocessor, no ``w2v_vocab_size``) keeps the
+    BoW words, with a logged warning; runs of the trainer always carry it (``prepare_text``).
+
+    Example:
+        >>> from w2vvx.models import get_config
+        >>> w2v_input(get_config("base_w2vv"), w2v_vocab_size=40), w2v_input(get_config("nrccr"), 40)
+        ('w2v_tokens', 'bow_tokens')
+    """
+    if config.w2v_words == "bow" or "w2v" not in config.text_branches:
+        return config.w2v_source
+    if w2v_vocab_size is None:
+        logger.warning("w2v_words=%r but no word-vector vocabulary (w2v_vocab_size) was given: the word2vec branch "
+                       "averages the BoW words instead; build the model with the run's preprocessor "
+                       "(prepare_text builds that vocabulary)", config.w2v_words)
+        return config.w2v_source
+    return W2V_TOKENS
+
+
+def text_input_names(config: ModelConfig, w2v_vocab_size=None) -> tuple:
+    """The token inputs of the text tower: ``("tokens", "bow_tokens")`` plus ``"w2v_tokens"`` when read."""
+    return TEXT_INPUTS + ((W2V_TOKENS,) if w2v_input(config, w2v_vocab_size) == W2V_TOKENS else ())
+
+
+def split_word_vectors(word_vectors, config: ModelConfig, w2v_source=None):
     """Return ``(GRU embedding init, mean-word2vec init)`` from ``word_vectors``.
 
     Args:
         word_vectors: ``None``, one ``(gru_vocab_size, embed_dim)`` matrix (GRU embedding) or a dict
-            ``{"tokens": ..., "bow_tokens": ...}`` with one matrix per vocabulary.
+            ``{"tokens": ..., "bow_tokens": ...[, "w2v_tokens": ...]}`` with one matrix per vocabulary.
         config: the :class:`ModelConfig` whose branches use them.
+        w2v_source: the input the word2vec branch reads (default: :func:`w2v_input` of ``config``).
 
     Example:
         >>> from w2vvx.models import get_config
@@ -38,18 +72,19 @@ def split_word_vectors(word_vectors, config: ModelConfig):
         return None, None
     if not isinstance(word_vectors, dict):
         word_vectors = {"tokens": word_vectors}
-    unknown = set(word_vectors) - set(TEXT_INPUTS)
+    unknown = set(word_vectors) - set(TEXT_INPUTS + (W2V_TOKENS,))
     if unknown:
-        raise ConfigError(f"word_vectors keys must be 'tokens' (GRU vocabulary rows) and/or 'bow_tokens' "
-                          f"(BoW vocabulary rows), got {sorted(unknown)}")
+        raise ConfigError(f"word_vectors keys must be 'tokens' (GRU vocabulary rows), 'bow_tokens' (BoW vocabulary "
+                          f"rows) and/or 'w2v_tokens' (word-vector vocabulary rows), got {sorted(unknown)}")
+    source = w2v_source or config.w2v_source
     gru_init = word_vectors.get("tokens") if "gru" in config.text_branches else None
     w2v_init = None
     if "w2v" in config.text_branches:
-        w2v_init = word_vectors.get(config.w2v_source)
+        w2v_init = word_vectors.get(source)
         if w2v_init is None:
             raise ConfigError(
-                f"the word2vec branch averages {config.w2v_source!r} ids, so word_vectors needs a matrix "
-                f"for that vocabulary: pass word_vectors={{'tokens': ..., {config.w2v_source!r}: ...}} "
+                f"the word2vec branch averages {source!r} ids, so word_vectors needs a matrix "
+                f"for that vocabulary: pass word_vectors={{'tokens': ..., {source!r}: ...}} "
                 "(w2vvx.text.embedding_matrix builds one per vocabulary)")
     if gru_init is not None and np.shape(gru_init)[1] != config.embed_dim:
         raise ConfigError(f"word_vectors['tokens'] has {np.shape(gru_init)[1]} columns but embed_dim is "
@@ -87,8 +122,12 @@ def build_text_head(config: ModelConfig, input_dim: int, output_dim: int, name: 
 
 
 def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, output_dim: int,
-                       word_vectors=None, token_pooling=None, name: str = "text_encoder") -> keras.Model:
-    """Functional text model ``{"tokens", "bow_tokens"} → (B, E)``.
+                       word_vectors=None, token_pooling=None, name: str = "text_encoder",
+                       w2v_vocab_size=None) -> keras.Model:
+    """Functional text model ``{"tokens", "bow_tokens"[, "w2v_tokens"]} → (B, E)``.
+
+    ``w2v_vocab_size``: rows of the word-vector vocabulary (the ``w2v_tokens`` input, read when
+    ``config.w2v_words`` is ``"pretrained"`` or ``"pretrained_unique"``; see :func:`w2v_input`).
 
     ``output_dim`` is the visual dimension (W2VV) or ignored in favour of
     ``config.common_space_dim`` (W2VV++).
@@ -105,15 +144,18 @@ def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, outp
         >>> build_text_encoder(config, 30, 20, output_dim=12).output.shape
         (None, 16)
     """
-    gru_init, w2v_init = split_word_vectors(word_vectors, config)
+    source = w2v_input(config, w2v_vocab_size)
+    gru_init, w2v_init = split_word_vectors(word_vectors, config, source)
     w2v_dim = config.w2v_dim if w2v_init is None else int(np.shape(w2v_init)[1])
-    inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key) for key in TEXT_INPUTS}
+    inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key)
+              for key in text_input_names(config, w2v_vocab_size)}
     settings = dict(
         branches=config.text_branches, gru_vocab_size=gru_vocab_size, bow_vocab_size=bow_vocab_size,
         embed_dim=config.embed_dim, units=config.gru_units, bidirectional=config.bidirectional,
         pooling=config.pooling, dropout=config.dropout, embedding_trainable=config.we_trainable,
         attention_mask_padding=config.attention_mask_padding, gru_padding=config.gru_padding, w2v_dim=w2v_dim,
-        w2v_source=config.w2v_source, w2v_trainable=config.w2v_trainable,
+        w2v_source=source, w2v_trainable=config.w2v_trainable, w2v_vocab_size=w2v_vocab_size,
+        w2v_unique=source == W2V_TOKENS and config.w2v_words == "pretrained_unique",
         gru_embeddings=gru_init, w2v_embeddings=w2v_init, name="multiscale")
     if token_pooling is None:
         multiscale = MultiScaleTextEncoder(**settings)
@@ -184,6 +226,8 @@ class W2VVBackbone(Backbone):
         frames: visual inputs are ``(B, T, D)`` frame features; also set by ``model_config.frames``.
         word_vectors: optional initial word vectors (see :func:`split_word_vectors`); not part of
             the config (the trained weights are saved instead).
+        w2v_vocab_size: rows of the word-vector vocabulary (``w2v_tokens``, read when
+            ``model_config.w2v_words`` is ``"pretrained"``/``"pretrained_unique"``).
 
     Example:
         >>> from w2vvx.models import get_config
@@ -196,11 +240,13 @@ class W2VVBackbone(Backbone):
     """
 
     def __init__(self, model_config, gru_vocab_size=None, bow_vocab_size=None, visual_dim: int = 2048,
-                 frames: bool = False, word_vectors=None, **kwargs):
+                 frames: bool = False, word_vectors=None, w2v_vocab_size=None, **kwargs):
         model_config, visual_dim, frames = check_settings(model_config, visual_dim, frames)
-        text_encoder = build_text_encoder(model_config, gru_vocab_size, bow_vocab_size, visual_dim, word_vectors)
+        text_encoder = build_text_encoder(model_config, gru_vocab_size, bow_vocab_size, visual_dim, word_vectors,
+                                          w2v_vocab_size=w2v_vocab_size)
         self._init_towers(model_config, gru_vocab_size, bow_vocab_size, visual_dim, frames, text_encoder,
                           text_encoder, **kwargs)
+        self.w2v_vocab_size = None if w2v_vocab_size is None else int(w2v_vocab_size)
 
     def _init_towers(self, model_config, gru_vocab_size, bow_vocab_size, visual_dim, frames, text_encoder,
                      text_model, **kwargs):
@@ -209,13 +255,15 @@ class W2VVBackbone(Backbone):
         ``text_model`` is the text sub-model the subclass keeps (the same as ``text_encoder`` here).
         """
         visual_encoder = build_visual_encoder(model_config, visual_dim, frames)
-        inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key) for key in TEXT_INPUTS}
+        names = tuple(text_encoder.input) if isinstance(text_encoder.input, dict) else TEXT_INPUTS
+        inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key) for key in names}
         inputs["visual"] = keras.Input(shape=tuple(visual_encoder.inputs[0].shape[1:]), dtype="float32",
                                        name="visual")
-        outputs = {"text": text_encoder({key: inputs[key] for key in TEXT_INPUTS}),
+        outputs = {"text": text_encoder({key: inputs[key] for key in names}),
                    "visual": visual_encoder(inputs["visual"])}
         kwargs.setdefault("name", "backbone")
         Backbone.__init__(self, inputs=inputs, outputs=outputs, **kwargs)
+        self.text_input_names = names
         self.model_config = model_config
         self.gru_vocab_size = None if gru_vocab_size is None else int(gru_vocab_size)
         self.bow_vocab_size = None if bow_vocab_size is None else int(bow_vocab_size)
@@ -232,7 +280,8 @@ class W2VVBackbone(Backbone):
     def get_config(self):
         return {**super().get_config(), "model_config": self.model_config.to_dict(),
                 "gru_vocab_size": self.gru_vocab_size, "bow_vocab_size": self.bow_vocab_size,
-                "visual_dim": self.visual_dim, "frames": self.frames}
+                "visual_dim": self.visual_dim, "frames": self.frames,
+                **({"w2v_vocab_size": self.w2v_vocab_size} if getattr(self, "w2v_vocab_size", None) else {})}
 
 
 def check_settings(model_config, visual_dim, frames):

@@ -20,6 +20,7 @@ from w2vvx.text.vocabulary import Vocabulary
 
 GRU_VOCAB_ASSET = "gru_vocab.txt"
 BOW_VOCAB_ASSET = "bow_vocab.txt"
+W2V_VOCAB_ASSET = "w2v_vocab.txt"
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
@@ -34,10 +35,17 @@ class W2VVPreprocessor(Preprocessor):
     list of strings, it returns NumPy int32 arrays. The two vocabularies are saved as assets inside
     the ``.keras`` file (``save_assets``/``load_assets``), so a loaded model needs no other file.
 
+    With a ``w2v_vocab`` (the word-vector vocabulary: every stopword-filtered training word, whatever
+    its count) it also gives ``w2v_tokens``, the words the mean-word2vec branch averages with
+    ``ModelConfig.w2v_words`` ``"pretrained"``/``"pretrained_unique"``; it is saved as a third asset.
+    Models saved without one load as before (their word2vec branch reads ``bow_tokens``).
+
     Args:
         gru_vocab: :class:`~w2vvx.text.Vocabulary` of the recurrent branch (``None`` until
             ``load_assets`` fills it).
-        bow_vocab: vocabulary of the bag-of-words and mean-word2vec branches.
+        bow_vocab: vocabulary of the bag-of-words branch (and of the mean-word2vec one with
+            ``w2v_words="bow"``).
+        w2v_vocab: optional word-vector vocabulary (adds ``w2v_tokens``).
         languages: the languages the vocabularies were built from.
         default_language: the language of sentences given without one.
         maxlen: padded sentence length (32 in the lineage).
@@ -55,7 +63,7 @@ class W2VVPreprocessor(Preprocessor):
 
     def __init__(self, gru_vocab: Optional[Vocabulary] = None, bow_vocab: Optional[Vocabulary] = None,
                  languages: Sequence[str] = ("en",), default_language: str = "en", maxlen: int = 32,
-                 vocabulary_digests: Optional[dict] = None, **kwargs):
+                 vocabulary_digests: Optional[dict] = None, w2v_vocab: Optional[Vocabulary] = None, **kwargs):
         kwargs.setdefault("name", "preprocessor")
         super().__init__(**kwargs)
         languages = [str(language) for language in ([languages] if isinstance(languages, str) else languages)]
@@ -75,19 +83,23 @@ class W2VVPreprocessor(Preprocessor):
         self.vocabulary_digests = vocabulary_digests
         self.gru_vocab: Optional[Vocabulary] = None
         self.bow_vocab: Optional[Vocabulary] = None
+        self.w2v_vocab: Optional[Vocabulary] = None
         self._featurizers: Dict[str, SentenceFeaturizer] = {}
         if (gru_vocab is None) != (bow_vocab is None):
             raise ConfigError("give both gru_vocab and bow_vocab (or neither, to load them with load_assets)")
         if gru_vocab is not None:
-            self.set_vocabularies(gru_vocab, bow_vocab)
+            self.set_vocabularies(gru_vocab, bow_vocab, w2v_vocab)
+        elif w2v_vocab is not None:
+            raise ConfigError("w2v_vocab needs gru_vocab and bow_vocab too")
         self.built = True
 
-    def set_vocabularies(self, gru_vocab: Vocabulary, bow_vocab: Vocabulary) -> None:
+    def set_vocabularies(self, gru_vocab: Vocabulary, bow_vocab: Vocabulary,
+                         w2v_vocab: Optional[Vocabulary] = None) -> None:
         """Use these vocabularies (the tokenizers are created again on first use)."""
-        for name, vocab in (("gru_vocab", gru_vocab), ("bow_vocab", bow_vocab)):
-            if not isinstance(vocab, Vocabulary):
+        for name, vocab in (("gru_vocab", gru_vocab), ("bow_vocab", bow_vocab), ("w2v_vocab", w2v_vocab)):
+            if not isinstance(vocab, Vocabulary) and not (name == "w2v_vocab" and vocab is None):
                 raise ConfigError(f"{name} must be a w2vvx Vocabulary, got {type(vocab).__name__}")
-        self.gru_vocab, self.bow_vocab = gru_vocab, bow_vocab
+        self.gru_vocab, self.bow_vocab, self.w2v_vocab = gru_vocab, bow_vocab, w2v_vocab
         self._featurizers = {}
 
     def resolve_language(self, language: Optional[str]) -> str:
@@ -108,7 +120,8 @@ class W2VVPreprocessor(Preprocessor):
                               "a saved model (its vocabularies are assets of the .keras file)")
         code = self.resolve_language(language)
         if code not in self._featurizers:
-            self._featurizers[code] = SentenceFeaturizer(code, self.gru_vocab, self.bow_vocab, maxlen=self.maxlen)
+            self._featurizers[code] = SentenceFeaturizer(code, self.gru_vocab, self.bow_vocab, maxlen=self.maxlen,
+                                                         w2v_vocab=self.w2v_vocab)
         return self._featurizers[code]
 
     def __call__(self, sentences, language: Optional[str] = None, check_queries: bool = True) -> Dict[str, np.ndarray]:
@@ -116,7 +129,7 @@ class W2VVPreprocessor(Preprocessor):
         return self.call(sentences, language=language, check_queries=check_queries)
 
     def call(self, sentences, language: Optional[str] = None, check_queries: bool = True) -> Dict[str, np.ndarray]:
-        """``{"tokens", "bow_tokens"}``: ``(N, maxlen)`` int32 arrays of ``sentences``.
+        """``{"tokens", "bow_tokens"[, "w2v_tokens"]}``: ``(N, maxlen)`` int32 arrays of ``sentences``.
 
         Args:
             sentences: one string, a list of strings (all in ``language``), ``w2vvx.io.Caption``
@@ -156,7 +169,8 @@ class W2VVPreprocessor(Preprocessor):
             for position, code in queries:
                 self.featurizer(code).check_query(texts[position], self.languages,
                                                   position=position if len(sentences) > 1 else None)
-        out = {key: np.zeros((len(texts), self.maxlen), np.int32) for key in ("tokens", "bow_tokens")}
+        keys = ("tokens", "bow_tokens") + (() if self.w2v_vocab is None else ("w2v_tokens",))
+        out = {key: np.zeros((len(texts), self.maxlen), np.int32) for key in keys}
         for code, positions in by_language.items():
             arrays = self.featurizer(code).batch([texts[position] for position in positions])
             for key in out:
@@ -168,19 +182,25 @@ class W2VVPreprocessor(Preprocessor):
         if self.gru_vocab is None:
             raise ConfigError("the preprocessor has no vocabularies yet")
         return {name: {"count": len(vocab), "sha256": vocab.digest()}
-                for name, vocab in ((GRU_VOCAB_ASSET, self.gru_vocab), (BOW_VOCAB_ASSET, self.bow_vocab))}
+                for name, vocab in ((GRU_VOCAB_ASSET, self.gru_vocab), (BOW_VOCAB_ASSET, self.bow_vocab),
+                                    (W2V_VOCAB_ASSET, self.w2v_vocab)) if vocab is not None}
 
     def save_assets(self, dir_path) -> None:
         if self.gru_vocab is None:
             raise ConfigError("cannot save a preprocessor without vocabularies")
         self.gru_vocab.save(Path(dir_path) / GRU_VOCAB_ASSET)
         self.bow_vocab.save(Path(dir_path) / BOW_VOCAB_ASSET)
+        if self.w2v_vocab is not None:
+            self.w2v_vocab.save(Path(dir_path) / W2V_VOCAB_ASSET)
 
     def load_assets(self, dir_path) -> None:
         if dir_path is None:  # Keras retries a layer whose assets failed under a path without assets
             raise getattr(self, "_asset_error", None) or MissingFileError(
                 "the saved preprocessor has no assets folder (its vocabularies); save the model again")
-        paths = [Path(dir_path) / name for name in (GRU_VOCAB_ASSET, BOW_VOCAB_ASSET)]
+        names = [GRU_VOCAB_ASSET, BOW_VOCAB_ASSET]
+        if (Path(dir_path) / W2V_VOCAB_ASSET).is_file() or W2V_VOCAB_ASSET in (self.vocabulary_digests or {}):
+            names.append(W2V_VOCAB_ASSET)  # models saved before w2vvx kept a word-vector vocabulary have none
+        paths = [Path(dir_path) / name for name in names]
         missing = [path.name for path in paths if not path.is_file()]
         if missing:
             raise MissingFileError(f"the saved preprocessor lacks its vocabularies {missing}; the model file is "
