@@ -86,7 +86,7 @@ def quickstart_root(tmp_path_factory):
     collection = Collection(root, "w2vvx_synth")
     # as the pipeline trains its [MT] Chinese model (w2vvx.pipeline._train), at size tiny for one epoch
     Trainer("w2vv_attention_ctl", root / QUICKSTART_RUN, collection.captions("train", "google_enc2zh"),
-            collection.features("synth_resnet_2048"), collection.captions("val", "zh"), default_language="zh",
+            collection.features("synth_scene_512"), collection.captions("val", "zh"), default_language="zh",
             size="tiny", max_epochs=1, steps_per_epoch=2, verbose=0, tensorboard=False).fit()
     return root
 

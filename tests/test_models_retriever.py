@@ -80,7 +80,7 @@ def test_model_sizes_are_defined_once_and_shape_the_config():
     assert set(SIZES) == {"lineage", "small", "tiny", "smoke"}
     assert sized_config("w2vvpp", "lineage") == get_config("w2vvpp")
     small = sized_config("w2vv_attention_ctl", "small", max_epochs=3)
-    assert (small.gru_units, small.max_epochs, small.learning_rate) == (256, 3, 1e-3)
+    assert (small.gru_units, small.max_epochs, small.learning_rate) == (128, 3, 1e-3)
     assert size_overrides("smoke", get_config("base_w2vv")).get("common_space_dim") is None
     assert sized_config("w2vvpp", "smoke").common_space_dim == 32
     with pytest.raises(ConfigError, match="size must be one of"):

@@ -41,7 +41,7 @@ def test_layout_is_readable_with_the_expected_counts(tiny):
     coll = Collection(tiny.parent, NAME)
     spec = SyntheticSpec.from_scale("tiny", feature_dim=64)
     sizes = {"train": spec.n_train, "val": spec.n_val, "test": spec.n_test}
-    features = coll.features("synth_resnet_2048")
+    features = coll.features("synth_scene_64")
     assert features.shape == (spec.n_items, 64)
     assert float(np.min(features.matrix)) >= 0.0
     expected = {"train": {None: "enc", "google_enc2zh": "enc2zh", "google_enc2zh2enc": "enc2zh2enc",
@@ -199,7 +199,7 @@ def _recall_at(scores, truth_columns, k):
 
 def test_ridge_regression_from_words_retrieves_items_and_needs_the_whole_sentence(tmp_path):
     folder = generate_collection(tmp_path, n_train=800, n_val=20, n_test=200, feature_dim=256)
-    features = BigFile(folder / "FeatureData" / "synth_resnet_2048")
+    features = BigFile(folder / "FeatureData" / "synth_scene_256")
     train = read_captions(folder / "TextData" / f"{NAME}train.caption.txt")
     test = read_captions(folder / "TextData" / f"{NAME}test.caption.txt")
     vocabulary = {w: i for i, w in enumerate(sorted({w for c in train for w in re.sub(r"[^a-z0-9]", " ", c.text).split()}))}

@@ -16,7 +16,8 @@ _MEMORY_SHARE = 0.5
 @click.option("--seed", default=0, show_default=True, help="Everything is a deterministic function of it.")
 @click.option("--mt-noise", default=0.3, show_default=True, help="Simulated machine-translation noise in [0, 1].")
 @click.option("--languages", default="zh,de", show_default=True, help="Target languages, comma-separated.")
-@click.option("--feature-dim", default=2048, show_default=True, type=click.IntRange(min=1))
+@click.option("--feature-dim", default=512, show_default=True, type=click.IntRange(min=1),
+              help="Feature size (ResNet-152 pool5 features have 2048).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing collection.")
 @click.pass_context
 def command(ctx, name, scale, seed, mt_noise, languages, feature_dim, overwrite):
@@ -65,5 +66,5 @@ def check_feature_memory(n_items: int, feature_dim: int, scale: str, available=N
         largest = max(1, budget // (n_items * _FLOAT_BYTES))
         raise ConfigError(f"--feature-dim {feature_dim} at --scale {scale} needs {needed / 2**30:.1f} GiB for the "
                           f"features of {n_items} items, more than half of the {available / 2**30:.1f} GiB of "
-                          f"memory available; use --feature-dim {min(largest, 2048)} (the default is 2048) or a "
+                          f"memory available; use --feature-dim {min(largest, 512)} (the default is 512) or a "
                           "smaller --scale")

@@ -53,13 +53,16 @@ SUPPORTED_LANGUAGES = ("zh", "de")
 SPLITS = ("train", "val", "test")
 SCALES = {
     "tiny": dict(n_train=120, n_val=40, n_test=40),
-    "default": dict(n_train=3000, n_val=500, n_test=500),
+    "default": dict(n_train=1500, n_val=300, n_test=1000),
     "large": dict(n_train=20000, n_val=2000, n_test=2000),
 }
 # Random-stream ids: every stream is np.random.default_rng([seed, STREAM, item_index]).
 _STREAM = {"scene": 1, "en": 2, "feature_noise": 3, "feature_model": 4,
            "human_zh": 10, "human_de": 11, "mt_zh": 20, "mt_de": 21, "back_zh": 30, "back_de": 31,
            "to_en_zh": 40, "to_en_de": 41}
+#: The embedded collection's feature size: small enough that the main job's three models train in minutes
+#: on a 2-core CPU (the text MLP's output layer is the largest matmul of a W2VV step).
+DEFAULT_FEATURE_DIM = 512
 _LATENT = 256
 _HIDDEN = 1024
 _CHUNK = 2048
@@ -216,19 +219,21 @@ class SyntheticSpec:
 
     name: str = "w2vvx_synth"
     seed: int = 0
-    n_train: int = 3000
-    n_val: int = 500
-    n_test: int = 500
+    n_train: int = 1500
+    n_val: int = 300
+    n_test: int = 1000
     captions_per_item: int = 5
     mt_noise: float = 0.3
     languages: Tuple[str, ...] = ("zh", "de")
-    feature_dim: int = 2048
-    feature_name: str = "synth_resnet_2048"
+    feature_dim: int = DEFAULT_FEATURE_DIM
+    feature_name: Optional[str] = None
     feature_noise: float = 3.5
     upper_bound_train: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "languages", tuple(self.languages))
+        if self.feature_name is None:
+            object.__setattr__(self, "feature_name", default_feature_name(self.feature_dim))
         for field_name in ("n_train", "n_val", "n_test"):
             value = getattr(self, field_name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -274,6 +279,16 @@ class SyntheticSpec:
         data = dataclasses.asdict(self)
         data["languages"] = list(self.languages)
         return data
+
+
+def default_feature_name(feature_dim: int) -> str:
+    """The ``FeatureData`` folder of a generated collection with ``feature_dim``-d features.
+
+    Example:
+        >>> default_feature_name(512)
+        'synth_scene_512'
+    """
+    return f"synth_scene_{int(feature_dim)}"
 
 
 def item_scene(spec: SyntheticSpec, index: int, lexicon: Optional[Lexicon] = None) -> Scene:
@@ -339,8 +354,9 @@ def build_captions(spec: SyntheticSpec, scenes: Dict[int, Scene], lexicon: Lexic
 
 def generate_collection(rootpath, name: str = "w2vvx_synth", seed: int = 0, n_train: Optional[int] = None,
                         n_val: Optional[int] = None, n_test: Optional[int] = None, captions_per_item: int = 5,
-                        mt_noise: float = 0.3, languages: Sequence[str] = ("zh", "de"), feature_dim: int = 2048,
-                        feature_name: str = "synth_resnet_2048", overwrite: bool = False, scale: str = "default",
+                        mt_noise: float = 0.3, languages: Sequence[str] = ("zh", "de"),
+                        feature_dim: int = DEFAULT_FEATURE_DIM, feature_name: Optional[str] = None,
+                        overwrite: bool = False, scale: str = "default",
                         feature_noise: float = 3.5, upper_bound_train: bool = True) -> Path:
     """Generate the synthetic collection under ``<rootpath>/<name>`` (atomically) and return its folder.
 
@@ -353,9 +369,9 @@ def generate_collection(rootpath, name: str = "w2vvx_synth", seed: int = 0, n_tr
         mt_noise: simulated machine-translation noise level in ``[0, 1]``.
         languages: target languages among ``("zh", "de")``.
         feature_dim: visual feature dimension.
-        feature_name: the ``FeatureData`` folder name.
+        feature_name: the ``FeatureData`` folder name (default ``synth_scene_<feature_dim>``).
         overwrite: replace an existing collection folder.
-        scale: collection scale ``tiny`` (120/40/40), ``default`` (3000/500/500) or ``large`` (20000/2000/2000).
+        scale: collection scale ``tiny`` (120/40/40), ``default`` (1500/300/1000) or ``large`` (20000/2000/2000).
         feature_noise: per-item feature noise.
         upper_bound_train: also write human-style ``train_<lang>`` captions (COCO-CN protocol of do-all, upper bound).
 
@@ -421,4 +437,4 @@ def load_scenes(collection_dir) -> Dict[str, Scene]:
 
 __all__ = ["SyntheticSpec", "generate_collection", "write_collection", "Scene", "SceneObject",
            "SceneFeaturizer", "sample_scene", "sample_mention", "human_captions",
-           "item_scene", "load_scenes", "SCALES", "SUPPORTED_LANGUAGES"]
+           "item_scene", "load_scenes", "default_feature_name", "DEFAULT_FEATURE_DIM", "SCALES", "SUPPORTED_LANGUAGES"]

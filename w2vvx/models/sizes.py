@@ -18,7 +18,7 @@ from w2vvx.models.configs import ModelConfig, get_config
 
 SIZES: Dict[str, dict] = {
     "lineage": {},
-    "small": {"embed_dim": 128, "w2v_dim": 128, "gru_units": 256, "learning_rate": 1e-3, "max_epochs": 10,
+    "small": {"embed_dim": 64, "w2v_dim": 64, "gru_units": 128, "learning_rate": 1e-3, "max_epochs": 8,
               "lr_halving_patience": 2, "early_stop_patience": 4},
     "tiny": {"embed_dim": 16, "w2v_dim": 16, "gru_units": 32, "text_mlp": (256,), "learning_rate": 3e-3,
              "max_epochs": 8, "batch_size": 32, "vocab_min_count": 1},
@@ -27,6 +27,9 @@ SIZES: Dict[str, dict] = {
 }
 #: Common-space size of the ``smoke`` size for configs with a common space (w2vvpp, nrccr).
 SMOKE_SPACE_DIM = 32
+#: The text MLP of the ``small`` size for configs that map text through one (the W2VV family's 2048 hidden
+#: units halved; configs without a text MLP, w2vvpp and nrccr, keep none).
+SMALL_TEXT_MLP = (1024,)
 #: The size of ``w2vvx train`` and of ``Trainer`` given a config name, when none is chosen.
 DEFAULT_SIZE = "small"
 #: How long each size takes to train, in one line (logged by ``Trainer``).
@@ -49,11 +52,13 @@ def model_sizes() -> list:
 
 
 def size_overrides(size: str, config: ModelConfig = None) -> dict:
-    """The field overrides of ``size`` (for ``config``: the ``smoke`` space rule depends on it).
+    """The field overrides of ``size`` (for ``config``: the ``smoke`` space and ``small`` MLP rules depend on it).
 
     Example:
         >>> size_overrides("small")["gru_units"]
-        256
+        128
+        >>> size_overrides("small", get_config("w2vv_attention_ctl"))["text_mlp"]
+        (1024,)
         >>> size_overrides("smoke", get_config("w2vvpp"))["common_space_dim"]
         32
     """
@@ -62,6 +67,8 @@ def size_overrides(size: str, config: ModelConfig = None) -> dict:
     overrides = dict(SIZES[size])
     if size == "smoke" and config is not None and config.common_space_dim is not None:
         overrides.update(common_space_dim=SMOKE_SPACE_DIM, text_mlp=())
+    if size == "small" and config is not None and config.text_mlp:
+        overrides["text_mlp"] = SMALL_TEXT_MLP
     return overrides
 
 
@@ -85,7 +92,7 @@ def sized_config(config, size: str = DEFAULT_SIZE, **overrides) -> ModelConfig:
 
     Example:
         >>> sized_config("w2vv_attention_ctl", "small").gru_units
-        256
+        128
         >>> sized_config("w2vvpp", "small", embed_dim=64).w2v_dim
         64
     """
