@@ -199,7 +199,8 @@ def test_alignment_and_triplet_batches():
         align_translations(source, mt[:-1])
     prepared = prepare_text(source + mt + bt, word_vectors={"dog": [1.0, 0.0]}, min_count=1, maxlen=8)
     features = lambda ids: np.array([[ord(i[0]), 0.0] for i in ids], "float32")  # noqa: E731
-    data = AlignedTripletDataset(source, mt, bt, prepared.preprocessor(), features, batch_size=2, seed=3)
+    data = AlignedTripletDataset(source, mt, bt, prepared.preprocessor(with_w2v_vocab=False), features, batch_size=2,
+                                 seed=3)
     batch = data[1][0]
     assert sorted(batch) == ["bt_bow_tokens", "bt_tokens", "mt_bow_tokens", "mt_tokens", "src_bow_tokens",
                              "src_tokens", "visual"]

@@ -9,11 +9,15 @@ from w2vvx.cli import cli
 from w2vvx.pipeline import DoAllSettings, run_do_all
 
 
+#: the tiny size's 8 epochs halved: the pipeline's files and protocols are under test, not convergence
+TINY_EPOCHS = {"max_epochs": 4}
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     root = tmp_path_factory.mktemp("visualsearch")
     settings = DoAllSettings(config="w2vv_attention_ctl", rootpath=str(root), size="tiny", generate_scale="tiny",
-                             target_languages=("zh",), verbose=0)
+                             target_languages=("zh",), verbose=0, overrides=TINY_EPOCHS)
     return root, run_do_all(settings)
 
 
@@ -46,7 +50,7 @@ def test_do_all_writes_results_and_beats_chance(pipeline):
 def test_do_all_is_resumable_without_retraining(pipeline, caplog):
     root, result = pipeline
     settings = DoAllSettings(config="w2vv_attention_ctl", rootpath=str(root), size="tiny", generate_scale="tiny",
-                             target_languages=("zh",), verbose=0)
+                             target_languages=("zh",), verbose=0, overrides=TINY_EPOCHS)
     again = run_do_all(settings)
     key = "[MT] CM-MT (zh)"
     assert again.metrics[key]["t2i_r10"] == pytest.approx(result.metrics[key]["t2i_r10"])

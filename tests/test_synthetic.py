@@ -229,6 +229,6 @@ def test_ridge_regression_from_words_retrieves_items_and_needs_the_whole_sentenc
 def test_spec_presets_and_item_ids():
     assert SyntheticSpec.from_scale("tiny").n_items == 200
     spec = SyntheticSpec.from_scale("default", n_train=10)
-    assert (spec.n_train, spec.n_val, spec.n_test) == (10, 500, 500)
-    assert spec.split_ranges()["val"] == range(10, 510)
+    assert (spec.n_train, spec.n_val, spec.n_test) == (10, 300, 1000)
+    assert spec.split_ranges()["val"] == range(10, 310)
     assert synthetic.item_scene(spec, 3) == synthetic.item_scene(SyntheticSpec(n_train=99), 3)

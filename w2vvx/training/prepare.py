@@ -71,8 +71,12 @@ class PreparedText:
     w2v_vocab: Optional[Vocabulary] = None
     w2v_vocab_embedding: Optional[np.ndarray] = None
 
-    def preprocessor(self):
+    def preprocessor(self, with_w2v_vocab: bool = True):
         """A new :class:`~w2vvx.models.W2VVPreprocessor` of these vocabularies: the run's text pipeline.
+
+        Args:
+            with_w2v_vocab: include the word-vector vocabulary (``w2v_tokens``); a config with
+                ``w2v_words="bow"`` reads none, so its preprocessor goes without.
 
         Example:
             >>> prepared = prepare_vocabularies([("img1", "a dog runs")] * 2, min_count=2, maxlen=4)
@@ -83,7 +87,7 @@ class PreparedText:
 
         return W2VVPreprocessor(self.gru_vocab, self.bow_vocab, languages=self.languages,
                                 default_language=self.default_language, maxlen=self.maxlen,
-                                w2v_vocab=self.w2v_vocab)
+                                w2v_vocab=self.w2v_vocab if with_w2v_vocab else None)
 
     def initial_word_vectors(self) -> Optional[dict]:
         """``{"tokens": GRU rows, "bow_tokens": / "w2v_tokens": word2vec rows}`` for the model builder, or ``None``."""

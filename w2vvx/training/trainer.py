@@ -325,7 +325,7 @@ class Trainer:
             keras.utils.set_random_seed(self.seed)
             checkpoint = group.share_outcome(None)
             self.prepared = self._prepare(resume=True)  # the weights come from process 0
-            self.preprocessor = self.prepared.preprocessor()
+            self.preprocessor = self.prepared.preprocessor(with_w2v_vocab=self.config.w2v_words != "bow")
             self.config = ModelConfig.load(self.run_dir / CONFIG_FILE)
         else:
             try:
@@ -364,7 +364,7 @@ class Trainer:
         if checkpoint is None:
             record_provenance(self.run_dir, self._data_provenance())
         self.prepared = self._prepare(resume=checkpoint is not None)
-        self.preprocessor = self.prepared.preprocessor()
+        self.preprocessor = self.prepared.preprocessor(with_w2v_vocab=self.config.w2v_words != "bow")
         digests = self.preprocessor.vocabulary_digests_now()
         if checkpoint is None:
             record_vocabularies(self.run_dir, digests)  # digests only: the vocabularies live in best.keras
