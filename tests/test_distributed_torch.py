@@ -87,7 +87,8 @@ EQUALITY = textwrap.dedent(
     out["language_blocks"] = gather_rows(text, world, groups=2).reshape(-1).tolist()
     print("TIME steps", time.time() - T0, file=sys.stderr)
     root = Path(sys.argv[2])
-    features, train_captions, val_captions = _make_collection(root / "data")
+    # one copy per process: two processes writing one folder at once race on its final rename
+    features, train_captions, val_captions = _make_collection(root / f"data{rank}")
     result = Trainer(_tiny_config(max_epochs=2, dropout=0.0), root / "run", train_captions, features,
                      val_captions, verbose=0, seed=3).fit()
     out.update(rank=rank, epochs=result.epochs_done, history=result.history, weights_after=[

@@ -6,6 +6,7 @@ import pytest
 
 from w2vvx.errors import ConfigError
 from w2vvx.io.captions import Caption
+from random_batches import random_views
 
 VOCAB, BOW, VISUAL, BATCH, LENGTH = 30, 20, 12, 6, 6
 
@@ -23,16 +24,7 @@ def _model(weights, gru_vocab_size=VOCAB, bow_vocab_size=BOW, visual_dim=VISUAL,
 
 
 def _batch(seed=0):
-    rng = np.random.default_rng(seed)
-    batch = {}
-    for view in ("src", "mt", "bt"):
-        tokens = rng.integers(2, BOW, (BATCH, LENGTH)).astype("int32")
-        lengths = rng.integers(2, LENGTH + 1, BATCH)
-        tokens[np.arange(LENGTH)[None, :] >= lengths[:, None]] = 0
-        batch[f"{view}_tokens"] = tokens
-        batch[f"{view}_bow_tokens"] = tokens
-    batch["visual"] = rng.normal(size=(BATCH, VISUAL)).astype("float32")
-    return batch
+    return random_views(BOW, BATCH, LENGTH, VISUAL, seed)
 
 
 @pytest.mark.parametrize("row", ["nrccr", "src_mt", "nrccr_no_bt"])

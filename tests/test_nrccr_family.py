@@ -8,6 +8,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from random_batches import random_views
 
 VOCAB, VISUAL, BATCH, LENGTH = 30, 12, 6, 6
 
@@ -22,16 +23,7 @@ def _model(weights=None, seed=0, preprocessor=None, vocab_size=VOCAB):
 
 
 def _batch(seed=0):
-    rng = np.random.default_rng(seed)
-    batch = {}
-    for view in ("src", "mt", "bt"):
-        tokens = rng.integers(2, VOCAB, (BATCH, LENGTH)).astype("int32")
-        lengths = rng.integers(2, LENGTH + 1, BATCH)
-        tokens[np.arange(LENGTH)[None, :] >= lengths[:, None]] = 0
-        batch[f"{view}_tokens"] = tokens
-        batch[f"{view}_bow_tokens"] = tokens
-    batch["visual"] = rng.normal(size=(BATCH, VISUAL)).astype("float32")
-    return batch
+    return random_views(VOCAB, BATCH, LENGTH, VISUAL, seed)
 
 
 def _numpy(value):

@@ -4,6 +4,7 @@ import pytest
 
 from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.io.captions import Caption
+from random_batches import random_views
 
 VOCAB, BOW, VISUAL, BATCH, LENGTH = 30, 20, 12, 6, 6
 
@@ -28,16 +29,7 @@ def _model(weights=None, seed=0, **overrides):
 
 
 def _batch(seed=0):
-    rng = np.random.default_rng(seed)
-    batch = {}
-    for view in ("src", "mt", "bt"):
-        tokens = rng.integers(2, BOW, (BATCH, LENGTH)).astype("int32")
-        lengths = rng.integers(2, LENGTH + 1, BATCH)
-        tokens[np.arange(LENGTH)[None, :] >= lengths[:, None]] = 0
-        batch[f"{view}_tokens"] = tokens
-        batch[f"{view}_bow_tokens"] = tokens
-    batch["visual"] = rng.normal(size=(BATCH, VISUAL)).astype("float32")
-    return batch
+    return random_views(BOW, BATCH, LENGTH, VISUAL, seed)
 
 
 def _numpy(outputs):

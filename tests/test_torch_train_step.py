@@ -5,6 +5,7 @@ import pytest
 import keras
 
 from w2vvx.models import build_model, get_config
+from random_batches import random_token_batch
 
 VOCAB, LENGTH, VISUAL = 40, 7, 12
 
@@ -20,11 +21,7 @@ def _model(optimizer=None):
 
 
 def _data(count=22, seed=0):
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(1, LENGTH + 1, count)
-    ids = rng.integers(1, VOCAB, (count, LENGTH)).astype("int32")
-    ids[np.arange(LENGTH)[None] >= lengths[:, None]] = 0
-    return {"tokens": ids, "bow_tokens": ids.copy(), "visual": rng.random((count, VISUAL), dtype="float32")}
+    return random_token_batch(count, LENGTH, VOCAB, VISUAL, seed)
 
 
 def _weights(model):
