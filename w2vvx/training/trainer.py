@@ -281,6 +281,10 @@ class Trainer:
                                               self.config.selection_metric, self.val_by_language,
                                               self.eval_batch_size)
 
+    def _preprocessor(self):
+        """The run's preprocessor; with the word-vector vocabulary only when the config reads it."""
+        return self.prepared.preprocessor(with_w2v_vocab=self.config.w2v_words != "bow")
+
     def _data_provenance(self) -> dict:
         return data_provenance(self.train_by_language or self.train_captions,
                                self.val_by_language or self.val_captions, self.features, self.val_features,
@@ -325,7 +329,7 @@ class Trainer:
             keras.utils.set_random_seed(self.seed)
             checkpoint = group.share_outcome(None)
             self.prepared = self._prepare(resume=True)  # the weights come from process 0
-            self.preprocessor = self.prepared.preprocessor(with_w2v_vocab=self.config.w2v_words != "bow")
+            self.preprocessor = self._preprocessor()
             self.config = ModelConfig.load(self.run_dir / CONFIG_FILE)
         else:
             try:
@@ -364,7 +368,7 @@ class Trainer:
         if checkpoint is None:
             record_provenance(self.run_dir, self._data_provenance())
         self.prepared = self._prepare(resume=checkpoint is not None)
-        self.preprocessor = self.prepared.preprocessor(with_w2v_vocab=self.config.w2v_words != "bow")
+        self.preprocessor = self._preprocessor()
         digests = self.preprocessor.vocabulary_digests_now()
         if checkpoint is None:
             record_vocabularies(self.run_dir, digests)  # digests only: the vocabularies live in best.keras

@@ -271,6 +271,7 @@ class W2VVBackbone(Backbone):
         self.frames = frames
         self.text_encoder = text_encoder
         self.visual_encoder = visual_encoder
+        self.w2v_vocab_size = None  # W2VVBackbone sets it when the word2vec branch reads w2v_tokens
 
     @property
     def embedding_dim(self) -> int:
@@ -281,7 +282,7 @@ class W2VVBackbone(Backbone):
         return {**super().get_config(), "model_config": self.model_config.to_dict(),
                 "gru_vocab_size": self.gru_vocab_size, "bow_vocab_size": self.bow_vocab_size,
                 "visual_dim": self.visual_dim, "frames": self.frames,
-                **({"w2v_vocab_size": self.w2v_vocab_size} if getattr(self, "w2v_vocab_size", None) else {})}
+                **({"w2v_vocab_size": self.w2v_vocab_size} if self.w2v_vocab_size is not None else {})}
 
 
 def check_settings(model_config, visual_dim, frames):
