@@ -307,8 +307,11 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
                 source, translations = load_nrccr_pairs(shared_data, dataset, task)
                 logger.info("%s %s: %d aligned (English, translation) training pairs", dataset, name, len(source))
                 weights = dict(nrccr_weights or {})
-                if name == "src_mt":
-                    weights.update(similarity=0.0, feature=0.0)
+                if name == "src_mt":  # the loss terms of the library's src+MT baseline preset
+                    from w2vvx.models.nrccr import ABLATIONS, LOSS_TERMS
+
+                    baseline = ABLATIONS["src_mt"].to_dict()
+                    weights.update({term: baseline[term] for term in LOSS_TERMS})
                 run = train_nrccr(settings, out_dir / f"{dataset}-{name}", source, translations, task,
                                   seed=seed, verbose=verbose, weights=weights,
                                   steps_per_epoch=nrccr_steps_per_epoch)

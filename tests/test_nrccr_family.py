@@ -193,27 +193,11 @@ def test_a_trained_nrccr_model_loads_and_encodes_chinese_on_another_backend(tmp_
 
 
 # -- where the cross-attention looks ------------------------------------------------------------------------------
-def _flat(variants):
-    """The words of a variant list (a variant is a word, or a list of forms of one word)."""
-    for variant in variants:
-        yield from ([variant] if isinstance(variant, str) else variant)
-
-
 def _synthetic_translations():
     """``{English word: {Chinese words}}`` of the synthetic collection's lexicon (content and function words)."""
     from w2vvx.datasets.synthetic_language import Lexicon
 
-    lexicon = Lexicon.default()
-    pairs = {}
-    for kind, values in (("category", lexicon.categories), ("colour", lexicon.colours), ("size", lexicon.sizes),
-                         ("place", lexicon.places), ("action", lexicon.actions)):
-        for value in values:
-            chinese = set(_flat(lexicon.variants(kind, value, "zh")))
-            for word in _flat(lexicon.variants(kind, value, "en")):
-                pairs.setdefault(word, set()).update(chinese)
-    for word, translation in lexicon.literal("en", "zh").items():
-        pairs.setdefault(word, set()).add(translation)
-    return pairs
+    return Lexicon.default().word_translations("en", "zh")
 
 
 def test_alignment_rate_counts_peaks_on_translations_against_chance():

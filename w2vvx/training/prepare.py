@@ -140,7 +140,9 @@ def prepare_text(train_captions: Iterable, word_vectors=None, dim: int = 500, mi
     Args:
         train_captions: ``w2vvx.io.Caption`` list (or ``(item_id, text)`` pairs in ``default_language``).
         word_vectors: a path for :func:`w2vvx.text.word_vectors.load_word_vectors`, already loaded
-            vectors (gensim ``KeyedVectors``, BigFile, ``{word: vector}``), or ``None`` to train word2vec
+            vectors (gensim ``KeyedVectors``, BigFile, ``{word: vector}``), vectors per language
+            ``{"en": path_or_vectors, "zh": ...}`` of one aligned space (MUSE-style files; merged by
+            :func:`w2vvx.text.bilingual_vectors.merge_language_vectors`), or ``None`` to train word2vec
             (``dim``-dimensional) on the training captions.
         dim: dimension of trained word vectors (ignored for given vectors).
         min_count: minimum training count of a vocabulary word (5 in the lineage).
@@ -155,6 +157,7 @@ def prepare_text(train_captions: Iterable, word_vectors=None, dim: int = 500, mi
         >>> prepared.gru_vocab.words[:4], prepared.gru_embedding.shape
         (['<pad>', '<unk>', 'a', 'dog'], (7, 2))
     """
+    from w2vvx.text.bilingual_vectors import is_language_mapping, merge_language_vectors
     from w2vvx.text.word_vectors import embedding_matrix, load_word_vectors, train_word2vec
 
     prepared, gru_tokens = _vocabularies(list(train_captions), min_count, maxlen, default_language)
@@ -164,6 +167,10 @@ def prepare_text(train_captions: Iterable, word_vectors=None, dim: int = 500, mi
     elif isinstance(word_vectors, (str, Path)):
         vectors = load_word_vectors(word_vectors, trusted=trusted)
         source = str(word_vectors)
+    elif is_language_mapping(word_vectors):
+        vectors = merge_language_vectors(word_vectors, trusted=trusted)
+        source = "per language: " + ", ".join(f"{language}={value if isinstance(value, (str, Path)) else 'given'}"
+                                               for language, value in word_vectors.items())
     else:
         vectors, source = word_vectors, "given"
     prepared.gru_embedding = embedding_matrix(prepared.gru_vocab, vectors, seed=seed)

@@ -118,6 +118,10 @@ def word_vectors_fingerprint(word_vectors) -> Optional[Dict]:
         if path.is_dir():
             return {"name": path.name, "files": _folder_fingerprints(path)}
         return {"name": path.name}
+    from w2vvx.text.bilingual_vectors import is_language_mapping
+
+    if is_language_mapping(word_vectors):
+        return {"per_language": {language: word_vectors_fingerprint(value) for language, value in word_vectors.items()}}
     return {"kind": type(word_vectors).__name__}
 
 

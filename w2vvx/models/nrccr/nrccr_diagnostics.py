@@ -115,3 +115,42 @@ def attention_alignment(model, source, target, translations: Mapping[int, Set[in
     """
     attention = cross_attention_map(model, source, target, batch_size=batch_size)
     return alignment_rate(attention, source["tokens"], target["tokens"], translations)
+
+
+def shared_block_gradient_norms(model, batch) -> Dict[str, Dict[str, float]]:
+    """Per loss term, the gradient norm reaching each shared block of an NRCCR model on one batch.
+
+    The blocks: ``word_gru`` (word embedding + GRU, shared by every view), ``attention`` (the attention
+    block: self-attention of every view and, shared, the cross-attention of the teacher) and
+    ``text_head`` (the mapping into the common space). The model and its statistics are left unchanged.
+
+    Args:
+        model: an :class:`~w2vvx.models.NRCCRRetriever`.
+        batch: one training batch ``x`` (``AlignedTripletDataset`` rows).
+
+    Returns:
+        ``{term: {block: norm}}`` for the active terms (``discriminator`` included when adversarial).
+
+    Example:
+        >>> from w2vvx.models import build_nrccr_model, get_config
+        >>> config = get_config("nrccr", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16)
+        >>> model = build_nrccr_model(config, gru_vocab_size=10, bow_vocab_size=10, visual_dim=4,
+        ...                           weights={"num_heads": 2})
+        >>> ids = np.array([[2, 3, 0], [4, 5, 6]], "int32")
+        >>> batch = {f"{view}_{key}": ids for view in ("src", "mt", "bt") for key in ("tokens", "bow_tokens")}
+        >>> norms = shared_block_gradient_norms(model, {**batch, "visual": np.ones((2, 4), "float32")})
+        >>> sorted(norms["similarity"]), norms["discriminator"]["word_gru"]
+        (['attention', 'text_head', 'word_gru'], 0.0)
+    """
+    from w2vvx.backend.term_gradients import term_gradient_norms
+
+    backbone = getattr(model, "backbone", None)
+    if backbone is None or not hasattr(backbone, "cross_attention") or not hasattr(model, "loss_terms"):
+        raise ConfigError(f"{type(model).__name__} is not an NRCCR model (NRCCRRetriever)")
+    encoder = backbone.token_encoder.trainable_variables
+    attention = {id(variable) for variable in backbone.cross_attention.trainable_variables}
+    head = {id(variable) for variable in backbone.text_head.trainable_variables}
+    groups = {"word_gru": [variable for variable in encoder if id(variable) not in attention | head],
+              "attention": list(backbone.cross_attention.trainable_variables),
+              "text_head": list(backbone.text_head.trainable_variables)}
+    return term_gradient_norms(model, batch, model.loss_terms, groups)

@@ -117,11 +117,17 @@ class NRCCRWeights:
         return cls().replace(**data)
 
 
-#: The ablation rows of ``benchmarks/bench_nrccr_ablation.py`` as weight settings.
+#: The ablation rows of ``benchmarks/bench_nrccr_ablation.py`` as weight settings. The additive rows
+#: (``mt_only`` ... ``src_mt_adv``) add one term at a time to the src+MT baseline, without the adversarial
+#: term unless named; the leave-one-out rows (``nrccr_no_*``, ``src_mt_bt_*``) remove terms from the full model.
 ABLATIONS: Dict[str, NRCCRWeights] = {
-    "mt_only": NRCCRWeights(source=0.0, target=1.0, similarity=0.0, feature=0.0, backtranslation=0.0),
-    "src_mt": NRCCRWeights(similarity=0.0, feature=0.0, backtranslation=0.0),
-    "src_mt_bt": NRCCRWeights(similarity=0.0, feature=0.0),
+    "mt_only": NRCCRWeights(source=0.0, target=1.0, similarity=0.0, feature=0.0, backtranslation=0.0,
+                            adversarial=0.0),
+    "src_mt": NRCCRWeights(similarity=0.0, feature=0.0, backtranslation=0.0, adversarial=0.0),
+    "src_mt_sim": NRCCRWeights(feature=0.0, backtranslation=0.0, adversarial=0.0),
+    "src_mt_feat": NRCCRWeights(similarity=0.0, backtranslation=0.0, adversarial=0.0),
+    "src_mt_bt": NRCCRWeights(similarity=0.0, feature=0.0, adversarial=0.0),
+    "src_mt_adv": NRCCRWeights(similarity=0.0, feature=0.0, backtranslation=0.0),
     "src_mt_bt_sim": NRCCRWeights(feature=0.0),
     "src_mt_bt_feat": NRCCRWeights(similarity=0.0),
     "nrccr_no_bt": NRCCRWeights(backtranslation=0.0),
