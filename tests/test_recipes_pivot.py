@@ -86,3 +86,44 @@ def test_nrccr_method_runs_end_to_end_on_tiny_flickr8k_cn(shared_data, tmp_path,
     assert (tmp_path / "flickr8k-cn-nrccr" / "best.keras").is_file()
     table = (tmp_path / "pivot_results.md").read_text(encoding="utf-8")
     assert "| flickr8k-cn nrccr (ours) |" in table and "back-translation weight 0" in table
+
+
+class _FakeEncoder:
+    """Stands in for MiniLM: one fixed random vector per distinct sentence, remembering what it encoded."""
+
+    def __init__(self):
+        self.seen = []
+
+    def encode(self, texts, batch_size=256, normalize_embeddings=True):
+        import zlib
+
+        import numpy as np
+
+        self.seen.extend(texts)
+        rows = [np.random.default_rng(zlib.crc32(t.encode("utf-8"))).standard_normal(8) for t in texts]
+        return np.stack([row / np.linalg.norm(row) for row in rows]).astype("float32")
+
+
+def test_held_out_caption_stand_in_never_sees_a_training_caption(shared_data, tmp_path, monkeypatch):
+    from recipes import stand_in
+
+    encoder = _FakeEncoder()
+    monkeypatch.setattr(stand_in, "_encoder", lambda: encoder)
+    task = pivot.load_task(shared_data, "flickr8k-cn", max_items=6, stand_in="held-out-captions",
+                           stand_in_dir=tmp_path)
+    assert {c.index for c in task.train} == {2, 3, 4}  # Baidu/Google MT of English #2-#4 only
+    source, translations = pivot.load_nrccr_pairs(shared_data, "flickr8k-cn", task)
+    assert {c.index for c in source} == {2, 3, 4}
+    assert not set(encoder.seen) & {c.text for c in source}  # the vectors came from English #0-#1 alone
+    items = {c.item_id for c in task.train} | set(task.val_items) | set(task.test_items)
+    assert len(encoder.seen) == 2 * len(items) and task.features.shape == (len(items), 8)
+    encoder.seen.clear()
+    pivot.load_task(shared_data, "flickr8k-cn", max_items=6, stand_in="held-out-captions", stand_in_dir=tmp_path)
+    assert encoder.seen == []  # cached
+
+
+def test_held_out_caption_stand_in_is_refused_where_it_does_not_exist(shared_data, tmp_path):
+    with pytest.raises(ConfigError, match="held-out-caption stand-in exists for"):
+        pivot.load_task(shared_data, "multi30k", stand_in="held-out-captions", stand_in_dir=tmp_path)
+    with pytest.raises(ConfigError, match="stand_in must be one of"):
+        pivot.load_task(shared_data, "flickr8k-cn", stand_in="captions")
