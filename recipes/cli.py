@@ -12,6 +12,8 @@ from typing import Optional
 
 import click
 
+from w2vvx.cli.common import word_vectors_option
+
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -49,8 +51,10 @@ def _common_run(function):
         click.option("--small-scale", is_flag=True, help="CPU smoke run: tiny model, 2 epochs."),
         click.option("--max-items", type=click.IntRange(min=2), default=None,
                      help="Use only the first N items of each split."),
-        click.option("--word-vectors", type=click.Path(path_type=Path), default=None,
-                     help="Pretrained word vectors (BigFile, word2vec text/binary)."),
+        click.option("--word-vectors", multiple=True, metavar="PATH|LANG=PATH", callback=word_vectors_option,
+                     help="Pretrained word vectors (BigFile, word2vec text/binary); repeat as LANG=PATH for aligned "
+                          "per-language files (MUSE-style), e.g. --word-vectors en=wiki.en.align.vec "
+                          "--word-vectors zh=wiki.zh.align.vec."),
         click.option("--train-word-vectors", is_flag=True,
                      help="Train word2vec on the training captions when no --word-vectors are given (recipes whose "
                           "method used pretrained vectors refuse to do so otherwise)."),

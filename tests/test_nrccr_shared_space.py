@@ -79,7 +79,7 @@ def test_aligned_synthetic_vectors_cover_the_lexicon_translations():
 
 
 def test_cli_word_vectors_take_a_path_or_language_pairs(tmp_path):
-    from w2vvx.cli.train import parse_word_vectors
+    from w2vvx.cli.common import parse_word_vectors
 
     en, zh = tmp_path / "en.vec", tmp_path / "zh.vec"
     en.write_text(""), zh.write_text("")

@@ -143,3 +143,39 @@ def shard_options(command):
     return click.option("--shard", default=None, metavar="i/n|auto",
                         help="Encode only shard i of n (contiguous rows) beside --out, e.g. one process per GPU; "
                              "'auto' = torchrun's RANK/WORLD_SIZE. Then join them with --merge-shards n.")(command)
+
+
+def word_vectors_option(ctx, param, values):
+    """Click callback of ``--word-vectors`` (see :func:`parse_word_vectors`)."""
+    return parse_word_vectors(values)
+
+
+def parse_word_vectors(values):
+    """``--word-vectors`` values: ``()`` -> None, ``("PATH",)`` -> the path, ``("en=P", "zh=Q")`` -> a dict.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp(); path = os.path.join(folder, "en.vec"); _ = open(path, "w").write("")
+        >>> parse_word_vectors(()), parse_word_vectors((path,)) == path, list(parse_word_vectors((f"en={path}",)))
+        (None, True, ['en'])
+    """
+    from w2vvx.text.languages import LANGUAGES
+
+    if not values:
+        return None
+    by_language = {}
+    for value in values:
+        language, sep, path = value.partition("=")
+        if not sep and len(values) == 1 and Path(value).exists():
+            return value
+        if not sep or language not in LANGUAGES:
+            if not sep and not Path(value).exists():
+                raise click.BadParameter(f"{value!r} does not exist", param_hint="--word-vectors")
+            raise click.BadParameter(f"{value!r}: several word-vector files are given as LANG=PATH with LANG one of "
+                                     f"{list(LANGUAGES)}", param_hint="--word-vectors")
+        if language in by_language:
+            raise click.BadParameter(f"language {language!r} is given twice", param_hint="--word-vectors")
+        if not Path(path).exists():
+            raise click.BadParameter(f"{path!r} (for {language}) does not exist", param_hint="--word-vectors")
+        by_language[language] = path
+    return by_language

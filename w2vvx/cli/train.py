@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from w2vvx.cli.common import (COLLECTION_HELP, FEATURE_HELP, collection_of, parse_overrides, progress_verbosity,
-                              variant_in_language)
+                              variant_in_language, word_vectors_option)
 
 
 @click.command("train")
@@ -32,7 +32,7 @@ from w2vvx.cli.common import (COLLECTION_HELP, FEATURE_HELP, collection_of, pars
               help="Maximum epochs (default: the config's max_epochs after --size).")
 @click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
               help="Override a config field (JSON value), e.g. --set max_epochs=5 --set text_mlp=[1024].")
-@click.option("--word-vectors", multiple=True, metavar="PATH|LANG=PATH",
+@click.option("--word-vectors", multiple=True, metavar="PATH|LANG=PATH", callback=word_vectors_option,
               help="Pretrained word vectors (word2vec bin/txt, GloVe, BigFile); default: train word2vec. Repeat as "
                    "LANG=PATH for aligned per-language files (MUSE-style), e.g. --word-vectors en=wiki.en.align.vec "
                    "--word-vectors zh=wiki.zh.align.vec.")
@@ -52,7 +52,6 @@ def command(ctx, config, collection_name, feature, train_variant, val_variant, t
     from w2vvx.models.sizes import sized_config
 
     fields = parse_overrides(overrides)
-    word_vectors = parse_word_vectors(word_vectors)
     if epochs is not None:
         fields["max_epochs"] = epochs
     model_config = sized_config(config, size, **fields)  # an unknown config is refused before anything else
@@ -90,37 +89,6 @@ def command(ctx, config, collection_name, feature, train_variant, val_variant, t
         sys.exit(143 if result.signal == "SIGTERM" else 130)
     click.echo(f"best {result.monitor} = {result.best_metric} at epoch {result.best_epoch + 1}; "
                f"{result.epochs_done} epochs; model in {run_dir / 'best.keras'}")
-
-
-def parse_word_vectors(values):
-    """``--word-vectors`` values: ``()`` -> None, ``("PATH",)`` -> the path, ``("en=P", "zh=Q")`` -> a dict.
-
-    Example:
-        >>> import os, tempfile
-        >>> folder = tempfile.mkdtemp(); path = os.path.join(folder, "en.vec"); _ = open(path, "w").write("")
-        >>> parse_word_vectors(()), parse_word_vectors((path,)) == path, list(parse_word_vectors((f"en={path}",)))
-        (None, True, ['en'])
-    """
-    from w2vvx.text.languages import LANGUAGES
-
-    if not values:
-        return None
-    by_language = {}
-    for value in values:
-        language, sep, path = value.partition("=")
-        if not sep and len(values) == 1 and Path(value).exists():
-            return value
-        if not sep or language not in LANGUAGES:
-            if not sep and not Path(value).exists():
-                raise click.BadParameter(f"{value!r} does not exist", param_hint="--word-vectors")
-            raise click.BadParameter(f"{value!r}: several word-vector files are given as LANG=PATH with LANG one of "
-                                     f"{list(LANGUAGES)}", param_hint="--word-vectors")
-        if language in by_language:
-            raise click.BadParameter(f"language {language!r} is given twice", param_hint="--word-vectors")
-        if not Path(path).exists():
-            raise click.BadParameter(f"{path!r} (for {language}) does not exist", param_hint="--word-vectors")
-        by_language[language] = path
-    return by_language
 
 
 def variant_language(variant: str, default: str) -> str:
