@@ -46,8 +46,11 @@ LABELS = {"mt_only": "MT only", "src_mt": "baseline: src + MT", "src_mt_sim": "+
           "nrccr_concat_teacher": "NRCCR, teacher [cross ‖ BoW ‖ w2v]", "nrccr_no_adversarial": "NRCCR w/o adversarial",
           "upper": "upper bound (human zh)"}
 ALIGNED = "+aligned"
-for _row in ("src_mt", "nrccr", "src_mt_adv"):
+GRU_ONLY = "+gru"  # the text encoder of NRCCR's design: tokens -> attention -> mean -> mapping, no BoW / word2vec
+for _row in ("src_mt", "nrccr", "src_mt_adv", "mt_only", "src_mt_sim"):
     LABELS[_row + ALIGNED] = LABELS[_row] + ", aligned bilingual word vectors"
+    LABELS[_row + GRU_ONLY] = LABELS[_row] + ", GRU branch only"
+    LABELS[_row + GRU_ONLY + ALIGNED] = LABELS[_row] + ", GRU branch only, aligned word vectors"
 METRICS = ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_sum_recall", "i2t_r1", "i2t_r5", "i2t_r10", "i2t_sum_recall")
 
 
@@ -89,14 +92,15 @@ def run_one(args, collection, features, row: str, seed: int, run_dir: Path) -> d
     from w2vvx.training.nrccr import evaluate_nrccr, nrccr_trainer_for_collection
     from w2vvx.training.trainer import load_run
 
-    config = get_config("nrccr", embed_dim=args.embed_dim, w2v_dim=args.embed_dim, gru_units=args.gru_units,
+    preset, variants = row.split("+")[0], {"+" + part for part in row.split("+")[1:]}
+    branches = {"text_branches": ("gru",)} if GRU_ONLY in variants else {}
+    config = get_config("nrccr", embed_dim=args.embed_dim, w2v_dim=args.embed_dim, gru_units=args.gru_units, **branches,
                         common_space_dim=args.space_dim, batch_size=args.batch_size, max_epochs=args.max_epochs,
                         learning_rate=args.learning_rate, vocab_min_count=2, maxlen=args.maxlen,
                         lr_halving_patience=args.halving_patience, early_stop_patience=args.patience)
-    preset = row[:-len(ALIGNED)] if row.endswith(ALIGNED) else row
     weights = ABLATIONS["nrccr" if preset == "upper" else preset].replace(num_heads=args.heads)
     word_vectors = None
-    if row.endswith(ALIGNED):
+    if ALIGNED in variants:
         word_vectors = aligned_word_vectors(dim=args.embed_dim, languages=("en", "zh"), noise=args.aligned_noise,
                                             seed=seed)
     trainer = nrccr_trainer_for_collection(collection, config, run_dir, features, language="zh", weights=weights,
