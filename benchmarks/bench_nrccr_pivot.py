@@ -31,7 +31,7 @@ from benchmarks._common import set_threads  # noqa: E402
 
 METHODS = ("baseline", "src_mt", "nrccr")
 LABELS = {"baseline": "baseline: MT text only (zhb + zhg)", "src_mt": "src + MT (NRCCR model, no distillation)",
-          "nrccr": "NRCCR (similarity + feature distillation)"}
+          "nrccr": "NRCCR (similarity + feature distillation + adversarial)"}
 METRICS = ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_sum_recall", "t2i_mir")
 
 
