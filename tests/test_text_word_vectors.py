@@ -114,3 +114,23 @@ def test_embedding_matrix_rows(tmp_path):
     assert coverage(vocab, _kv()) == pytest.approx(2 / 3)
     with pytest.raises(ConfigError):
         embedding_matrix(vocab, [1, 2, 3])
+
+
+def test_word2vec_on_a_small_corpus_separates_its_vectors(tmp_path):
+    """5 passes over one collection's captions leave every vector near one direction; enough passes do not."""
+    from w2vvx.datasets.synthetic import generate_collection
+    from w2vvx.io.collection import Collection
+    from w2vvx.text.tokenizers import tokenize_captions
+    from w2vvx.text.word_vectors import train_word2vec
+
+    generate_collection(tmp_path, name="s", seed=0, n_train=300, n_val=10, n_test=10, languages=("zh",),
+                        feature_dim=8)
+    tokens, _ = tokenize_captions(Collection(tmp_path, "s").captions("train"))  # about 12,500 words
+
+    def mean_cosine(vectors):
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        cosines = unit @ unit.T
+        return float((cosines.sum() - len(cosines)) / (len(cosines) ** 2 - len(cosines)))
+
+    assert mean_cosine(train_word2vec(tokens, dim=32, min_count=2, epochs=5).vectors) > 0.9
+    assert mean_cosine(train_word2vec(tokens, dim=32, min_count=2).vectors) < 0.2
