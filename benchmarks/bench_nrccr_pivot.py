@@ -30,7 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import set_threads  # noqa: E402
 
 METHODS = ("baseline", "src_mt", "nrccr")
-LABELS = {"baseline": "baseline: MT text only (zhb + zhg)", "src_mt": "src + MT (NRCCR model, no distillation)",
+#: what the training text, the queries and the items are, per dataset (for the report)
+DATASET_WORDS = {"flickr8k-cn": ("zhb + zhg", "human zhc", "images"),
+                 "vatex": ("Google MT enc2zh", "human zh #0-#4", "videos"),
+                 "multi30k": ("Task 1 de", "Task 2 human de", "images")}
+LABELS = {"baseline": "baseline: MT text only", "src_mt": "src + MT (NRCCR model, no distillation)",
           "nrccr": "NRCCR (similarity + feature distillation + adversarial)"}
 METRICS = ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_sum_recall", "t2i_mir")
 
@@ -133,8 +137,9 @@ def report(done: dict) -> str:
     if not done:
         return "no results yet"
     first = next(iter(done.values()))
-    lines = ["setup: " + json.dumps(first["setup"]) + f"; {first['test_queries']} zhc test queries vs "
-             f"{first['gallery']} images", "",
+    mt, queries, items = DATASET_WORDS[first["setup"]["dataset"]]
+    lines = ["setup: " + json.dumps(first["setup"]) + f"; MT training text {mt}; {first['test_queries']} "
+             f"{queries} test queries vs {first['gallery']} {items}", "",
              "| method | seeds | R@1 | R@5 | R@10 | SumR | Δ SumR vs baseline (paired) | Δ SumR vs src+MT (paired) "
              "| best epoch | epochs run |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
