@@ -113,8 +113,8 @@ def test_outputs_are_normalised_and_each_term_matches_numpy():
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("ablation", ["mt_only", "src_mt", "src_mt_bt", "src_mt_bt_sim", "src_mt_bt_feat", "nrccr_no_bt",
-                                      "nrccr"])
+@pytest.mark.parametrize("ablation", ["mt_only", "src_mt", "src_mt_sim", "src_mt_adv", "src_mt_bt", "src_mt_bt_sim",
+                                      "src_mt_bt_feat", "nrccr_no_bt", "nrccr"])
 def test_each_ablation_flag_removes_its_term(ablation):
     """Same weights, other flags: the loss is the hand-computed sum of the enabled terms only."""
     from w2vvx.models.nrccr import ABLATIONS
@@ -124,7 +124,9 @@ def test_each_ablation_flag_removes_its_term(ablation):
     full = _numpy(reference(batch, training=False))
     weights = ABLATIONS[ablation].replace(num_heads=2)
     model = _model(weights.to_dict())
-    model.set_weights(reference.get_weights())
+    model.backbone.set_weights(reference.backbone.get_weights())
+    if weights.adversarial:
+        model.discriminator.set_weights(reference.discriminator.get_weights())
     outputs = model(batch, training=False)
     assert ("cross" in outputs) == weights.needs_cross
     assert ("backtranslation" in outputs) == (weights.backtranslation > 0)
