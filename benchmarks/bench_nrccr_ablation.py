@@ -134,14 +134,14 @@ def diagnostics(model, trainer, collection, features, weights) -> dict:
     (source, target) roles of training (English, Chinese) on items never trained on.
     """
     from w2vvx.datasets.batching import preprocess_captions
-    from w2vvx.datasets.synthetic_language import Lexicon
+    from w2vvx.datasets.synthetic_vectors import word_translations
     from w2vvx.models.nrccr import attention_alignment, shared_block_gradient_norms, translation_ids
     from w2vvx.training.nrccr import align_translations, nrccr_view_diagnostics
 
     out = {}
     native = collection.captions("test", "zh")
     english = align_translations(native, collection.captions("test", "google_zh2enc"), name="query translation")[1]
-    translations = translation_ids(Lexicon.default().word_translations("en", "zh"), model.preprocessor.gru_vocab)
+    translations = translation_ids(word_translations("en", "zh"), model.preprocessor.gru_vocab)
     pairs = {"heldout": (english, native),
              "train": (trainer.source_captions[:2000], trainer.translations[:2000]
                        if trainer.translations is not None else None)}

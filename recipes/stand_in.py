@@ -64,7 +64,8 @@ def held_out_stand_in(shared_data, dataset: str, cache_dir, item_ids: Sequence[s
         ConfigError: an unknown dataset, or the encoder packages are missing.
         MissingFileError: the English caption file is not in ``shared_data``.
     """
-    relative, indices = HELD_OUT.get(dataset, (None, held_out_indices(dataset)))
+    indices = held_out_indices(dataset)
+    relative = HELD_OUT[dataset][0]
     folder = Path(cache_dir) / dataset / FEATURE_NAME
     if folder.is_dir():
         features = BigFile(folder)
@@ -84,7 +85,7 @@ def held_out_stand_in(shared_data, dataset: str, cache_dir, item_ids: Sequence[s
     if lacking:
         raise ConfigError(f"{len(lacking)} items have none of the English captions #{list(indices)} in {path} "
                           f"(first: {lacking[:3]}); they cannot get a held-out stand-in")
-    order = [item for item in item_ids]
+    order = list(item_ids)
     texts = [text for item in order for text in by_item[item]]
     logger.info("encoding %d held-out English captions of %d %s items with MiniLM", len(texts), len(order), dataset)
     vectors = np.asarray(_encoder().encode(texts, batch_size=256, normalize_embeddings=True), dtype=np.float32)

@@ -195,9 +195,9 @@ def test_a_trained_nrccr_model_loads_and_encodes_chinese_on_another_backend(tmp_
 # -- where the cross-attention looks ------------------------------------------------------------------------------
 def _synthetic_translations():
     """``{English word: {Chinese words}}`` of the synthetic collection's lexicon (content and function words)."""
-    from w2vvx.datasets.synthetic_language import Lexicon
+    from w2vvx.datasets.synthetic_vectors import word_translations
 
-    return Lexicon.default().word_translations("en", "zh")
+    return word_translations("en", "zh")
 
 
 def test_alignment_rate_counts_peaks_on_translations_against_chance():

@@ -62,11 +62,10 @@ def test_prepare_text_starts_a_word_and_its_translation_close_with_aligned_vecto
 
 
 def test_aligned_synthetic_vectors_cover_the_lexicon_translations():
-    from w2vvx.datasets.synthetic_language import Lexicon
-    from w2vvx.datasets.synthetic_vectors import aligned_word_vectors
+    from w2vvx.datasets.synthetic_vectors import aligned_word_vectors, word_translations
 
     vectors = aligned_word_vectors(dim=32, noise=0.3, seed=1)
-    pairs = Lexicon.default().word_translations("en", "zh")
+    pairs = word_translations("en", "zh")
     known = [(en, zh) for en, zhs in pairs.items() for zh in zhs if en in vectors["en"] and zh in vectors["zh"]]
     assert len(known) > 100
     together = np.mean([vectors["en"][en] @ vectors["zh"][zh] for en, zh in known])

@@ -83,37 +83,6 @@ class Lexicon:
     def literal(self, source_lang: str, target_lang: str) -> Dict[str, str]:
         return self.table["literal"].get(f"{source_lang}->{target_lang}", {})
 
-    def concept_words(self, lang: str) -> Dict[tuple, List[str]]:
-        """``{(kind, value): [every one-word surface form in lang]}`` of the content concepts and counts."""
-        table = {}
-        for kind, values in (("category", self.categories), ("colour", self.colours), ("size", self.sizes),
-                             ("place", self.places), ("action", self.actions)):
-            for value in values:
-                table[(kind, value)] = [word for word in _flat_forms(self.variants(kind, value, lang))
-                                        if word and " " not in word]
-        measures = sorted({entry["measure"] for entry in self.table["categories"].values() if entry.get("measure")}) \
-            if lang == "zh" else []
-        for number, word in enumerate(self.table["counts"].get(lang, ()), start=1):
-            table[("count", number)] = [word] + [word + measure for measure in measures]
-        return table
-
-    def word_translations(self, source_lang: str = "en", target_lang: str = "zh") -> Dict[str, set]:
-        """``{source word: {its translations}}``: the surface forms of each concept, and the function words.
-
-        Example:
-            >>> sorted(Lexicon.default().word_translations("en", "zh")["car"])
-            ['汽车', '轿车']
-        """
-        pairs: Dict[str, set] = {}
-        target_words = self.concept_words(target_lang)
-        for concept, words in self.concept_words(source_lang).items():
-            for word in words:
-                pairs.setdefault(word, set()).update(target_words.get(concept, ()))
-        for word, translation in self.literal(source_lang, target_lang).items():
-            if translation:
-                pairs.setdefault(word, set()).add(translation)
-        return {word: targets for word, targets in pairs.items() if targets}
-
     def chinese_words(self) -> set:
         """Every Chinese word the renderers can emit (content words, numeral+measure words, function words)."""
         words = {"的", "和", "在", "有", "正在", "图中", "一些", "里", "上", "是", "一个", "那里", "照片", "图片"}
@@ -129,12 +98,6 @@ class Lexicon:
                 words.add(entry.get("zh_suffix", ""))
         words.discard("")
         return words
-
-
-def _flat_forms(variants):
-    """The words of a variant list (a variant is a word, or a list of forms of one word)."""
-    for variant in variants:
-        yield from ([variant] if isinstance(variant, str) else variant)
 
 
 # --------------------------------------------------------------------------------------------------
