@@ -3,7 +3,8 @@
 Each process is started with ``KERAS_BACKEND=jax`` and joins through :func:`initialize_hosts`; the
 library's ``w2vvpp`` trained inside ``keras.distribution.DataParallel`` over both processes' devices,
 each process feeding its half of every global batch, must take the same steps as one process on the
-whole batch (negatives from the global batch), and differ from per-process negatives.
+whole batch (negatives from the global batch), and differ from per-process negatives. The Trainer run on
+both processes must leave one run folder (written by process 0) and the history of the same run on one process.
 """
 import json
 import os
@@ -25,8 +26,6 @@ SCRIPT = textwrap.dedent(
     import json, sys
     import numpy as np
     import keras
-    from w2vvx.training.hosts import initialize_hosts
-    initialize_hosts()
     import jax
     from w2vvx.errors import ConfigError
     from w2vvx.models import build_model, get_config
@@ -53,10 +52,10 @@ SCRIPT = textwrap.dedent(
         weights = [local(w) for w in model.weights]
     out = {"process": pid, "count": count, "losses": losses, "devices": len(keras.distribution.list_devices())}
     try:
-        with data_parallel(None):
+        with data_parallel(["cpu:0"]):
             pass
     except ConfigError as error:
-        out["trainer_refused"] = "several JAX processes" in str(error)
+        out["part_refused"] = "devices of every process" in str(error)
     if pid == 0:
         reference = build_model(config, VOCAB, VOCAB, VISUAL)
         reference.set_weights(start)
@@ -69,7 +68,33 @@ SCRIPT = textwrap.dedent(
                    shard_loss=float(np.asarray(probe.compute_loss(half, y_pred=probe(half), training=False))),
                    max_weight_difference=diff(weights, reference.get_weights()),
                    max_weight_change=diff(start, reference.get_weights()))
+    out.update(trainer_run(pid, sys.argv[1]))
     print("RESULT " + json.dumps(out), flush=True)
+    """
+)
+
+# The Trainer on this process alone, or on every process of the job (each with its own data copy: two
+# processes writing one folder at once race on its final rename).
+TRAINER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from test_training_trainer import _make_collection, _tiny_config
+    from w2vvx.training import Trainer
+
+    def trainer_run(pid, root):
+        root = Path(root)
+        features, train, val = _make_collection(root / f"data{pid}")
+        result = Trainer(_tiny_config(max_epochs=3, dropout=0.1), root / "run", train, features, val, verbose=0,
+                         seed=3, tensorboard=False).fit()
+        return {"epochs": result.epochs_done, "history": result.history}
+    """
+)
+SCRIPT = "from w2vvx.training.hosts import initialize_hosts\ninitialize_hosts()\n" + TRAINER + SCRIPT
+ALONE = TRAINER + textwrap.dedent(
+    """
+    import json
+    print("RESULT " + json.dumps(trainer_run(0, sys.argv[1])), flush=True)
     """
 )
 
@@ -81,18 +106,20 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_jax_processes_train_as_one_process_on_the_global_batch():
+def test_two_jax_processes_train_as_one_process_on_the_global_batch(tmp_path):
     pytest.importorskip("jax")
     port = _free_port()
-    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+    python_path = os.pathsep.join(filter(None, [str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
     processes = []
-    for process_id in range(2):
-        env = dict(os.environ, KERAS_BACKEND="jax", W2VVX_COORDINATOR=f"127.0.0.1:{port}", W2VVX_NUM_PROCESSES="2",
-                   W2VVX_PROCESS_ID=str(process_id), OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2",
+    for process_id in (0, 1, None):  # the job's two processes, and the same Trainer run alone
+        env = dict(os.environ, KERAS_BACKEND="jax", OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2",
                    PYTHONPATH=python_path, JAX_PLATFORMS="cpu")
+        if process_id is not None:
+            env.update(W2VVX_COORDINATOR=f"127.0.0.1:{port}", W2VVX_NUM_PROCESSES="2", W2VVX_PROCESS_ID=str(process_id))
         env.pop("XLA_FLAGS", None)
-        processes.append(subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True))
+        script, folder = (SCRIPT, tmp_path / "job") if process_id is not None else (ALONE, tmp_path / "alone")
+        processes.append(subprocess.Popen([sys.executable, "-c", script, str(folder)], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = []
     try:
         for process in processes:
@@ -104,8 +131,8 @@ def test_two_jax_processes_train_as_one_process_on_the_global_batch():
         for process in processes:
             if process.poll() is None:
                 process.kill()
-    main, other = results
-    print(main)
+    main, other, alone = results
+    print({key: value for key, value in main.items() if key != "history"})
     assert main["count"] == other["count"] == 2 and main["devices"] == 2
     assert main["losses"] == other["losses"]
     assert main["max_weight_change"] > 1e-4
@@ -113,7 +140,18 @@ def test_two_jax_processes_train_as_one_process_on_the_global_batch():
         assert distributed == pytest.approx(single, rel=1e-5, abs=1e-6)
     assert abs(main["shard_loss"] - main["single_losses"][0]) > 1e-3  # per-process negatives differ
     assert main["max_weight_difference"] < 1e-5
-    assert main["trainer_refused"] and other["trainer_refused"]
+    assert main["part_refused"] and other["part_refused"]
+    # The Trainer on both processes: process 0's validation logs on both, the history of one process
+    # training alone on the same batches (one program over the global batch: same negatives, same dropout mask)
+    assert main["epochs"] == other["epochs"] == alone["epochs"] == 3
+    assert main["history"] == other["history"]
+    for job_epoch, alone_epoch in zip(main["history"], alone["history"]):
+        assert job_epoch["loss"] == pytest.approx(alone_epoch["loss"], rel=1e-5)
+        assert job_epoch["val_sumr"] == pytest.approx(alone_epoch["val_sumr"], abs=1e-6)
+    run = tmp_path / "job" / "run"  # written by process 0 alone
+    assert sorted(path.name for path in run.iterdir()) == ["best.keras", "checkpoints", "config.json", "history.csv",
+                                                           "provenance.json", "run.lock", "training.png"]
+    assert [path.name for path in (run / "checkpoints").iterdir()] == ["epoch-0003"]
 
 
 def test_host_settings_from_arguments_then_environment():

@@ -238,6 +238,21 @@ def test_sharded_batches_split_every_global_batch_in_process_order():
         ShardedBatches(_Batches(6), 0, 4)
 
 
+def test_a_short_last_batch_gives_every_process_the_same_number_of_rows():
+    class Short(_Batches):
+        def __getitem__(self, index):
+            rows = np.arange(self.batch_size if index == 0 else (5, 1)[index - 1]) + 100 * index
+            return ({"visual": rows},)
+
+        def __len__(self):
+            return 3
+
+    data = Short(6)
+    shards = [ShardedBatches(data, rank, 2) for rank in range(2)]
+    assert [shard[1][0]["visual"].tolist() for shard in shards] == [[100, 101], [102, 103]]  # row 104 left out
+    assert [shard[2][0]["visual"].tolist() for shard in shards] == [[200], [200]]  # fewer rows than processes
+
+
 def test_torchrun_variables_on_another_backend_are_refused(monkeypatch):
     if keras.backend.backend() == "torch":
         pytest.skip("the refusal concerns JAX and TensorFlow")

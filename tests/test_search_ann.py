@@ -132,3 +132,48 @@ def test_bad_arguments():
         index.search(np.ones((1, 4)))
     with pytest.raises(ConfigError, match="shape"):
         index.build(np.ones((2, 3)))
+
+
+class _FaissWithGpus:
+    """faiss as a machine with GPUs shows it: the GPU copies are clones on the CPU that count their calls."""
+
+    def __init__(self, faiss):
+        self.faiss, self.calls = faiss, []
+
+    def __getattr__(self, name):
+        return getattr(self.faiss, name)
+
+    def get_num_gpus(self):
+        return 2
+
+    def index_cpu_to_all_gpus(self, index):
+        self.calls.append("to_gpus")
+        return self.faiss.clone_index(index)
+
+    def index_gpu_to_cpu(self, index):
+        self.calls.append("to_cpu")
+        return self.faiss.clone_index(index)
+
+
+def test_ivf_builds_on_the_gpus_faiss_sees_and_is_kept_on_the_cpu(monkeypatch):
+    faiss = pytest.importorskip("faiss")
+    from w2vvx.search import ann
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(400, 16)).astype(np.float32)
+    ids = [f"v{i}" for i in range(400)]
+    on_cpu = ann.ANNIndex(16, backend="faiss", kind="ivf", nlist=4, device="cpu").build(vectors, ids)
+    fake = _FaissWithGpus(faiss)
+    monkeypatch.setattr(ann, "_require", lambda backend: fake)
+    on_gpus = ann.ANNIndex(16, backend="faiss", kind="ivf", nlist=4).build(vectors, ids)
+    assert fake.calls == ["to_gpus", "to_cpu", "to_gpus", "to_cpu"]  # k-means, then the rows' assignment
+    assert type(on_gpus._index).__name__ == type(on_cpu._index).__name__  # searched and saved on the CPU
+    assert on_gpus.search(vectors[:5], k=3)[0].tolist() == on_cpu.search(vectors[:5], k=3)[0].tolist()
+    assert ann.ANNIndex(16, backend="faiss", kind="ivf", nlist=4, device="cpu").use_gpus is False
+    with pytest.raises(ConfigError, match="kind='ivf'"):
+        ann.ANNIndex(16, backend="faiss", kind="hnsw", device="gpu")
+    monkeypatch.setattr(ann, "_require", lambda backend: faiss)
+    with pytest.raises(ConfigError, match="faiss-gpu"):
+        ann.ANNIndex(16, backend="faiss", kind="ivf", device="gpu")
+    with pytest.raises(ConfigError, match="device must be one of"):
+        ann.ANNIndex(16, backend="faiss", device="tpu")

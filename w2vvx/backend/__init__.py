@@ -7,6 +7,8 @@ float rounding), faster on a GPU, by reaching past Keras's or torch's public API
   :class:`~w2vvx.models.task.Task` (no host waits, CUDA graphs) and :func:`pinned_batches`;
 - :mod:`w2vvx.backend.gru_kernels`: the fused GRU kernels behind
   :class:`~w2vvx.layers.recurrent.MaskedGRU` (``torch._VF.gru``, ``keras.src.backend.gru``);
+- :mod:`w2vvx.backend.placement`: :func:`single_device`, for what one process computes alone while a
+  ``keras.distribution`` is active (validation, inference copies);
 - :mod:`w2vvx.backend.versions`: the gate. The fast paths run only with the Keras and torch
   versions they were tested with (:data:`TESTED_KERAS`, :data:`TESTED_TORCH`), and not at all with
   ``W2VVX_FAST_PATH=0``; else Keras's own train step and the portable GRU run, and one log line
@@ -16,6 +18,7 @@ This package imports only Keras, NumPy and (lazily) torch: models, layers and tr
 never the other way round.
 """
 from w2vvx.backend.gru_kernels import keras_fused_gru, torch_fused_gru
+from w2vvx.backend.placement import single_device
 from w2vvx.backend.torch_train_step import (
     TorchTrainStep,
     clipping_done_by_the_step,
@@ -34,6 +37,7 @@ from w2vvx.backend.versions import (
 
 __all__ = [
     "FAST_PATH_ENV", "FastPathStatus", "TESTED_KERAS", "TESTED_TORCH", "TorchTrainStep", "clipping_done_by_the_step",
-    "fast_path_enabled", "fast_path_status", "keras_fused_gru", "pinned_batches", "scales_loss", "torch_fused_gru",
+    "fast_path_enabled", "fast_path_status", "keras_fused_gru", "pinned_batches", "scales_loss", "single_device",
+    "torch_fused_gru",
     "uses_fast_step",
 ]

@@ -45,11 +45,29 @@ from w2vvx.cli.common import (COLLECTION_HELP, FEATURE_HELP, collection_of, pars
 @click.option("--devices", default=None, metavar="all|NAME,NAME",
               help="Train data parallel on these devices (JAX/TensorFlow), e.g. 'all' or 'gpu:0,gpu:1'; "
                    "default one device. See `w2vvx env` for the names.")
+@click.option("--num-processes", type=click.IntRange(min=1), default=None,
+              help="JAX: the number of processes of a multi-process (multi-host) job; default $W2VVX_NUM_PROCESSES, "
+                   "else one. Every process runs the same command with its own --process-id.")
+@click.option("--process-id", type=click.IntRange(min=0), default=None,
+              help="JAX: this process's id, 0..N-1 (default $W2VVX_PROCESS_ID).")
+@click.option("--coordinator", default=None, metavar="HOST:PORT",
+              help="JAX: process 0's address and a free port (default $W2VVX_COORDINATOR).")
+@click.option("--cluster", is_flag=True,
+              help="JAX: join the processes of a SLURM or Open MPI (mpirun) launch, found by JAX itself.")
 @click.pass_context
 def command(ctx, config, collection_name, feature, train_variant, val_variant, train_variants, val_variants, language,
-            run_dir, size, epochs, overrides, word_vectors, trusted, seed, resume, overwrite, precision, devices):
-    """Train a named CONFIG (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, w2vv_1tok, ...)."""
+            run_dir, size, epochs, overrides, word_vectors, trusted, seed, resume, overwrite, precision, devices,
+            num_processes, process_id, coordinator, cluster):
+    """Train a named CONFIG (base_w2vv, w2vv_attention, w2vv_attention_ctl, w2vvpp, w2vv_1tok, ...).
+
+    On several JAX processes (hosts), run the same command in each with --num-processes, --process-id and
+    --coordinator (or their W2VVX_* variables, or --cluster under SLURM / mpirun); with the torch backend,
+    launch it with torchrun. Only process 0 writes the run folder. See docs/distributed.md.
+    """
     from w2vvx.models.sizes import sized_config
+    from w2vvx.training.hosts import initialize_hosts_when_asked
+
+    initialize_hosts_when_asked(coordinator, num_processes, process_id, cluster)  # before any JAX computation
 
     fields = parse_overrides(overrides)
     if epochs is not None:

@@ -125,13 +125,19 @@ class Task(keras.Model):
 
     # -- saving ------------------------------------------------------------------------------------
     def inference_copy(self) -> "Task":
-        """An uncompiled copy of this task with the same weights (and preprocessor vocabularies)."""
-        clone = type(self).from_config(self.get_config())
+        """An uncompiled copy of this task with the same weights (and preprocessor vocabularies).
+
+        The copy lives on this process's default device even when this task trains under a
+        ``keras.distribution`` (:func:`~w2vvx.backend.single_device`): saving or validating it needs no
+        other device or process.
+        """
         weights = self.get_weights()
-        if len(clone.weights) != len(weights):
-            raise ConfigError(f"{type(self).__name__}.from_config(get_config()) rebuilds {len(clone.weights)} "
-                              f"weights instead of {len(weights)}; the model cannot be copied")
-        clone.set_weights(weights)
+        with backend.single_device():
+            clone = type(self).from_config(self.get_config())
+            if len(clone.weights) != len(weights):
+                raise ConfigError(f"{type(self).__name__}.from_config(get_config()) rebuilds {len(clone.weights)} "
+                                  f"weights instead of {len(weights)}; the model cannot be copied")
+            clone.set_weights(weights)
         if self.preprocessor is not None:  # its vocabularies are assets, not part of the config
             import tempfile
 

@@ -42,6 +42,7 @@ from w2vvx.vectors import l2_normalize
 KINDS = ("ivf", "hnsw")
 METRICS = ("ip", "cos", "l2")
 ENCODINGS = ("flat", "fp16", "sq8")
+DEVICES = ("auto", "cpu", "gpu")
 INDEX_FILE = "index.bin"
 ID_FILE = "id.txt"
 META_FILE = "meta.json"
@@ -81,6 +82,10 @@ class ANNIndex:
         expansion_search: HNSW candidate list size while searching (``efSearch``); raise it for recall.
         threads: worker threads for build/search (0 = the library's default).
         seed: seed of the IVF training sample and k-means.
+        device: where an IVF index is built (its k-means and the assignment of every row to a list):
+            ``"auto"`` on every GPU faiss sees (``faiss-gpu`` installed, ``faiss.get_num_gpus() > 0``),
+            else the CPU; ``"gpu"`` requires GPUs; ``"cpu"`` never uses them. The built index is kept,
+            saved and searched on the CPU. HNSW indexes are built on the CPU.
 
     Example:
         >>> vectors = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
@@ -93,7 +98,8 @@ class ANNIndex:
     def __init__(self, dim: int, metric: str = "cos", backend: Optional[str] = None, kind: Optional[str] = None,
                  nlist: Optional[int] = None, nprobe: int = 16, encoding: str = "flat",
                  train_size: Optional[int] = None, train_iterations: int = 10, connectivity: int = 32,
-                 expansion_add: int = 128, expansion_search: int = 128, threads: int = 0, seed: int = 0):
+                 expansion_add: int = 128, expansion_search: int = 128, threads: int = 0, seed: int = 0,
+                 device: str = "auto"):
         if backend is None:
             found = available_backends()
             if not found:
@@ -126,9 +132,28 @@ class ANNIndex:
             self.params = {"connectivity": int(connectivity), "expansion_add": int(expansion_add),
                            "expansion_search": int(expansion_search)}
         self.threads = int(threads)
+        self.use_gpus = self._use_gpus(device)
         self.ids: List[str] = []
         self.source: Optional[Dict] = None
         self._index = None if kind == "ivf" else self._new_hnsw()
+
+    def _use_gpus(self, device: str) -> bool:
+        """Whether IVF builds run on faiss's GPUs (see ``device`` in the class docstring)."""
+        if device not in DEVICES:
+            raise ConfigError(f"device must be one of {DEVICES}, got {device!r}")
+        gpus = int(getattr(self._lib, "get_num_gpus", lambda: 0)()) if self.backend == "faiss" else 0
+        if device == "gpu":
+            if self.kind != "ivf":
+                raise ConfigError(f"device='gpu' builds IVF indexes (faiss); a {self.backend} {self.kind} index is "
+                                  "built on the CPU: use kind='ivf' or device='auto'")
+            if gpus == 0:
+                raise ConfigError("device='gpu', but faiss sees no GPU: install faiss-gpu (conda install -c pytorch "
+                                  "faiss-gpu) on a machine with CUDA GPUs, or use device='auto'")
+        return device != "cpu" and self.kind == "ivf" and gpus > 0
+
+    def _to_gpus(self, index):
+        """A copy of ``index`` spread over every GPU faiss sees."""
+        return self._lib.index_cpu_to_all_gpus(index)
 
     @property
     def nprobe(self) -> int:
@@ -195,7 +220,12 @@ class ANNIndex:
         sample = self._prepare(vectors[rows], "vectors", rows=rows)  # sorted fancy indexing: one pass over a memmap
         index = self._new_ivf(nlist)
         self._set_threads()
-        index.train(sample)
+        if self.use_gpus:  # k-means on the GPUs, the trained index back on the CPU
+            trained = self._to_gpus(index)
+            trained.train(sample)
+            index = self._lib.index_gpu_to_cpu(trained)
+        else:
+            index.train(sample)
         self.params["nlist"] = nlist
         self._index = index
 
@@ -256,13 +286,16 @@ class ANNIndex:
             if untrained:
                 self._train_ivf(vectors)
             self._set_threads()
+            target = self._to_gpus(self._index) if self.use_gpus else self._index  # GPUs: rows assigned there
             for start in range(0, n_rows, chunk_rows):
                 block = self._prepare(vectors[start:start + chunk_rows], "vectors", offset=start)
                 if self.backend == "usearch":
                     keys = np.arange(before + start, before + start + len(block), dtype=np.uint64)
-                    self._index.add(keys, block, threads=self.threads)
+                    target.add(keys, block, threads=self.threads)
                 else:
-                    self._index.add(block)
+                    target.add(block)
+            if target is not self._index:
+                self._index = self._lib.index_gpu_to_cpu(target)
         except BaseException:  # atomic: a failed build leaves the index as it was
             if untrained:
                 self._index, self.params["nlist"] = None, nlist

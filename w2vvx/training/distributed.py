@@ -186,7 +186,10 @@ class ShardedBatches(keras.utils.PyDataset):
 
     Args:
         dataset: yields ``(x,)`` batches of ``dataset.batch_size`` rows (``CaptionBatchDataset`` ...);
-            its epoch bookkeeping (``set_epoch``, ``on_epoch_end``) is delegated to it.
+            its epoch bookkeeping (``set_epoch``, ``on_epoch_end``) is delegated to it. A short last batch
+            of ``n`` rows is split too, so that every process computes the same shapes: each process takes
+            ``n // world_size`` rows and the last ``n % world_size`` rows are left out (fewer rows than
+            processes: each takes one, some twice).
         rank, world_size: this process and the number of processes; the batch size must be a multiple
             of ``world_size`` (each process then encodes the same number of rows).
 
@@ -214,8 +217,13 @@ class ShardedBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         (batch,) = self.dataset[index]
-        start = self.rank * self.rows
-        return ({key: value[start:start + self.rows] for key, value in batch.items()},)
+        size = len(next(iter(batch.values())))
+        if size == self.rows * self.world_size:
+            start = self.rank * self.rows
+            return ({key: value[start:start + self.rows] for key, value in batch.items()},)
+        rows = max(1, size // self.world_size)  # a short last batch: equal shapes on every process
+        picked = (self.rank * rows + np.arange(rows)) % size
+        return ({key: np.asarray(value)[picked] for key, value in batch.items()},)
 
     def set_epoch(self, epoch: int) -> None:
         self.dataset.set_epoch(epoch)
@@ -334,6 +342,11 @@ class ProcessGroup:
                                    "every process stops")
         return shared[1]
 
+    def share_word_vectors(self, prepared):
+        """``prepared`` as it is: process 0's weights, word vectors included, are broadcast once the model is
+        built (:meth:`broadcast_model`)."""
+        return prepared
+
     def broadcast_model(self, model) -> None:
         """Copy process 0's variables (weights, optimizer state) to the others; then offset the dropout seed
         states by the rank so that every process draws its own masks."""
@@ -393,6 +406,10 @@ class ProcessGroup:
 
     def callback(self, seed: int) -> ProcessLogs:
         return ProcessLogs(self, seed)
+
+    def validation(self, callback: keras.callbacks.Callback) -> keras.callbacks.Callback:
+        """Process 0's validation: each process holds its own replica, so it runs as it is."""
+        return callback
 
     @contextlib.contextmanager
     def failures(self) -> Iterator[None]:

@@ -17,6 +17,7 @@ from typing import Iterator, List, Optional, Sequence, Union
 import keras
 
 from w2vvx.errors import ConfigError
+from w2vvx.training.hosts import process_count
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTED_BACKENDS = ("jax", "tensorflow")
@@ -71,25 +72,31 @@ def data_parallel(devices: Union[None, str, Sequence[str]]) -> Iterator[Optional
     Args:
         devices: as :func:`resolve_devices`; ``None`` or one device leaves Keras's default placement.
 
+    On several JAX processes (:func:`~w2vvx.training.hosts.initialize_hosts`) the devices are those of every
+    process whatever ``devices`` says (``None`` or ``"all"``; a part of them is refused).
+
     Raises:
-        ConfigError: several devices on a backend Keras cannot distribute (torch), or unknown names.
+        ConfigError: several devices on a backend Keras cannot distribute (torch), unknown names, or a part
+            of a multi-process job's devices.
 
     Example:
         >>> with data_parallel(None) as devices:
         ...     devices is None
         True
     """
-    from w2vvx.training.hosts import process_count
-
-    if process_count() > 1:
-        raise ConfigError(f"this JAX process is one of {process_count()} (initialize_hosts): the Trainer does not "
-                          "train on several JAX processes yet; train the model inside keras.distribution.DataParallel "
-                          "yourself, or use torchrun with the torch backend (see docs/distributed.md)")
     names = resolve_devices(devices)
+    if process_count() > 1:  # one program over the devices of every process: all of them
+        every = [str(d) for d in keras.distribution.list_devices()]
+        if devices is not None and devices != "all" and sorted(names or []) != sorted(every):
+            raise ConfigError(f"this JAX process is one of {process_count()}: training uses the devices of every process "
+                              f"({len(every)}), not a part of them ({devices}); give --devices all or none")
+        names = every
     if names is None:
         yield None
         return
     distribution = keras.distribution.DataParallel(devices=names)
+    if process_count() > 1:  # every process feeds its own slice of each batch (the trainer shards them)
+        distribution.auto_shard_dataset = False
     with distribution.scope():
         yield names
 

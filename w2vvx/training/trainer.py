@@ -59,6 +59,7 @@ from w2vvx.errors import ConfigError
 from w2vvx.training.callbacks import EpochSync, RunRecorder, selection_key, set_learning_rate, tensorboard_callback
 from w2vvx.training.checkpoint import BEST_MODEL, TrainerState, load_checkpoint
 from w2vvx.training.distributed import ProcessGroup
+from w2vvx.training.hosts import HostGroup
 from w2vvx.training.placement import check_precision, data_parallel, dtype_policy
 from w2vvx.training.prepare import PreparedText, prepare_text, prepare_vocabularies
 from w2vvx.training.provenance import (check_resume_vocabularies, data_provenance, record_provenance,
@@ -205,7 +206,9 @@ class Trainer:
 
     Under ``torchrun`` (torch backend), each process trains one replica on its slice of every batch,
     with negatives from the global batch, and only process 0 writes the run folder; see
-    :mod:`w2vvx.training.distributed`.
+    :mod:`w2vvx.training.distributed`. On several JAX processes (:func:`~w2vvx.training.hosts.initialize_hosts`)
+    the model trains as one program over the devices of all of them, each feeding its slice of every
+    batch, and again only process 0 writes; see :mod:`w2vvx.training.hosts`.
     """
 
     def __init__(self, config, run_dir, train_captions, features, val_captions, val_features=None,
@@ -320,7 +323,7 @@ class Trainer:
             self.val_features.check_finite(self.val_items)
 
     def _setup(self, resume: bool):
-        group = self.process_group = self.process_group or ProcessGroup.join()
+        group = self.process_group = self.process_group or ProcessGroup.join() or HostGroup.join()
         if group is not None and not group.is_main:  # process 0 prepares the run folder; read what it wrote
             from w2vvx.models.configs import ModelConfig
 
@@ -329,6 +332,8 @@ class Trainer:
             keras.utils.set_random_seed(self.seed)
             checkpoint = group.share_outcome(None)
             self.prepared = self._prepare(resume=True)  # the weights come from process 0
+            if checkpoint is None:
+                self.prepared = group.share_word_vectors(self.prepared)
             self.preprocessor = self._preprocessor()
             self.config = ModelConfig.load(self.run_dir / CONFIG_FILE)
         else:
@@ -340,6 +345,8 @@ class Trainer:
                 raise
             if group is not None:
                 group.share_outcome(checkpoint)
+                if checkpoint is None:
+                    group.share_word_vectors(self.prepared)
         visual_dim, frames = visual_shape(self.features, caption_pairs(self.train_captions[:1])[0][0])
         self.model = self._build_model(visual_dim, frames)
         self.state = TrainerState(lr=float(self.config.learning_rate), config=self.config.to_dict(), seed=self.seed)
@@ -416,11 +423,12 @@ class Trainer:
         dataset = self.training_batches()
         dataset.set_epoch(state.epochs_done)
         group = self.process_group
-        writer = group is None or group.is_main  # under torchrun only process 0 validates and writes
+        writer = group is None or group.is_main  # on several processes only process 0 validates and writes
         callbacks = [
             stop,
             EpochSync(dataset, seed=self.seed),
-            *([self.validation_callback()] if writer else []),
+            *([group.validation(self.validation_callback()) if group is not None else self.validation_callback()]
+              if writer else []),
             *([group.callback(self.seed)] if group is not None else []),
             learning_rate_schedule(config, state, self.monitor, run_dir=self.run_dir if writer else None),
             RunRecorder(state, self.run_dir if writer else None, self.monitor),
