@@ -171,3 +171,19 @@ def test_torch_padded_and_packed_kernels_agree_with_the_scan():
         real = mask[..., None].repeat(UNITS, -1)
         np.testing.assert_allclose(states[real], expected[real], rtol=1e-5, atol=1e-5,
                                    err_msg=f"packed={packed}")
+
+
+def test_a_model_with_the_gru_is_never_xla_compiled_on_tensorflow():
+    """TensorFlow's GRU paths (cuDNN, the scan's gradient accumulators) do not compile with XLA, and Keras
+    turns XLA on by itself with a GPU (jit_compile="auto"); a w2vvx model must ask for it not to be."""
+    from keras.src.trainers.trainer import model_supports_jit
+
+    from w2vvx.models import build_model, get_config
+
+    config = get_config("w2vvpp", gru_units=4, embed_dim=4, w2v_dim=4, common_space_dim=8)
+    model = build_model(config, gru_vocab_size=12, bow_vocab_size=12, visual_dim=6)
+    assert model_supports_jit(model) is (keras.backend.backend() != "tensorflow")
+    if keras.backend.backend() == "tensorflow":
+        with pytest.warns(UserWarning):  # Keras refuses XLA for the model, with a warning
+            model.compile(optimizer="adam", jit_compile=True)
+        assert model.jit_compile is False

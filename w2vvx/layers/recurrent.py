@@ -94,6 +94,10 @@ class MaskedGRU(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.supports_masking = True
         self.input_spec = keras.layers.InputSpec(ndim=3)
+        if keras.backend.backend() == "tensorflow":
+            # XLA compiles neither TensorFlow path: cuDNN's op (GPU), nor the scan's gradient accumulators (CPU).
+            # Keras's GRU says so too; without it jit_compile="auto" turns XLA on with a GPU and fit fails.
+            self.supports_jit = False
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
