@@ -235,20 +235,18 @@ class ShardedBatches(keras.utils.PyDataset):
         self.dataset.on_epoch_end()
 
 
-class ProcessLogs(keras.callbacks.Callback):
-    """Every process ends the epoch with process 0's logs (its validation metrics) and reseeds dropout per rank.
+class SharedLogs(keras.callbacks.Callback):
+    """Every process ends the epoch with process 0's logs (its validation metrics).
+
+    Args:
+        group: the processes' group; its ``broadcast(value)`` gives process 0's value everywhere.
 
     Place it after the validation callback (which runs on process 0 only) and before the schedule.
     """
 
-    def __init__(self, group: "ProcessGroup", seed: int):
+    def __init__(self, group):
         super().__init__()
-        self.group, self.seed = group, int(seed)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.group.rank:  # after EpochSync: process 0 draws as one process would, the others differently
-            keras.utils.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, self.group.rank])
-                                            .generate_state(1)[0]))
+        self.group = group
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
@@ -256,6 +254,19 @@ class ProcessLogs(keras.callbacks.Callback):
         shared = self.group.broadcast({key: float(np.asarray(value)) for key, value in logs.items()})
         logs.clear()
         logs.update(shared)
+
+
+class ProcessLogs(SharedLogs):
+    """:class:`SharedLogs`, and dropout reseeded per rank (each torch replica draws its own masks)."""
+
+    def __init__(self, group: "ProcessGroup", seed: int):
+        super().__init__(group)
+        self.seed = int(seed)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.group.rank:  # after EpochSync: process 0 draws as one process would, the others differently
+            keras.utils.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, self.group.rank])
+                                            .generate_state(1)[0]))
 
 
 class ProcessGroup:

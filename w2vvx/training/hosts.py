@@ -35,7 +35,7 @@ import numpy as np
 
 from w2vvx.backend import single_device
 from w2vvx.errors import ConfigError, DistributedError
-from w2vvx.training.distributed import ShardedBatches
+from w2vvx.training.distributed import ShardedBatches, SharedLogs
 
 logger = logging.getLogger(__name__)
 
@@ -189,24 +189,6 @@ class LocalValidation(keras.callbacks.Callback):
             self.validation.on_epoch_end(epoch, logs)
 
 
-class HostLogs(keras.callbacks.Callback):
-    """Every process ends the epoch with process 0's logs (its validation metrics).
-
-    Place it after the validation callback (which runs on process 0 only) and before the schedule.
-    """
-
-    def __init__(self, group: "HostGroup"):
-        super().__init__()
-        self.group = group
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        shared = self.group.broadcast({key: float(np.asarray(value)) for key, value in logs.items()})
-        logs.clear()
-        logs.update(shared)
-
-
 _COLLECTIVE_WORDS = ("gloo", "nccl", "connection", "timed out", "timeout", "deadline", "heartbeat", "coordination",
                      "peer", "unavailable")
 
@@ -311,10 +293,10 @@ class HostGroup:
         """This process's slice of every batch of ``dataset``."""
         return ShardedBatches(dataset, self.rank, self.world_size)
 
-    def callback(self, seed: int) -> HostLogs:
+    def callback(self, seed: int) -> SharedLogs:
         """The callback that shares process 0's logs (one program over the global batch draws one dropout
         mask for it, so no per-process seeds are needed)."""
-        return HostLogs(self)
+        return SharedLogs(self)
 
     def validation(self, callback: keras.callbacks.Callback) -> keras.callbacks.Callback:
         """Process 0's validation, on its own copy of the weights."""
