@@ -202,6 +202,12 @@ class HostGroup:
 
     Same interface as the torch launch's :class:`~w2vvx.training.distributed.ProcessGroup`; create it with
     :meth:`join`.
+
+    Example:
+        >>> HostGroup.join() is None  # a process alone (no initialize_hosts) has no group
+        True
+        >>> HostGroup(rank=1, world_size=2).is_main
+        False
     """
 
     def __init__(self, rank: int, world_size: int):
