@@ -104,7 +104,9 @@ def test_index_without_source_is_refused_for_features(tmp_path):
 
 
 def test_missing_library_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(ann.importlib.util, "find_spec", lambda name: None)
+    from w2vvx.search import ann_support
+
+    monkeypatch.setattr(ann_support.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=r"pip install w2vvx\[ann\]"):
         ANNIndex(4, backend="faiss")
     with pytest.raises(ConfigError, match=r"pip install w2vvx\[ann\]"):
@@ -164,7 +166,7 @@ def test_ivf_builds_on_the_gpus_faiss_sees_and_is_kept_on_the_cpu(monkeypatch):
     ids = [f"v{i}" for i in range(400)]
     on_cpu = ann.ANNIndex(16, backend="faiss", kind="ivf", nlist=4, device="cpu").build(vectors, ids)
     fake = _FaissWithGpus(faiss)
-    monkeypatch.setattr(ann, "_require", lambda backend: fake)
+    monkeypatch.setattr(ann, "require_backend", lambda backend: fake)
     on_gpus = ann.ANNIndex(16, backend="faiss", kind="ivf", nlist=4).build(vectors, ids)
     assert fake.calls == ["to_gpus", "to_cpu", "to_gpus", "to_cpu"]  # k-means, then the rows' assignment
     assert type(on_gpus._index).__name__ == type(on_cpu._index).__name__  # searched and saved on the CPU
@@ -172,7 +174,7 @@ def test_ivf_builds_on_the_gpus_faiss_sees_and_is_kept_on_the_cpu(monkeypatch):
     assert ann.ANNIndex(16, backend="faiss", kind="ivf", nlist=4, device="cpu").use_gpus is False
     with pytest.raises(ConfigError, match="kind='ivf'"):
         ann.ANNIndex(16, backend="faiss", kind="hnsw", device="gpu")
-    monkeypatch.setattr(ann, "_require", lambda backend: faiss)
+    monkeypatch.setattr(ann, "require_backend", lambda backend: faiss)
     with pytest.raises(ConfigError, match="faiss-gpu"):
         ann.ANNIndex(16, backend="faiss", kind="ivf", device="gpu")
     with pytest.raises(ConfigError, match="device must be one of"):

@@ -24,7 +24,6 @@ keep the index with the collection, in ``<collection>/FeatureData/<feat>/ann/``.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -35,32 +34,18 @@ import numpy as np
 from w2vvx.errors import ConfigError, DataFormatError, MissingFileError
 from w2vvx.io.atomic import atomic_dir
 from w2vvx.io.json_files import read_json_object
-from w2vvx.search.ann_support import (BACKENDS, MIN_POINTS_PER_LIST, available_backends, check_source, default_nlist,
-                                      feature_folder, positive_int, source_fingerprint, usearch_matches)
+from w2vvx.search.ann_support import (MIN_POINTS_PER_LIST, available_backends, builds_on_gpus, check_source,
+                                      default_nlist, feature_folder, positive_int, require_backend,
+                                      source_fingerprint, usearch_matches)
 from w2vvx.vectors import l2_normalize
 
 KINDS = ("ivf", "hnsw")
 METRICS = ("ip", "cos", "l2")
 ENCODINGS = ("flat", "fp16", "sq8")
-DEVICES = ("auto", "cpu", "gpu")
 INDEX_FILE = "index.bin"
 ID_FILE = "id.txt"
 META_FILE = "meta.json"
 FEATURE_INDEX_DIR = "ann"
-
-
-def _require(backend: str):
-    if backend not in BACKENDS:
-        raise ConfigError(f"ANN backend must be one of {BACKENDS}, got {backend!r}")
-    if importlib.util.find_spec(backend) is None:
-        package = "faiss-cpu" if backend == "faiss" else backend
-        raise ConfigError(f"the ANN backend {backend!r} is not installed; run `pip install w2vvx[ann]` "
-                          f"(or `pip install {package}`), or use w2vvx.search.BruteForceIndex")
-    if backend == "usearch":
-        from usearch import index as usearch_index
-        return usearch_index
-    import faiss
-    return faiss
 
 
 class ANNIndex:
@@ -103,9 +88,9 @@ class ANNIndex:
         if backend is None:
             found = available_backends()
             if not found:
-                _require("faiss")
+                require_backend("faiss")
             backend = found[0]
-        self._lib = _require(backend)
+        self._lib = require_backend(backend)
         if metric not in METRICS:
             raise ConfigError(f"metric must be one of {METRICS}, got {metric!r}")
         if kind is None:
@@ -132,24 +117,10 @@ class ANNIndex:
             self.params = {"connectivity": int(connectivity), "expansion_add": int(expansion_add),
                            "expansion_search": int(expansion_search)}
         self.threads = int(threads)
-        self.use_gpus = self._use_gpus(device)
+        self.use_gpus = builds_on_gpus(self._lib, self.backend, self.kind, device)
         self.ids: List[str] = []
         self.source: Optional[Dict] = None
         self._index = None if kind == "ivf" else self._new_hnsw()
-
-    def _use_gpus(self, device: str) -> bool:
-        """Whether IVF builds run on faiss's GPUs (see ``device`` in the class docstring)."""
-        if device not in DEVICES:
-            raise ConfigError(f"device must be one of {DEVICES}, got {device!r}")
-        gpus = int(getattr(self._lib, "get_num_gpus", lambda: 0)()) if self.backend == "faiss" else 0
-        if device == "gpu":
-            if self.kind != "ivf":
-                raise ConfigError(f"device='gpu' builds IVF indexes (faiss); a {self.backend} {self.kind} index is "
-                                  "built on the CPU: use kind='ivf' or device='auto'")
-            if gpus == 0:
-                raise ConfigError("device='gpu', but faiss sees no GPU: install faiss-gpu (conda install -c pytorch "
-                                  "faiss-gpu) on a machine with CUDA GPUs, or use device='auto'")
-        return device != "cpu" and self.kind == "ivf" and gpus > 0
 
     def _to_gpus(self, index):
         """A copy of ``index`` spread over every GPU faiss sees."""

@@ -103,3 +103,40 @@ def usearch_matches(matches, n_queries: int, k: int):
     keys[0, :found_keys.size] = found_keys[:k]
     distances[0, :found_keys.size] = np.asarray(matches.distances, dtype=np.float32).reshape(-1)[:k]
     return keys, distances, np.array([min(found_keys.size, k)])
+
+
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def builds_on_gpus(lib, backend: str, kind: str, device: str) -> bool:
+    """Whether an index of ``kind`` builds on faiss's GPUs (``device``: see :class:`~w2vvx.search.ann.ANNIndex`).
+
+    Example:
+        >>> builds_on_gpus(None, "usearch", "hnsw", "auto")
+        False
+    """
+    if device not in DEVICES:
+        raise ConfigError(f"device must be one of {DEVICES}, got {device!r}")
+    gpus = int(getattr(lib, "get_num_gpus", lambda: 0)()) if backend == "faiss" else 0
+    if device == "gpu":
+        if kind != "ivf":
+            raise ConfigError(f"device='gpu' builds IVF indexes (faiss); a {backend} {kind} index is "
+                              "built on the CPU: use kind='ivf' or device='auto'")
+        if gpus == 0:
+            raise ConfigError("device='gpu', but faiss sees no GPU: install faiss-gpu (conda install -c pytorch "
+                              "faiss-gpu) on a machine with CUDA GPUs, or use device='auto'")
+    return device != "cpu" and kind == "ivf" and gpus > 0
+
+
+def require_backend(backend: str):
+    if backend not in BACKENDS:
+        raise ConfigError(f"ANN backend must be one of {BACKENDS}, got {backend!r}")
+    if importlib.util.find_spec(backend) is None:
+        package = "faiss-cpu" if backend == "faiss" else backend
+        raise ConfigError(f"the ANN backend {backend!r} is not installed; run `pip install w2vvx[ann]` "
+                          f"(or `pip install {package}`), or use w2vvx.search.BruteForceIndex")
+    if backend == "usearch":
+        from usearch import index as usearch_index
+        return usearch_index
+    import faiss
+    return faiss

@@ -127,3 +127,16 @@ def dtype_policy(precision: str) -> Iterator[str]:
         yield precision
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def enable_determinism() -> None:
+    """Ask the backend for deterministic kernels (process-wide; slower on GPU)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)

@@ -60,6 +60,7 @@ from w2vvx.training.callbacks import EpochSync, RunRecorder, selection_key, set_
 from w2vvx.training.checkpoint import BEST_MODEL, TrainerState, load_checkpoint
 from w2vvx.training.distributed import ProcessGroup
 from w2vvx.training.hosts import HostGroup
+from w2vvx.training.placement import enable_determinism
 from w2vvx.training.placement import check_precision, data_parallel, dtype_policy
 from w2vvx.training.prepare import PreparedText, prepare_text, prepare_vocabularies
 from w2vvx.training.provenance import (check_resume_vocabularies, data_provenance, record_provenance,
@@ -151,19 +152,6 @@ def config_for_word_vectors(config, prepared: PreparedText):
                     dim, dim, config.embed_dim, config.w2v_dim)
         config = config.replace(embed_dim=dim, w2v_dim=dim)
     return config
-
-
-def enable_determinism() -> None:
-    """Ask the backend for deterministic kernels (process-wide; slower on GPU)."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-    elif backend == "torch":
-        import torch
-
-        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 class Trainer:
