@@ -187,3 +187,49 @@ def test_a_model_with_the_gru_is_never_xla_compiled_on_tensorflow():
         with pytest.warns(UserWarning):  # Keras refuses XLA for the model, with a warning
             model.compile(optimizer="adam", jit_compile=True)
         assert model.jit_compile is False
+
+
+def _plain_scan_states(x, lengths, kernel, recurrent_kernel, bias):
+    layer = MaskedGRU(kernel.shape[1] // 3, return_sequences=True, use_fast_path=False)
+    layer.build((None, x.shape[1], x.shape[2]))
+    layer.set_weights([kernel, recurrent_kernel, bias])
+    mask = np.arange(x.shape[1])[None, :] < lengths[:, None]
+    return layer, mask, ops.convert_to_numpy(layer(x, mask=mask))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("segment_steps,row_groups", [(2, 2), (3, 3), (4, 8), (16, 1)])
+def test_segmented_scan_equals_the_plain_scan_at_every_real_step(segment_steps, row_groups):
+    """Rows sorted by length, time cut into segments, each segment over the running rows only: the
+    states at real steps and the gradients equal the plain scan's (empty rows, a batch that the row
+    groups do not divide, lengths that end inside and at segment borders)."""
+    from w2vvx.backend.gru_kernels import segmented_gru
+
+    rng = np.random.default_rng(7)
+    lengths = np.array([9, 0, 4, 1, 6, 9, 2], "int32")
+    x = rng.normal(size=(len(lengths), 9, FEATURES)).astype("float32")
+    weights = [rng.normal(size=s).astype("float32") * 0.5 for s in ((FEATURES, 3 * UNITS), (UNITS, 3 * UNITS),
+                                                                    (2, 3 * UNITS))]
+    layer, mask, expected = _plain_scan_states(x, lengths, *weights)
+    states = ops.convert_to_numpy(segmented_gru(x, lengths, *weights, segment_steps=segment_steps,
+                                                row_groups=row_groups))
+    np.testing.assert_allclose(states[mask], expected[mask], rtol=1e-5, atol=1e-6)
+
+    segmented = MaskedGRU(UNITS, return_sequences=True)
+    segmented.build((None, 9, FEATURES))
+    segmented.set_weights(weights)
+    weight_vector = rng.normal(size=(len(lengths), 9, UNITS)).astype("float32")
+    _, want = _value_and_grads(layer, x, mask, weight_vector)
+    _, got = _value_and_grads(segmented, x, mask, weight_vector)
+    for name, g, w in zip(["inputs", "kernel", "recurrent_kernel", "bias"], got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=f"gradient of {name}")
+
+
+@pytest.mark.parametrize("bad", [{"segment_steps": 0}, {"row_groups": 2.0}, {"segment_steps": True}])
+def test_segmented_scan_rejects_bad_settings(bad):
+    from w2vvx.backend.gru_kernels import segmented_gru
+
+    x = np.zeros((2, 3, FEATURES), "float32")
+    weights = np.zeros((FEATURES, 6), "float32"), np.zeros((2, 6), "float32"), np.zeros((2, 6), "float32")
+    with pytest.raises(ValueError, match="must be a positive int"):
+        segmented_gru(x, np.array([3, 1]), *weights, **bad)

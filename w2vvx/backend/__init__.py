@@ -5,8 +5,9 @@ float rounding), faster on a GPU, by reaching past Keras's or torch's public API
 
 - :mod:`w2vvx.backend.torch_train_step`: the torch train step of every
   :class:`~w2vvx.models.task.Task` (no host waits, CUDA graphs) and :func:`pinned_batches`;
-- :mod:`w2vvx.backend.gru_kernels`: the fused GRU kernels behind
-  :class:`~w2vvx.layers.recurrent.MaskedGRU` (``torch._VF.gru``, ``keras.src.backend.gru``);
+- :mod:`w2vvx.backend.gru_kernels`: the GRU kernels behind
+  :class:`~w2vvx.layers.recurrent.MaskedGRU` (``torch._VF.gru``, ``keras.src.backend.gru``, and
+  the segmented scan that skips most padded steps on TensorFlow without a GPU);
 - :mod:`w2vvx.backend.placement`: :func:`single_device`, for what one process computes alone while a
   ``keras.distribution`` is active (validation, inference copies);
 - :mod:`w2vvx.backend.versions`: the gate. The fast paths run only with the Keras and torch
@@ -17,7 +18,7 @@ float rounding), faster on a GPU, by reaching past Keras's or torch's public API
 This package imports only Keras, NumPy and (lazily) torch: models, layers and training import it,
 never the other way round.
 """
-from w2vvx.backend.gru_kernels import keras_fused_gru, torch_fused_gru
+from w2vvx.backend.gru_kernels import gru_step, keras_fused_gru, segmented_gru, torch_fused_gru
 from w2vvx.backend.placement import single_device
 from w2vvx.backend.torch_train_step import (
     TorchTrainStep,
@@ -37,7 +38,7 @@ from w2vvx.backend.versions import (
 
 __all__ = [
     "FAST_PATH_ENV", "FastPathStatus", "TESTED_KERAS", "TESTED_TORCH", "TorchTrainStep", "clipping_done_by_the_step",
-    "fast_path_enabled", "fast_path_status", "keras_fused_gru", "pinned_batches", "scales_loss", "single_device",
-    "torch_fused_gru",
+    "fast_path_enabled", "fast_path_status", "gru_step", "keras_fused_gru", "pinned_batches", "scales_loss", "segmented_gru",
+    "single_device", "torch_fused_gru",
     "uses_fast_step",
 ]
