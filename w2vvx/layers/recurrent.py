@@ -40,6 +40,8 @@ from w2vvx.backend import fast_path_enabled, gru_step, keras_fused_gru, segmente
 from w2vvx.layers.device_math import at_least
 
 _BACKEND = keras.backend.backend()
+# batch x units from which the segmented scan runs (the main job's `small` GRU: 128 x 128)
+_SEGMENTED_MIN_WORK = 128 * 128
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
@@ -154,6 +156,8 @@ class MaskedGRU(keras.layers.Layer):
         steps = ops.shape(inputs)[1]
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
         kernel = _compacted_kernel()
+        if kernel == "segmented" and (inputs.shape[0] or 0) * self.units < _SEGMENTED_MIN_WORK:
+            kernel = None  # tracing one scan per segment and row group costs more than a small GRU saves
         if kernel is None:
             return None
         compacted = _gather_steps(inputs, compaction_order(mask))
