@@ -149,10 +149,11 @@ def run_keras_worker(args):
     import keras
     import numpy as np
 
-    if args.precision != "float32":
-        keras.mixed_precision.set_global_policy(args.precision)
+    from w2vvx.training.placement import dtype_policy, matmul_mode
+
     keras.utils.set_random_seed(0)
-    model, config, sizes = sized_model(args.config, args.size)
+    with dtype_policy(args.precision):
+        model, config, sizes = sized_model(args.config, args.size)
 
     def inputs(count, seed):
         if config.name == "nrccr":
@@ -169,9 +170,10 @@ def run_keras_worker(args):
         def on_epoch_end(self, epoch, logs=None):
             epoch_seconds.append(clock() - self.start)  # fit syncs the loss at epoch end
 
-    model.fit(inputs(args.batch * args.warmup, 2), batch_size=args.batch, epochs=1, shuffle=False, verbose=0)
-    history = model.fit(inputs(args.batch * args.steps, 1), batch_size=args.batch, epochs=1, shuffle=False,
-                        verbose=0, callbacks=[EpochTimer()])
+    with matmul_mode(args.precision):
+        model.fit(inputs(args.batch * args.warmup, 2), batch_size=args.batch, epochs=1, shuffle=False, verbose=0)
+        history = model.fit(inputs(args.batch * args.steps, 1), batch_size=args.batch, epochs=1, shuffle=False,
+                            verbose=0, callbacks=[EpochTimer()])
     rate = args.batch * args.steps / epoch_seconds[-1]
     from w2vvx.devices import training_device
 
@@ -212,8 +214,11 @@ def row_key(config, batch, precision):
     return f"{config} b{batch} {precision}"
 
 
-def measure(args, device):
-    """``--repeats`` interleaved rounds over the reference and every (config, backend); the table's rows."""
+def measure(args, device, on_round=None):
+    """``--repeats`` interleaved rounds over the reference and every (config, backend); the table's rows.
+
+    ``on_round(rows, log, rounds_done)``, when given, receives the summary of the rounds done so far after
+    each round (so that a run stopped by a time limit keeps its finished rounds)."""
     torch_device = "cuda" if device == "gpu" else "cpu"
     me = [sys.executable, str(Path(__file__).resolve()), "--worker", "--threads", str(args.threads), "--clock",
           args.clock, "--steps", str(args.steps), "--warmup", str(args.warmup), "--size", args.size]
@@ -254,6 +259,8 @@ def measure(args, device):
                         log.append(entry)
                         print(f"  round {round_ + 1}: {backend} {config} b{batch} {precision}: "
                               f"{rate and f'{rate:,.1f}'} samples/s (load {before['1min']})", file=sys.stderr, flush=True)
+        if on_round is not None and round_ + 1 < args.repeats:
+            on_round(summarize_rows(rows, REFERENCE), log, round_ + 1)
     return summarize_rows(rows, REFERENCE), log
 
 
@@ -288,7 +295,8 @@ def main(argv=None):
                         help="auto: a CPU table, and a GPU table when nvidia-smi lists a GPU")
     parser.add_argument("--size", choices=["lineage", "small"], default=None, help="model sizes (default lineage)")
     parser.add_argument("--precision", default=None,
-                        help="Keras dtype policies, comma-separated: float32 (default), mixed_bfloat16, mixed_float16")
+                        help="precisions, comma-separated: float32 (default), tf32, mixed_bfloat16, mixed_float16 "
+                             "(w2vvx.training.placement.PRECISIONS)")
     parser.add_argument("--steps", type=int, default=None, help=f"timed batches per measurement (default {MIN_TIMED_STEPS})")
     parser.add_argument("--warmup", type=int, default=None, help="warm-up batches per measurement (default 3)")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 3)")
@@ -357,21 +365,28 @@ def main(argv=None):
     status = 0
     for device in devices:
         start = uptime_load()
-        rows, log = measure(args, device)
-        table = {"command": command, "device": device, "machine": dict(machine_info(), threads=args.threads),
-                 "load_start": start, "load_end": uptime_load(),
-                 "options": {name: getattr(args, name) for name in OPTIONS}, "rows": rows, "log": log}
-        print(f"\n### {device.upper()}, {args.size} sizes: samples/s of model.fit, median (min-max) of {args.repeats} "
-              f"interleaved rounds of {args.steps} timed steps; ratio = w2vvx / {REFERENCE}, per round\n")
-        print(markdown(table))
-        print(f"\nload average (1 min) {start['1min']} at start, {table['load_end']['1min']} at end; "
-              f"commit {table['machine']['git_commit']}{' (dirty)' if table['machine']['git_dirty'] else ''}")
         out = args.out or REPO / "benchmarks" / "results" / f"train_{device}_{args.size}_t{args.threads}.json"
         if stored is not None and args.out is None:
             out = out.with_name(out.stem + "_check.json")
         if len(devices) > 1 and args.out is not None:
             out = out.with_name(f"{out.stem}_{device}{out.suffix}")
         out.parent.mkdir(parents=True, exist_ok=True)
+
+        def table_of(rows, log, rounds_done):
+            return {"command": command, "device": device, "machine": dict(machine_info(), threads=args.threads),
+                    "load_start": start, "load_end": uptime_load(), "rounds_done": rounds_done,
+                    "options": {name: getattr(args, name) for name in OPTIONS}, "rows": rows, "log": log}
+
+        partial = out.with_name(out.stem + "_partial" + out.suffix)
+        rows, log = measure(args, device, on_round=lambda *done: partial.write_text(
+            json.dumps(table_of(*done), indent=1) + "\n"))
+        partial.unlink(missing_ok=True)
+        table = table_of(rows, log, args.repeats)
+        print(f"\n### {device.upper()}, {args.size} sizes: samples/s of model.fit, median (min-max) of {args.repeats} "
+              f"interleaved rounds of {args.steps} timed steps; ratio = w2vvx / {REFERENCE}, per round\n")
+        print(markdown(table))
+        print(f"\nload average (1 min) {start['1min']} at start, {table['load_end']['1min']} at end; "
+              f"commit {table['machine']['git_commit']}{' (dirty)' if table['machine']['git_dirty'] else ''}")
         out.write_text(json.dumps(table, indent=1) + "\n")
         print(f"table written to {out}")
         if stored is not None:

@@ -30,6 +30,7 @@ from w2vvx.datasets.batching import CaptionBatchDataset, preprocess_captions
 from w2vvx.errors import ConfigError, DataFormatError
 from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRRetriever for load_run
 from w2vvx.training.callbacks import RetrievalValidation
+from w2vvx.training.placement import dtype_policy
 from w2vvx.training.trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -177,10 +178,11 @@ class NRCCRTrainer(Trainer):
 
     def _build_model(self, visual_dim: int, frames: bool):
         preprocessor = self.preprocessor
-        return build_nrccr_model(
-            self.config, gru_vocab_size=len(preprocessor.gru_vocab), bow_vocab_size=len(preprocessor.bow_vocab),
-            visual_dim=visual_dim, frames=frames, weights=self.weights, preprocessor=preprocessor,
-            word_vectors=self.prepared.initial_word_vectors())
+        with dtype_policy(self.precision):
+            return build_nrccr_model(
+                self.config, gru_vocab_size=len(preprocessor.gru_vocab), bow_vocab_size=len(preprocessor.bow_vocab),
+                visual_dim=visual_dim, frames=frames, weights=self.weights, preprocessor=preprocessor,
+                word_vectors=self.prepared.initial_word_vectors())
 
     def training_batches(self):
         return AlignedTripletDataset(self.source_captions, self.translations, self.back_translations,

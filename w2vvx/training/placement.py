@@ -7,7 +7,9 @@ negatives come from the whole batch, exactly as on one device with the same batc
 distributes on JAX (and, with its own limits, TensorFlow); PyTorch trains on one device.
 
 Mixed precision uses a Keras dtype policy (``"mixed_bfloat16"``, ``"mixed_float16"``): layers
-compute in the low precision and keep float32 weights.
+compute in the low precision and keep float32 weights. ``"tf32"`` keeps float32 everywhere but runs the
+float32 matrix products on a GPU's tensor cores in TensorFloat-32 on every backend
+(:func:`w2vvx.backend.matmul_precision.tf32_matmuls`; JAX and TensorFlow do so by default, PyTorch not).
 """
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from typing import Iterator, List, Optional, Sequence, Union
 
 import keras
 
+from w2vvx.backend.matmul_precision import tf32_matmuls
 from w2vvx.errors import ConfigError
 from w2vvx.training.hosts import process_count
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32", "tf32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTED_BACKENDS = ("jax", "tensorflow")
 
 
@@ -122,11 +125,28 @@ def dtype_policy(precision: str) -> Iterator[str]:
     """
     check_precision(precision)
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
+    keras.config.set_dtype_policy("float32" if precision == "tf32" else precision)
     try:
         yield precision
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+@contextlib.contextmanager
+def matmul_mode(precision: str) -> Iterator[str]:
+    """Steps run inside this context compute their float32 matrix products as ``precision`` asks.
+
+    ``"tf32"``: in TensorFloat-32 on GPUs that have it, on every backend; any other precision keeps the
+    backend's own setting.
+
+    Example:
+        >>> with matmul_mode("tf32") as precision:
+        ...     precision
+        'tf32'
+    """
+    check_precision(precision)
+    with tf32_matmuls() if precision == "tf32" else contextlib.nullcontext():
+        yield precision
 
 
 def enable_determinism() -> None:

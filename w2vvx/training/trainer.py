@@ -61,7 +61,7 @@ from w2vvx.training.checkpoint import BEST_MODEL, TrainerState, load_checkpoint
 from w2vvx.training.distributed import ProcessGroup
 from w2vvx.training.hosts import HostGroup
 from w2vvx.training.placement import enable_determinism
-from w2vvx.training.placement import check_precision, data_parallel, dtype_policy
+from w2vvx.training.placement import check_precision, data_parallel, dtype_policy, matmul_mode
 from w2vvx.training.prepare import PreparedText, prepare_text, prepare_vocabularies
 from w2vvx.training.provenance import (check_resume_vocabularies, data_provenance, record_provenance,
                                        record_vocabularies)
@@ -184,7 +184,8 @@ class Trainer:
         callbacks: extra Keras callbacks, run after the trainer's own (they see the ``val_*`` logs).
         min_val_items: the smallest validation split accepted (default :data:`MIN_VALIDATION_ITEMS`; at
             least 2), since selection on fewer items is meaningless.
-        precision: ``"float32"`` (default), ``"mixed_bfloat16"`` or ``"mixed_float16"``: the Keras dtype
+        precision: ``"float32"`` (default), ``"tf32"`` (float32 with TensorFloat-32 matrix products on
+            a GPU, on every backend), ``"mixed_bfloat16"`` or ``"mixed_float16"``: the Keras dtype
             policy of the model's layers (weights stay float32); see :mod:`w2vvx.training.placement`.
         devices: ``None`` (one device), ``"all"`` or a list of device names: split each batch across
             them, data parallel, negatives from the global batch (JAX/TensorFlow backends).
@@ -383,7 +384,7 @@ class Trainer:
         """
         stop = GracefulStop()
         try:
-            with stop, data_parallel(self.devices):
+            with stop, data_parallel(self.devices), matmul_mode(self.precision):
                 return self._fit(resume, stop)
         except TrainingStopped as stopped:  # the signal arrived while preparing, before the loop
             return self._interrupted(stopped.signal_name)
