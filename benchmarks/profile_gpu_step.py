@@ -11,13 +11,18 @@ then records ``--profile-steps`` more under ``torch.profiler`` and reports per s
 - the host waits (``cudaStreamSynchronize``, ``cudaDeviceSynchronize``, ``cudaMemcpy``), graph launches;
 - the ``--top`` kernels by GPU time, with their share.
 
+``--sync-sources`` then trains ``--profile-steps`` more batches under ``torch.cuda.set_sync_debug_mode("warn")``
+and counts, per step, the host waits by the line of w2vvx's, Keras's or torch's Python code that caused them
+(a wait stalls the host until the GPU has finished the queued work, so the GPU idles while the host then
+prepares the next step).
+
 ``--matmul`` first times an 8192 x 8192 float32 product in torch (``highest`` and ``high`` = TF32) and in
 JAX (``float32`` and the default precision), so that the backends' float32 defaults are measured, not
 assumed. Results go to stdout as Markdown and to ``--out`` as JSON.
 
 Usage: KERAS_BACKEND=torch python benchmarks/profile_gpu_step.py [--config nrccr] [--batches 128,1024]
        [--precision float32,tf32] [--graphs on,off] [--steps 50] [--profile-steps 10] [--top 15]
-       [--matmul] [--out PATH]
+       [--matmul] [--sync-sources] [--out PATH]
 """
 import argparse
 import json
@@ -73,7 +78,39 @@ def matmul_rates(size=8192, repeats=10):
     return rates
 
 
-def profile_one(name, size, batch, precision, graphs, steps, profile_steps, top):
+def sync_sources(fit, steps):
+    """Host waits per step of ``fit()`` by the Python line that caused them (torch's sync debug mode)."""
+    import collections
+    import traceback
+    import warnings
+
+    import torch
+
+    counts = collections.Counter()
+    original = warnings.showwarning
+
+    def record(message, category, filename, lineno, file=None, line=None):
+        if "synchroniz" not in str(message):
+            return original(message, category, filename, lineno, file, line)
+        frames = [f for f in traceback.extract_stack()[:-1] if "/warnings.py" not in f.filename]
+        ours = [f for f in frames if "/torch/" not in f.filename] or frames
+        counts[" <- ".join(f"{'/'.join(Path(f.filename).parts[-2:])}:{f.lineno}" for f in ours[-1:-4:-1])] += 1
+
+    warnings.showwarning = record
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = record
+            fit()
+            torch.cuda.synchronize()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+        warnings.showwarning = original
+    return {where: count / steps for where, count in counts.most_common()}
+
+
+def profile_one(name, size, batch, precision, graphs, steps, profile_steps, top, find_syncs=False):
     import keras
     import torch
     from torch.profiler import ProfilerActivity, profile
@@ -102,6 +139,11 @@ def profile_one(name, size, batch, precision, graphs, steps, profile_steps, top)
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             model.fit(data, batch_size=batch, epochs=1, shuffle=False, verbose=0)
             torch.cuda.synchronize()
+        syncs = None
+        if find_syncs:
+            data = inputs(batch * profile_steps, 4)
+            syncs = sync_sources(lambda: model.fit(data, batch_size=batch, epochs=1, shuffle=False, verbose=0),
+                                 profile_steps)
     events = prof.key_averages()
     kernels = [e for e in events if e.device_type == torch.autograd.DeviceType.CUDA]
     gpu_us = sum(e.self_device_time_total for e in kernels)
@@ -115,6 +157,7 @@ def profile_one(name, size, batch, precision, graphs, steps, profile_steps, top)
         "kernels_per_step": sum(e.count for e in kernels) / profile_steps,
         "host_calls_per_step": calls,
         "captured": None if step is None else len(step.graphs),
+        "sync_sources_per_step": syncs,
         "top": [{"kernel": e.key[:90], "per_step": e.count / profile_steps,
                  "ms_per_step": e.self_device_time_total / profile_steps / 1e3,
                  "share": e.self_device_time_total / max(gpu_us, 1)} for e in ranked],
@@ -131,6 +174,9 @@ def markdown(result):
              "| kernel | per step | ms/step | share |", "|---|---:|---:|---:|"]
     lines += [f"| `{row['kernel']}` | {row['per_step']:g} | {row['ms_per_step']:.3f} | {row['share']:.1%} |"
               for row in result["top"]]
+    if result.get("sync_sources_per_step") is not None:
+        lines += ["", "| host wait caused by | per step |", "|---|---:|"]
+        lines += [f"| `{where}` | {count:g} |" for where, count in result["sync_sources_per_step"].items()]
     return "\n".join(lines)
 
 
@@ -145,6 +191,7 @@ def main(argv=None):
     parser.add_argument("--profile-steps", type=int, default=10, help="batches recorded by the profiler")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--matmul", action="store_true", help="first time float32 products in torch and JAX")
+    parser.add_argument("--sync-sources", action="store_true", help="count host waits per step by their Python line")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     import torch
@@ -160,7 +207,7 @@ def main(argv=None):
         for precision in args.precision.split(","):
             for graphs in args.graphs.split(","):
                 result = profile_one(args.config, args.size, batch, precision, graphs == "on", args.steps,
-                                     args.profile_steps, args.top)
+                                     args.profile_steps, args.top, args.sync_sources)
                 report["results"].append(result)
                 print(markdown(result) + "\n", flush=True)
                 if args.out:

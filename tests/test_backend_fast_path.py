@@ -37,7 +37,8 @@ def _gate_lines(caplog):
 
 
 def _set_fast_path(monkeypatch, on: bool):
-    monkeypatch.setenv(versions.FAST_PATH_ENV, "1" if on else "0")
+    """Fast paths on (``force``: whatever torch this machine has, e.g. a GPU image's untested one) or off."""
+    monkeypatch.setenv(versions.FAST_PATH_ENV, "force" if on else "0")
     versions.fast_path_status.cache_clear()
 
 

@@ -30,6 +30,40 @@ def _numpy(value):
     return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
 
 
+# -- the views through one pass ------------------------------------------------------------------------------------
+def _one_view_at_a_time(backbone, views, training):
+    return [backbone.token_encoder(view, training=training) for view in views]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("training", [False, True])
+def test_stacked_views_equal_one_view_at_a_time(training):
+    """One pass over the stacked views gives each view what its own pass gives: the head's BatchNorm
+    normalises each view by its own batch statistics (training) or the moving ones; widths may differ."""
+    from w2vvx.models import build_nrccr_model, get_config
+
+    keras.utils.set_random_seed(0)
+    config = get_config("nrccr", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16, dropout=0.0)
+    model = build_nrccr_model(config, gru_vocab_size=VOCAB, bow_vocab_size=VOCAB, visual_dim=VISUAL,
+                              weights={"num_heads": 2})
+    attention = model.backbone.token_pooling.attention  # NRCCR's attention dropout (0.1): off, to compare
+    attention.attention_dropout.rate = attention.output_dropout.rate = 0.0
+    batch = _batch()
+    views = [{"tokens": batch[f"{view}_tokens"], "bow_tokens": batch[f"{view}_bow_tokens"]} for view in ("src", "mt")]
+    views.append({key: value[:, :LENGTH - 2] for key, value in views[0].items()})  # a narrower view
+    stacked = model.backbone.encode_views(views, training=training)
+    alone = _one_view_at_a_time(model.backbone, views, training)
+    for index, (got, want) in enumerate(zip(stacked, alone)):
+        assert sorted(got) == sorted(want)
+        for key in want:
+            expected, value = _numpy(want[key]), _numpy(got[key])
+            if key == "token_mask":  # the narrower view comes back padded to the widest, and masked there
+                assert not value[:, expected.shape[1]:].any()
+            if key in ("token_states", "token_mask"):
+                value = value[:, :expected.shape[1]]
+            np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-5, err_msg=f"view {index} {key}")
+
+
 # -- the teacher as published -------------------------------------------------------------------------------------
 @pytest.mark.parity
 @pytest.mark.parametrize("teacher", ["cross", "concat"])

@@ -43,9 +43,12 @@ class NRCCRBackbone(W2VVBackbone):
 
     * ``token_encoder``: ``{"tokens", "bow_tokens"}`` → ``{"embedding", "token_states", "token_mask",
       "context"}`` (the same layers as ``text_encoder``; ``context`` holds the BoW/word2vec parts);
+    * ``sentence_encoder``: the same inputs → ``{"sentence", "token_states", "token_mask", "context"}``,
+      everything of ``token_encoder`` but the head (``sentence`` is the head's input);
     * ``text_head``: the mapping and projection, sentence vector → embedding;
     * ``token_pooling``: the self-attention + mean pooling of the token states;
     * ``cross_attention``: the :class:`~w2vvx.layers.CrossAttentionPseudoTarget` (sharing the block);
+    * :meth:`encode_views`: several text views of a batch through one pass of the shared layers;
     * :meth:`cross_embedding`: the teacher embedding of a (source, MT) pair.
 
     Args:
@@ -104,7 +107,42 @@ class NRCCRBackbone(W2VVBackbone):
         self.token_encoder = token_encoder
         self.token_pooling = pooling
         self.text_head = token_encoder.get_layer("text_head")
+        sentence = token_encoder.get_layer("sentence_vector" if "context" in token_encoder.output
+                                           else "token_pooling").output
+        self.sentence_encoder = keras.Model(
+            token_encoder.input, {"sentence": sentence, **{key: value for key, value in token_encoder.output.items()
+                                                           if key != "embedding"}}, name="sentence_encoder")
         self.cross_attention = cross
+
+    def encode_views(self, views, training=None):
+        """``token_encoder`` outputs of several text views of one batch, from one pass of the shared layers.
+
+        The views (e.g. the source captions, their MT and back-translation) share every weight, so
+        their rows are stacked and go through the embedding, GRU, attention pooling and BoW/word2vec
+        parts at once: one GRU call over ``V·B`` rows instead of ``V`` calls over ``B`` (fewer, larger
+        kernels). The head (mapping, projection and its BatchNorm) runs per view, so that each view is
+        normalised by its own batch statistics, as when each view is encoded on its own.
+
+        Args:
+            views: a list of ``token_encoder`` inputs (``{"tokens", "bow_tokens"}``), the same batch size
+                each; widths may differ (shorter views are padded with 0, i.e. masked).
+            training: enables dropout and the head's batch statistics.
+
+        Returns:
+            One dict per view, as ``token_encoder`` returns (``"embedding"``, ``"token_states"``,
+            ``"token_mask"``, ``"context"``).
+        """
+        keys = tuple(views[0])
+        width = max(int(view[key].shape[1]) for view in views for key in keys)
+        stacked = {key: ops.concatenate([_pad_to(view[key], width) for view in views], axis=0) for key in keys}
+        encoded = self.sentence_encoder(stacked, training=training)
+        parts = {key: ops.split(value, len(views), axis=0) for key, value in encoded.items()}
+        outputs = []
+        for index in range(len(views)):
+            view = {key: value[index] for key, value in parts.items()}
+            view["embedding"] = self.text_head(view.pop("sentence"), training=training)
+            outputs.append(view)
+        return outputs
 
     def cross_embedding(self, source, target, concat_context: bool = False, training=None):
         """The teacher embedding of aligned (source, MT) sentences from their ``token_encoder`` outputs.
@@ -126,3 +164,9 @@ class NRCCRBackbone(W2VVBackbone):
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "shared_attention": self.shared_attention}
+
+
+def _pad_to(ids, width: int):
+    """Post-pad token ids ``(B, L)`` with 0 (padding) to ``(B, width)``."""
+    missing = width - int(ids.shape[1])
+    return ids if missing == 0 else ops.pad(ids, [[0, 0], [0, missing]])

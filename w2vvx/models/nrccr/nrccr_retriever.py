@@ -123,10 +123,11 @@ class NRCCRRetriever(W2VVRetriever):
             raise ConfigError(f"NRCCR training inputs lack {missing} (active terms {weights.active_terms()}); "
                               f"got {sorted(inputs)}")
         backbone = self.backbone
-        source = backbone.token_encoder(_view(inputs, "src"), training=training)
+        encoded = dict(zip(needed, backbone.encode_views([_view(inputs, view) for view in needed], training=training)))
+        source = encoded["src"]
         outputs = {"source": source["embedding"]}
         if weights.needs_translation:
-            target = backbone.token_encoder(_view(inputs, "mt"), training=training)
+            target = encoded["mt"]
             outputs["target"] = target["embedding"]
             if weights.needs_cross:
                 outputs["cross"] = backbone.cross_embedding(source, target, concat_context=weights.teacher == "concat",
@@ -134,7 +135,7 @@ class NRCCRRetriever(W2VVRetriever):
             if self.discriminator is not None:
                 outputs.update(self._language_logits(source, target))
         if weights.backtranslation:
-            outputs["backtranslation"] = backbone.text_encoder(_view(inputs, "bt"), training=training)
+            outputs["backtranslation"] = encoded["bt"]["embedding"]
         if "visual" in inputs:
             self.check_visual_shape(tuple(inputs["visual"].shape), "visual")
             outputs["visual"] = backbone.visual_encoder(inputs["visual"], training=training)
