@@ -123,6 +123,8 @@ def gru_step(state, projected_input, step_mask, recurrent_kernel, recurrent_bias
         [[0.0, 0.0]]
     """
     ops = keras.ops
+    state, projected_input, recurrent_kernel, recurrent_bias = (
+        ops.convert_to_tensor(value) for value in (state, projected_input, recurrent_kernel, recurrent_bias))
     units = ops.shape(state)[-1]
     recurrent = ops.matmul(state, recurrent_kernel) + recurrent_bias
     z = ops.sigmoid(projected_input[:, :units] + recurrent[:, :units])
@@ -170,6 +172,9 @@ def segmented_gru(inputs, lengths, kernel, recurrent_kernel, bias, segment_steps
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"segmented_gru: `{name}` must be a positive int, got {value!r}")
     units = recurrent_kernel.shape[0]
+    inputs = ops.convert_to_tensor(inputs)  # arrays too, on the backend's device (a GPU's, where there is one)
+    kernel, recurrent_kernel, bias = (ops.convert_to_tensor(weight, dtype=inputs.dtype)
+                                      for weight in (kernel, recurrent_kernel, bias))
     lengths = ops.cast(lengths, "int32")
     order = ops.argsort(-lengths)
     rows = ops.take(inputs, order, axis=0)
