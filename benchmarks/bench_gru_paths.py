@@ -3,7 +3,7 @@
 
 Two measurements on the current ``KERAS_BACKEND`` (CPU, ``--threads`` per process, process CPU seconds):
 
-* ``fit``: one ``model.fit`` step of the library's ``--config`` at lineage sizes (``bench_train.py``'s
+* ``fit``: one ``model.fit`` step of the library's ``--config`` at lineage sizes, or ``--size small`` (``bench_train.py``'s
   model and random post-padded sentences of ``--lengths`` tokens, padded to 32), once with the layers as
   built (``use_fast_path=True``: the segmented scan on TensorFlow, the packed ATen GRU on torch, the plain
   scan on JAX) and once with every ``MaskedGRU`` set to ``use_fast_path=False`` (the plain scan);
@@ -16,7 +16,7 @@ cell is the median seconds per step with min-max over the rounds; the ratio is p
 
 Usage:
     KERAS_BACKEND=tensorflow python benchmarks/bench_gru_paths.py [--config w2vvpp] [--steps 8]
-        [--repeats 3] [--threads 1] [--lengths 8-32] [--segments 8x8]
+        [--repeats 3] [--threads 1] [--lengths 8-32] [--segments 8x8] [--size lineage|small]
 """
 import argparse
 import json
@@ -37,10 +37,11 @@ def run_variant(args):
     import keras
     import numpy as np
 
-    sizes = dict(bench_train.SIZES, min_length=args.min_length, maxlen=32)
+    base = bench_train.SIZES if args.size == "lineage" else bench_train.SMALL_SIZES
+    sizes = dict(base, min_length=args.min_length, maxlen=32)
     if args.measure == "fit":
         keras.utils.set_random_seed(0)
-        model, config, _ = bench_train.sized_model(args.config, "lineage")
+        model, config, _ = bench_train.sized_model(args.config, args.size)
         if args.variant == "plain":
             from w2vvx.layers.recurrent import MaskedGRU
 
@@ -125,6 +126,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lengths", default="8-32", help="sentence lengths min-max, max 32 (default 8-32)")
+    parser.add_argument("--size", choices=["lineage", "small"], default="lineage",
+                        help="model sizes of the fit measure: lineage, or the small preset the main job trains")
     parser.add_argument("--segments", default="8x8", help="segmented scan: steps per segment x row groups")
     parser.add_argument("--measures", default="fit,gru")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
@@ -145,7 +148,7 @@ def main(argv=None):
             for variant in ("plain", "fast"):
                 command = [sys.executable, __file__, "--variant", variant, "--measure", measure,
                            "--config", args.config, "--steps", str(args.steps), "--threads", str(args.threads),
-                           "--lengths", args.lengths, "--segments", args.segments]
+                           "--lengths", args.lengths, "--segments", args.segments, "--size", args.size]
                 done = subprocess.run(command, env=env, capture_output=True, text=True)
                 if done.returncode != 0:
                     print(done.stderr[-3000:], file=sys.stderr)

@@ -4,7 +4,7 @@
 What is measured is the product: ``w2vvx.models.build_model(get_config(NAME), ...)`` at the lineage's
 sizes (vocabulary 10,000 for the GRU and the BoW, embedding 500, GRU 1024, word2vec 500, visual 2048,
 common space 2048; anchors §1.5), or with ``--size small`` the ``small`` preset that the main job trains
-(GRU 256, embeddings 128, vocabulary 2,000), compiled with the config's own optimizer, trained by
+(GRU 128, embeddings 64, vocabulary 2,000), compiled with the config's own optimizer, trained by
 ``model.fit`` on NumPy arrays (random post-padded sentences of 8-32 tokens, padded to 32). ``nrccr`` is
 built by ``build_nrccr_model`` with NRCCR's default loss weights and trains on three views of each
 sentence (source, machine translation, back-translation): its rate is per visual item, not comparable
@@ -50,8 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import check_tables, machine_info, summarize_rows, uptime_load  # noqa: E402
 
 SIZES = dict(vocab=10000, embed=500, gru=1024, w2v=500, visual=2048, space=2048, maxlen=32, min_length=8)
-#: the ``small`` preset (GRU 256, embeddings 128) that the main job trains; vocabulary of a small collection
-SMALL_SIZES = dict(SIZES, vocab=2000, embed=128, gru=256, w2v=128)
+#: the ``small`` preset that the main job trains (``w2vvx.models.sizes``: GRU 128, embeddings 64; the test
+#: ``tests/test_bench_check.py`` keeps the two equal); vocabulary of a small collection
+SMALL_SIZES = dict(SIZES, vocab=2000, embed=64, gru=128, w2v=64)
 BACKENDS = ("jax", "tensorflow", "torch")
 REFERENCE = "torch_reference"
 MIN_TIMED_STEPS = 20
@@ -132,8 +133,9 @@ def sized_model(name, size):
 
     sizes = SIZES if size == "lineage" else SMALL_SIZES
     published = get_config(name) if size == "lineage" else sized_config(name, "small")
-    config = published.replace(embed_dim=sizes["embed"], gru_units=sizes["gru"], w2v_dim=sizes["w2v"],
-                               **({"common_space_dim": sizes["space"]} if published.common_space_dim else {}))
+    # the lineage rows share the reference's common space (2048); the small preset keeps its own
+    space = {"common_space_dim": sizes["space"]} if published.common_space_dim and size == "lineage" else {}
+    config = published.replace(embed_dim=sizes["embed"], gru_units=sizes["gru"], w2v_dim=sizes["w2v"], **space)
     if config.name == "nrccr":
         from w2vvx.models.nrccr import build_nrccr_model
 

@@ -85,3 +85,13 @@ def test_check_refuses_a_file_that_is_not_a_table(tmp_path):
     assert stop.value.code == 2
     with pytest.raises(SystemExit):
         bench_train.main(["--check", str(tmp_path / "missing.json")])
+
+
+def test_the_small_benchmark_size_is_the_small_preset_the_main_job_trains():
+    """``bench_train.py --size small`` (and the profiles built on it) measure the model of ``size="small"``."""
+    from w2vvx.models.sizes import sized_config
+
+    sizes = _load("bench_train").SMALL_SIZES
+    for name in ("w2vvpp", "w2vv_attention_ctl", "nrccr"):
+        preset = sized_config(name, "small")
+        assert (preset.embed_dim, preset.gru_units, preset.w2v_dim) == (sizes["embed"], sizes["gru"], sizes["w2v"]), name
