@@ -134,7 +134,8 @@ def profile(args):
     model.fit(x, batch_size=args.batch, epochs=1, steps_per_epoch=1, verbose=0)  # compile, build the optimizer
     jit = getattr(model, "jit_compile", False)
     multiscale = model.text_encoder.get_layer("multiscale")
-    projection = model.text_encoder.get_layer("text_head").get_layer("projection")
+    head = model.text_encoder.get_layer("text_head")  # W2VV++: the common-space projection; W2VV: the mapping
+    projection = head.get_layer("projection" if any(layer.name == "projection" for layer in head.layers) else "mapping")
     visual = model.visual_encoder.layers[-1]
     rows = []
 
