@@ -212,7 +212,7 @@ def test_pipeline_branch_end_to_end_beats_chance(tmp_path):
     from w2vvx.pipeline import DoAllSettings, run_do_all
 
     settings = DoAllSettings(config="nrccr", rootpath=str(tmp_path), size="tiny", generate_scale="tiny",
-                             verbose=0, run_root=str(tmp_path / "run"), overrides={"max_epochs": 4})
+                             verbose=0, run_root=str(tmp_path / "run"), overrides={"max_epochs": 6})
     result = run_do_all(settings)
     assert list(result.metrics)[:3] == ["source (en)", "CM (zh)", "fused (zh, 0.8/0.2)"]
     assert (tmp_path / "run" / "nrccr_zh" / "best.keras").is_file()
@@ -220,7 +220,9 @@ def test_pipeline_branch_end_to_end_beats_chance(tmp_path):
     n_items = 40  # tiny scale test split; chance SumR = 100 * (1 + 5 + 10) / 40 = 40
     for row in ("CM (zh)", "fused (zh, 0.8/0.2)"):
         values = result.metrics[row]
-        assert values["t2i_r1"] + values["t2i_r5"] + values["t2i_r10"] > 2 * 100 * 16 / n_items, row
+        sum_recall = values["t2i_r1"] + values["t2i_r5"] + values["t2i_r10"]
+        print(f"{row}: t2i SumR {sum_recall:.1f} (chance 40)")
+        assert sum_recall > 2 * 100 * 16 / n_items, row
     assert "CM (zh)" in result.markdown_path.read_text(encoding="utf-8")
 
 

@@ -219,6 +219,9 @@ def test_segmented_scan_equals_the_plain_scan_at_every_real_step(segment_steps, 
     # a GPU's products over other row counts sum in another order: float32 rounding only
     np.testing.assert_allclose(states[mask], expected[mask], rtol=1e-5, atol=5e-6)
 
+    if (segment_steps, row_groups) not in ((3, 3), (4, 8)):
+        return  # the gradients below: two settings suffice (uneven segments and groups; more groups than rows),
+        # each costs a compiled scan per segment and group on JAX
     # the layer on the segmented scan with these settings, whatever its backend and batch size would pick
     monkeypatch.setattr(recurrent, "_compacted_kernel", lambda: "segmented")
     monkeypatch.setattr(recurrent, "_SEGMENTED_MIN_WORK", 0)
