@@ -64,6 +64,34 @@ def test_stacked_views_equal_one_view_at_a_time(training):
             np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-5, err_msg=f"view {index} {key}")
 
 
+def test_stacked_views_in_a_traced_step_of_any_batch_size():
+    """TensorFlow traces ``fit``'s step for any batch size after a few shapes (``reduce_retracing``): the
+    views of different widths still stack; a width unknown while tracing is refused with a clear message."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("symbolic shapes exist in TensorFlow functions only")
+    import tensorflow as tf
+
+    from w2vvx.errors import ConfigError
+
+    model = _model()
+    batch = _batch()
+    views = [{"tokens": batch["src_tokens"], "bow_tokens": batch["src_bow_tokens"]},
+             {key: batch[f"mt_{key}"][:, :LENGTH - 2] for key in ("tokens", "bow_tokens")}]
+
+    def embeddings(src, mt):
+        return [view["embedding"] for view in model.backbone.encode_views([src, mt])]
+
+    spec = [{key: tf.TensorSpec((None, int(view["tokens"].shape[1])), tf.int32) for key in view} for view in views]
+    got = tf.function(embeddings, input_signature=spec)(*views)
+    want = [model.backbone.token_encoder(view)["embedding"] for view in views]
+    for got_view, want_view in zip(got, want):
+        np.testing.assert_allclose(_numpy(got_view), _numpy(want_view), rtol=1e-5, atol=1e-5)
+    unknown = [{key: tf.TensorSpec((None, None), tf.int32) for key in view} for view in views]
+    with pytest.raises(Exception, match="known sentence length") as raised:  # TensorFlow re-raises what tracing met
+        tf.function(embeddings, input_signature=unknown)(*views)
+    assert "ConfigError" in str(raised.value) or isinstance(raised.value, ConfigError)
+
+
 # -- the teacher as published -------------------------------------------------------------------------------------
 @pytest.mark.parity
 @pytest.mark.parametrize("teacher", ["cross", "concat"])

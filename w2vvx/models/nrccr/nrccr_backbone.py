@@ -133,7 +133,7 @@ class NRCCRBackbone(W2VVBackbone):
             ``"token_mask"``, ``"context"``).
         """
         keys = tuple(views[0])
-        width = max(int(view[key].shape[1]) for view in views for key in keys)
+        width = _common_width([view[key] for view in views for key in keys])
         stacked = {key: ops.concatenate([_pad_to(view[key], width) for view in views], axis=0) for key in keys}
         encoded = self.sentence_encoder(stacked, training=training)
         parts = {key: ops.split(value, len(views), axis=0) for key, value in encoded.items()}
@@ -164,6 +164,15 @@ class NRCCRBackbone(W2VVBackbone):
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "shared_attention": self.shared_attention}
+
+
+def _common_width(token_ids) -> int:
+    """The widest ``L`` of several ``(B, L)`` id arrays (static: the GRU needs a known sentence length)."""
+    widths = [ids.shape[1] for ids in token_ids]
+    if any(width is None for width in widths):
+        raise ConfigError(f"NRCCR's text views need a known sentence length (the padded width), got widths {widths}; "
+                          "pad every batch of a view to one width (the preprocessor's maxlen)")
+    return max(int(width) for width in widths)
 
 
 def _pad_to(ids, width: int):
