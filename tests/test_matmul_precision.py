@@ -72,7 +72,8 @@ def test_unknown_precision_names_the_choices():
 
 def test_cli_offers_exactly_the_trainer_precisions():
     from w2vvx.cli.train import command as train
+    from w2vvx.training.trainer import Trainer
 
     option = next(p for p in train.params if p.name == "precision")
     assert tuple(option.type.choices) == PRECISIONS
-    assert "tf32" in inspect.getdoc(__import__("w2vvx.training.trainer", fromlist=["Trainer"]).Trainer)
+    assert "tf32" in inspect.getdoc(Trainer)

@@ -116,15 +116,12 @@ def gru_step(state, projected_input, step_mask, recurrent_kernel, recurrent_bias
         recurrent_kernel, recurrent_bias: ``(u, 3u)`` and ``(3u,)``.
 
     Example:
-        >>> import numpy as np
-        >>> state = gru_step(np.zeros((1, 2), "float32"), np.zeros((1, 6), "float32"), np.array([[True]]),
-        ...                  np.zeros((2, 6), "float32"), np.zeros((6,), "float32"))
+        >>> zeros = keras.ops.zeros  # tensors on the backend's device: the step runs inside a scan
+        >>> state = gru_step(zeros((1, 2)), zeros((1, 6)), keras.ops.ones((1, 1), "bool"), zeros((2, 6)), zeros((6,)))
         >>> keras.ops.convert_to_numpy(state).tolist()  # z = 0.5, candidate tanh(0) = 0
         [[0.0, 0.0]]
     """
     ops = keras.ops
-    state, projected_input, recurrent_kernel, recurrent_bias = (
-        ops.convert_to_tensor(value) for value in (state, projected_input, recurrent_kernel, recurrent_bias))
     units = ops.shape(state)[-1]
     recurrent = ops.matmul(state, recurrent_kernel) + recurrent_bias
     z = ops.sigmoid(projected_input[:, :units] + recurrent[:, :units])

@@ -40,7 +40,8 @@ from w2vvx.cli.common import (COLLECTION_HELP, FEATURE_HELP, collection_of, pars
 @click.option("--seed", default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last complete epoch.")
 @click.option("--overwrite", is_flag=True, help="Start again in a run folder that holds a checkpoint.")
-@click.option("--precision", type=click.Choice(["float32", "tf32", "mixed_bfloat16", "mixed_float16"]), default="float32", show_default=True,
+@click.option("--precision", type=click.Choice(["float32", "tf32", "mixed_bfloat16", "mixed_float16"]),
+              default="float32", show_default=True,
               help="Compute precision of the layers (weights stay float32); tf32: float32 with TensorFloat-32 "
                    "matrix products on a GPU, on every backend.")
 @click.option("--devices", default=None, metavar="all|NAME,NAME",
