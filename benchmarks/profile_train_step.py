@@ -114,6 +114,11 @@ def _optimizer_step(backend, model):
 
         apply = tf.function(lambda: optimizer.apply(grads, variables), jit_compile=bool(model.jit_compile))
         return lambda: apply()
+    from w2vvx.backend import TorchTrainStep, uses_fast_step
+
+    if uses_fast_step(model):  # fit's step: the update as TorchTrainStep runs it (in place on the CPU)
+        train_step = TorchTrainStep(model, cuda_graphs=False)
+        return lambda: train_step.update(variables, grads)
     import torch
 
     def step():

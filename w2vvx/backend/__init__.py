@@ -5,8 +5,11 @@ float rounding), faster on a GPU, by reaching past Keras's or torch's public API
 
 - :mod:`w2vvx.backend.torch_train_step`: the torch train step of every
   :class:`~w2vvx.models.task.Task` (no host waits, CUDA graphs) and :func:`pinned_batches`;
+- :mod:`w2vvx.backend.torch_optimizer_update`: Keras's RMSprop and Adam rules computed in place,
+  which that step runs on the CPU;
 - :mod:`w2vvx.backend.gru_kernels`: the GRU kernels behind
-  :class:`~w2vvx.layers.recurrent.MaskedGRU` (``torch._VF.gru``, ``keras.src.backend.gru``, and
+  :class:`~w2vvx.layers.recurrent.MaskedGRU` (``torch._VF.gru``, the packed CPU GRU of
+  :mod:`w2vvx.backend.torch_packed_gru`, ``keras.src.backend.gru``, and
   the segmented scan that skips most padded steps on TensorFlow without a GPU);
 - :mod:`w2vvx.backend.placement`: :func:`single_device`, for what one process computes alone while a
   ``keras.distribution`` is active (validation, inference copies);

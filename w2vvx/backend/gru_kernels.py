@@ -4,8 +4,9 @@ Both take a post-padded batch (each row's real steps first) and the weights of
 ``keras.layers.GRU(reset_after=True)``'s cell (``kernel`` (in, 3u), ``recurrent_kernel`` (u, 3u),
 ``bias`` (2, 3u); gate order z, r, h), and return all states ``(B, T, u)``:
 
-- :func:`torch_fused_gru`: ``torch._VF.gru``, what ``torch.nn.GRU`` calls (a private torch entry
-  point): cuDNN over the padded batch on CUDA, ATen's native loop over the packed batch on the CPU;
+- :func:`torch_fused_gru`: on CUDA ``torch._VF.gru``, what ``torch.nn.GRU`` calls (a private torch
+  entry point: cuDNN over the padded batch); on the CPU the packed batch (real tokens only) through
+  :func:`~w2vvx.backend.torch_packed_gru.packed_gru`;
 - :func:`keras_fused_gru`: ``keras.src.backend.gru``, the cuDNN kernel ``keras.layers.GRU`` calls
   on TensorFlow with a GPU (not part of Keras's public API);
 - :func:`segmented_gru`: public ``keras.ops`` only, for TensorFlow on the CPU, which has no packed
@@ -22,13 +23,14 @@ import keras
 
 
 def torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=None):
-    """All states ``(B, T, u)`` of a post-padded GRU through ``torch._VF.gru`` (what ``nn.GRU`` calls).
+    """All states ``(B, T, u)`` of a post-padded GRU on torch: cuDNN on CUDA, a packed GRU on the CPU.
 
-    On CUDA the whole padded batch goes through cuDNN (no host synchronisation; steps after a row's
-    end are computed and never read). Packing on CUDA was measured slower on an H100 (one device copy per
-    time step, and the lengths read on the host; ``benchmarks/bench_torch_step.py --variants
-    eager,packed-gru`` compares them). On the CPU, where reading the lengths costs nothing, the batch
-    is packed so that only real tokens are computed.
+    On CUDA the whole padded batch goes through ``torch._VF.gru`` (what ``nn.GRU`` calls: cuDNN; no
+    host synchronisation; steps after a row's end are computed and never read). Packing on CUDA was
+    measured slower on an H100 (one device copy per time step, and the lengths read on the host;
+    ``benchmarks/bench_torch_step.py --variants eager,packed-gru`` compares them). On the CPU, where
+    reading the lengths costs nothing, the batch is packed so that only real tokens are computed, by
+    :func:`~w2vvx.backend.torch_packed_gru.packed_gru` (its large products outside the time loop).
 
     Args:
         inputs: ``(B, T, in)`` torch tensor, each row's real steps first.
@@ -51,8 +53,18 @@ def torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=None
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+    from w2vvx.backend.torch_packed_gru import packed_gru
+
     kernel, recurrent_kernel, bias = (torch.as_tensor(getattr(w, "value", w)) for w in
                                       (kernel, recurrent_kernel, bias))
+    if packed is None:  # packing reads the lengths on the host: not on a GPU, nor inside torch.compile
+        packed = inputs.device.type == "cpu" and not torch.compiler.is_compiling()
+    if packed:
+        sequence = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+        data = packed_gru(sequence.data, sequence.batch_sizes, kernel, recurrent_kernel, bias)
+        outputs, _ = pad_packed_sequence(sequence._replace(data=data), batch_first=True,
+                                         total_length=inputs.shape[1])
+        return outputs
     dtype = inputs.dtype
 
     def reorder(matrix):  # Keras gate order (z, r, h) -> PyTorch (r, z, h)
@@ -62,15 +74,8 @@ def torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=None
     params = [reorder(kernel).t().to(dtype).contiguous(), reorder(recurrent_kernel).t().to(dtype).contiguous(),
               reorder(bias[0]).to(dtype), reorder(bias[1]).to(dtype)]
     initial = inputs.new_zeros(1, inputs.shape[0], recurrent_kernel.shape[0])
-    train = torch.is_grad_enabled()
-    if packed is None:  # packing reads the lengths on the host: not on a GPU, nor inside torch.compile
-        packed = inputs.device.type == "cpu" and not torch.compiler.is_compiling()
-    if not packed:
-        outputs, _ = torch._VF.gru(inputs.contiguous(), initial, params, True, 1, 0.0, train, False, True)
-        return outputs
-    sequence = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
-    data, _ = torch._VF.gru(sequence.data, sequence.batch_sizes, initial, params, True, 1, 0.0, train, False)
-    outputs, _ = pad_packed_sequence(sequence._replace(data=data), batch_first=True, total_length=inputs.shape[1])
+    outputs, _ = torch._VF.gru(inputs.contiguous(), initial, params, True, 1, 0.0, torch.is_grad_enabled(),
+                               False, True)
     return outputs
 
 

@@ -23,7 +23,9 @@ lineage's sizes: 18 ms of host time per step for 5 ms of GPU kernels at batch 12
   A step that cannot be captured warns once and stays eager;
 - :func:`pinned_batches` feeds ``fit``'s arrays from pinned host memory with non-blocking copies.
 
-Everything else (the optimizer's update rule, metrics, callbacks) is Keras's. Loss scaling (a
+Everything else (the optimizer's update rule, metrics, callbacks) is Keras's; on the CPU, Keras's
+RMSprop and Adam rules are computed in place (:mod:`w2vvx.backend.torch_optimizer_update`: no
+temporaries the size of the weights). Loss scaling (a
 ``LossScaleOptimizer``, as ``mixed_float16`` uses, or a ``loss_scale_factor``) keeps Keras's own step.
 
 The step reaches into Keras's optimizer (the step counter's ``assign_add``, ``global_clipnorm``) and
@@ -39,6 +41,7 @@ import warnings
 import keras
 import numpy as np
 
+from w2vvx.backend.torch_optimizer_update import updates_in_place
 from w2vvx.backend.versions import fast_path_enabled
 
 WARMUP_STEPS = 3  # eager steps of an input shape before its graph is captured (PyTorch's recipe)
@@ -167,6 +170,7 @@ class TorchTrainStep:
         self.eager_steps = collections.Counter()
         self.refused = {}
         self.side_stream = None
+        self.scratch = {}  # the in-place optimizer update's scratch tensors (CPU)
 
     def __call__(self, data):
         import torch
@@ -256,11 +260,16 @@ class TorchTrainStep:
         return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def update(self, variables, gradients):
-        """The optimizer's update (Keras's), with the gradients already clipped and the counter added in place."""
+        """The optimizer's update (Keras's rule; on the CPU computed in place where
+        :func:`~w2vvx.backend.torch_optimizer_update.in_place_rule` has it), with the gradients already
+        clipped and the counter added in place."""
         import torch
 
         optimizer = self.optimizer
-        with torch.no_grad(), clipping_done_by_the_step(optimizer), _step_counter_in_place(optimizer.iterations):
+        on_cpu = variables[0].value.device.type == "cpu"
+        in_place = updates_in_place(optimizer, self.scratch) if on_cpu else contextlib.nullcontext()
+        with torch.no_grad(), clipping_done_by_the_step(optimizer), _step_counter_in_place(optimizer.iterations), \
+                in_place:
             optimizer.apply(gradients, variables)
 
     def _step(self, x, y, sample_weight, variables, tracker):

@@ -8,9 +8,9 @@ a plain, unmasked problem without a host synchronisation, then runs the fused ke
    in order); a GRU skips masked steps, so running it over the compacted row gives the same states
    at the real steps, whatever the mask (post-padded or with holes).
 2. *Fused recurrence* (the kernels live in :mod:`w2vvx.backend.gru_kernels`).
-   - torch: ``torch._VF.gru`` (what ``torch.nn.GRU`` calls): cuDNN over the padded batch on CUDA,
-     ATen's native loop over the packed batch (real tokens only) on the CPU; autograd differentiates
-     both.
+   - torch: ``torch._VF.gru`` (what ``torch.nn.GRU`` calls): cuDNN over the padded batch on CUDA;
+     on the CPU :func:`~w2vvx.backend.torch_packed_gru.packed_gru` over the packed batch (real
+     tokens only, its gradient written out).
    - tensorflow: Keras's own cuDNN GRU kernel when a GPU is visible (with the sequence lengths).
    - tensorflow on the CPU: :func:`~w2vvx.backend.gru_kernels.segmented_gru`, a
      ``keras.ops.scan`` per time segment over the rows still running only, so that the scan does
