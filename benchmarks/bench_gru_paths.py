@@ -5,11 +5,15 @@ Two measurements on the current ``KERAS_BACKEND`` (CPU, ``--threads`` per proces
 
 * ``fit``: one ``model.fit`` step of the library's ``--config`` at lineage sizes, or ``--size small`` (``bench_train.py``'s
   model and random post-padded sentences of ``--lengths`` tokens, padded to 32), once with the layers as
-  built (``use_fast_path=True``: the segmented scan on TensorFlow, the packed ATen GRU on torch, the plain
+  built (``use_fast_path=True``: the segmented scan on TensorFlow, ``packed_gru`` on torch, the plain
   scan on JAX) and once with every ``MaskedGRU`` set to ``use_fast_path=False`` (the plain scan);
 * ``gru``: the GRU alone (``MaskedGRU``, 500 → 1024, batch 128, forward and backward of a loss on its
   mean output), plain scan against :func:`w2vvx.backend.segmented_gru` called directly, so that the
-  segmented scan can be timed on a backend where the layer does not use it (JAX).
+  segmented scan can be timed on a backend where the layer does not use it (JAX);
+* ``packed`` (torch only): the GRU alone over the packed batch, forward and backward, ATen's packed GRU
+  (``torch.nn.GRU`` on a ``PackedSequence``, what ``torch_reference.py`` runs) against
+  :func:`w2vvx.backend.torch_packed_gru.packed_gru` (what ``MaskedGRU`` runs on torch's CPU). In this
+  row's table "plain scan" means ATen.
 
 Each (measurement, variant) is one process; ``--repeats`` rounds run them in the same order (ABAB), and a
 cell is the median seconds per step with min-max over the rounds; the ratio is plain / variant per round.
@@ -57,7 +61,40 @@ def run_variant(args):
         start = time.process_time()
         model.fit(data, batch_size=128, epochs=1, shuffle=False, verbose=0)
         return (time.process_time() - start) / args.steps
+    if args.measure == "packed":
+        return packed_alone(args, sizes)
     return gru_alone(args, sizes, np)
+
+
+def packed_alone(args, sizes):
+    import torch
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from w2vvx.backend.torch_packed_gru import packed_gru
+
+    generator = torch.Generator().manual_seed(0)
+    batch, steps, features, units = 128, sizes["maxlen"], sizes["embed"], sizes["gru"]
+    x = torch.randn(batch, steps, features, generator=generator, requires_grad=True)
+    lengths = torch.randint(sizes["min_length"], steps + 1, (batch,), generator=generator)
+    aten = torch.nn.GRU(features, units, batch_first=True)
+    keras_layout = [torch.randn(features, 3 * units, generator=generator) * 0.02,
+                    torch.randn(units, 3 * units, generator=generator) * 0.02, torch.zeros(2, 3 * units)]
+    for weight in keras_layout:
+        weight.requires_grad_()
+
+    def run():
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        if args.variant == "plain":
+            states, weights = aten(packed)[0].data, list(aten.parameters())
+        else:
+            states, weights = packed_gru(packed.data, packed.batch_sizes, *keras_layout), keras_layout
+        return torch.autograd.grad(states.square().mean(), [x] + weights)
+    run()
+    run()
+    start = time.process_time()
+    for _ in range(args.steps):
+        run()
+    return (time.process_time() - start) / args.steps
 
 
 def gru_alone(args, sizes, np):
@@ -129,7 +166,8 @@ def main(argv=None):
     parser.add_argument("--size", choices=["lineage", "small"], default="lineage",
                         help="model sizes of the fit measure: lineage, or the small preset the main job trains")
     parser.add_argument("--segments", default="8x8", help="segmented scan: steps per segment x row groups")
-    parser.add_argument("--measures", default="fit,gru")
+    parser.add_argument("--measures", default="fit,gru",
+                        help="fit, gru and (torch) packed, comma-separated (default fit,gru)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -141,6 +179,10 @@ def main(argv=None):
         print(json.dumps({"seconds_per_step": run_variant(args)}))
         return 0
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    unknown = set(args.measures.split(",")) - {"fit", "gru", "packed"}
+    if unknown or ("packed" in args.measures.split(",") and backend != "torch"):
+        parser.error(f"--measures takes fit, gru and packed (packed with KERAS_BACKEND=torch only), "
+                     f"got {args.measures!r} on {backend}")
     env = dict(os.environ, KERAS_BACKEND=backend, OMP_NUM_THREADS=str(args.threads))
     results = {}
     for round_index in range(args.repeats):
@@ -156,7 +198,8 @@ def main(argv=None):
                 seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds_per_step"]
                 results.setdefault((measure, variant), []).append(seconds)
                 print(f"  round {round_index + 1}: {measure} {variant}: {seconds:.3f} s/step", flush=True)
-    fast_names = {"fit": "as built (use_fast_path=True)", "gru": f"segmented_gru {args.segments}"}
+    fast_names = {"fit": "as built (use_fast_path=True)", "gru": f"segmented_gru {args.segments}",
+                  "packed": "packed_gru (plain = ATen's packed GRU)"}
     print(f"\n{backend}, lengths {args.lengths}, {args.threads} thread(s), process CPU s per step, median (min-max) "
           f"of {args.repeats} rounds; commit {_commit()}\n")
     print("| measure | plain scan | variant | variant s/step | plain / variant |\n|---|---:|---|---:|---:|")

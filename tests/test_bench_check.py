@@ -95,3 +95,12 @@ def test_the_small_benchmark_size_is_the_small_preset_the_main_job_trains():
     for name in ("w2vvpp", "w2vv_attention_ctl", "nrccr"):
         preset = sized_config(name, "small")
         assert (preset.embed_dim, preset.gru_units, preset.w2v_dim) == (sizes["embed"], sizes["gru"], sizes["w2v"]), name
+
+
+@pytest.mark.parametrize("measures, backend", [("packed", "jax"), ("fit,scan", "torch")])
+def test_gru_paths_refuses_measures_it_has_not(measures, backend, monkeypatch, capsys):
+    """``packed`` compares torch's ATen GRU with packed_gru: torch only; unknown measures are named."""
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    with pytest.raises(SystemExit):
+        _load("bench_gru_paths").main(["--measures", measures])
+    assert "--measures takes fit, gru and packed" in capsys.readouterr().err
