@@ -58,6 +58,13 @@ REFERENCE = "torch_reference"
 MIN_TIMED_STEPS = 20
 
 
+def _portable_path(word):
+    """A command-line word with this checkout's location taken out (a stored table names no machine's paths)."""
+    for root, shown in ((str(REPO) + os.sep, ""), (str(REPO.parent) + os.sep, "../")):
+        word = word.replace(root, shown)
+    return word
+
+
 def thread_env(threads):
     """Environment that pins the math libraries of a child process to ``threads`` threads."""
     env = dict(os.environ)
@@ -361,7 +368,8 @@ def main(argv=None):
     if args.steps < MIN_TIMED_STEPS:
         print(f"warning: {args.steps} timed steps per measurement (< {MIN_TIMED_STEPS}): report the figures only "
               "if every measurement lasted >= 10 s (timed_epoch_s / the rate in the table's log)", file=sys.stderr)
-    command = "python benchmarks/bench_train.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python benchmarks/bench_train.py " + " ".join(
+        _portable_path(word) for word in (sys.argv[1:] if argv is None else argv))
     print(f"clock: {args.clock}; threads per process: {args.threads}; cpu count {os.cpu_count()}; "
           f"load average {os.getloadavg()[0]:.2f}; GPU visible: {has_gpu}; size {args.size}")
     status = 0

@@ -104,3 +104,19 @@ def test_gru_paths_refuses_measures_it_has_not(measures, backend, monkeypatch, c
     with pytest.raises(SystemExit):
         _load("bench_gru_paths").main(["--measures", measures])
     assert "--measures takes fit, gru and packed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [(["--shape", "128x1024"], "three positive sizes"),
+                                                (["--shape", "0x2x3"], "three positive sizes"),
+                                                (["--backends", "torch,mxnet"], "--backends takes")])
+def test_matmul_benchmark_refuses_bad_settings(arguments, message, capsys):
+    with pytest.raises(SystemExit):
+        _load("bench_matmul_cpu").main(arguments)
+    assert message in capsys.readouterr().err
+
+
+def test_stored_commands_name_no_path_of_the_machine_they_ran_on():
+    bench_train = _load("bench_train")
+    repo = bench_train.REPO
+    assert bench_train._portable_path(str(repo / "benchmarks" / "results" / "t.json")) == "benchmarks/results/t.json"
+    assert bench_train._portable_path(str(repo.parent / "shared" / "bench" / "r.py")) == "../shared/bench/r.py"
