@@ -194,13 +194,21 @@ def run_keras_worker(args):
                       "epoch_seconds": round(epoch_seconds[-1], 3), "cuda_graphs": graphs}))
 
 
+def one_core():
+    """Pin the calling process to one core (the first it may use): at ``--threads 1`` XLA's CPU runtime runs a
+    second thread whatever ``XLA_FLAGS`` say, and the CPU clock would charge it to JAX."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 def run_child(command, threads, backend=None, hide_gpu=False):
     env = thread_env(threads)
     if hide_gpu:
         env["CUDA_VISIBLE_DEVICES"] = ""
     if backend:
         env["KERAS_BACKEND"] = backend
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True,
+                          preexec_fn=one_core if threads == 1 else None)
     if done.returncode != 0:
         print(f"[{backend or 'reference'}] failed (exit {done.returncode}):\n{done.stderr[-2500:]}", file=sys.stderr)
         return None
