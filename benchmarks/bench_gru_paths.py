@@ -66,6 +66,16 @@ def run_variant(args):
     return gru_alone(args, sizes, np)
 
 
+def seconds_per_call(run, steps):
+    """Process CPU seconds per call of ``run`` over ``steps`` calls, after two warm-up calls."""
+    run()
+    run()
+    start = time.process_time()
+    for _ in range(steps):
+        run()
+    return (time.process_time() - start) / steps
+
+
 def packed_alone(args, sizes):
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence
@@ -89,12 +99,7 @@ def packed_alone(args, sizes):
         else:
             states, weights = packed_gru(packed.data, packed.batch_sizes, *keras_layout), keras_layout
         return torch.autograd.grad(states.square().mean(), [x] + weights)
-    run()
-    run()
-    start = time.process_time()
-    for _ in range(args.steps):
-        run()
-    return (time.process_time() - start) / args.steps
+    return seconds_per_call(run, args.steps)
 
 
 def gru_alone(args, sizes, np):
@@ -148,12 +153,7 @@ def gru_alone(args, sizes, np):
 
         def run():
             return torch.autograd.grad(loss(weights, x_t), [x_t] + [w for w in weights])
-    run()
-    run()
-    start = time.process_time()
-    for _ in range(args.steps):
-        run()
-    return (time.process_time() - start) / args.steps
+    return seconds_per_call(run, args.steps)
 
 
 def main(argv=None):
