@@ -2,7 +2,8 @@
 """GFLOP/s of one float32 matrix product per backend on the CPU: the ceiling every model step here works under.
 
 The product is the GRU's per-step recurrent one at the lineage's sizes (``--shape 128x1024x3072``: batch x units x
-3·units). Each backend runs in its own process pinned to ``--threads`` threads (``bench_train.thread_env``), the
+3·units). Each backend runs in its own process pinned to ``--threads`` threads (``bench_train.thread_env``; at one
+thread also to one core, as ``bench_train.py`` pins its children), the
 product compiled as its train step would compile it (JAX ``jit``, TensorFlow ``tf.function``, torch eager, NumPy's
 BLAS as a yardstick), timed in process CPU seconds over ``--steps`` products after two warm-ups; ``--repeats``
 rounds run the backends in the same order, and a cell is the median with min-max.
@@ -80,7 +81,7 @@ def main(argv=None):
     if args.child:
         print(json.dumps({"gflops": measure(args.child, shape, args.steps)}))
         return 0
-    from bench_train import thread_env
+    from bench_train import one_core, thread_env
 
     env = thread_env(args.threads)
     results = {backend: [] for backend in backends}
@@ -89,7 +90,8 @@ def main(argv=None):
             child_env = dict(env, KERAS_BACKEND=backend if backend != "numpy" else "tensorflow")
             done = subprocess.run([sys.executable, __file__, "--child", backend, "--shape", args.shape,
                                    "--steps", str(args.steps), "--threads", str(args.threads)],
-                                  env=child_env, capture_output=True, text=True)
+                                  env=child_env, capture_output=True, text=True,
+                                  preexec_fn=one_core if args.threads == 1 else None)
             if done.returncode != 0:
                 print(done.stderr[-2000:], file=sys.stderr)
                 return 1

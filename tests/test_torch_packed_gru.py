@@ -53,14 +53,22 @@ def keras_layout_grads_as_torch(grads):
     return reorder(kernel.t()), reorder(recurrent_kernel.t()), reorder(bias[0]), reorder(bias[1])
 
 
-def test_only_the_needed_gradients_are_computed():
-    """Frozen weights (an untrainable embedding path) get no gradient and the rest stays right."""
+def test_frozen_weights_get_no_gradient_and_the_trained_one_is_unchanged():
+    """With frozen inputs and weights (an untrainable embedding path; their gradients are skipped) the trained
+    weight's gradient is the one computed when every input is trained."""
     torch.manual_seed(1)
-    data = torch.randn(5, 3)
-    kernel, recurrent_kernel, bias = torch.randn(3, 6), torch.randn(2, 6, requires_grad=True), torch.zeros(2, 6)
-    states = packed_gru(data, torch.tensor([2, 2, 1]), kernel, recurrent_kernel, bias)
-    (grad,) = torch.autograd.grad(states.sum(), [recurrent_kernel])
-    assert grad.shape == (2, 6) and torch.isfinite(grad).all()
+    data, kernel, bias = torch.randn(5, 3, dtype=torch.float64), torch.randn(3, 6, dtype=torch.float64), \
+        torch.randn(2, 6, dtype=torch.float64)
+    recurrent_kernel = torch.randn(2, 6, dtype=torch.float64, requires_grad=True)
+    sizes = torch.tensor([2, 2, 1])
+    states = packed_gru(data, sizes, kernel, recurrent_kernel, bias)
+    (frozen,) = torch.autograd.grad(states.square().sum(), [recurrent_kernel])
+
+    trained = [tensor.clone().requires_grad_() for tensor in (data, kernel, bias)]
+    states = packed_gru(trained[0], sizes, trained[1], recurrent_kernel, trained[2])
+    full = torch.autograd.grad(states.square().sum(), [recurrent_kernel, *trained])
+    np.testing.assert_allclose(frozen.numpy(), full[0].numpy(), rtol=1e-12)
+    assert all(grad.abs().sum() > 0 for grad in full)
 
 
 @pytest.mark.parametrize("sizes, rows, message", [
