@@ -5,11 +5,12 @@ Two measurements on the current ``KERAS_BACKEND`` (CPU, ``--threads`` per proces
 
 * ``fit``: one ``model.fit`` step of the library's ``--config`` at lineage sizes, or ``--size small`` (``bench_train.py``'s
   model and random post-padded sentences of ``--lengths`` tokens, padded to 32), once with the layers as
-  built (``use_fast_path=True``: the segmented scan on TensorFlow, ``packed_gru`` on torch, the plain
-  scan on JAX) and once with every ``MaskedGRU`` set to ``use_fast_path=False`` (the plain scan);
+  built (``use_fast_path=True``: the segmented scan on TensorFlow, ``packed_gru`` on torch,
+  ``jax_packed_gru`` on JAX) and once with every ``MaskedGRU`` set to ``use_fast_path=False`` (the plain scan);
 * ``gru``: the GRU alone (``MaskedGRU``, 500 → 1024, batch 128, forward and backward of a loss on its
-  mean output), plain scan against :func:`w2vvx.backend.segmented_gru` called directly, so that the
-  segmented scan can be timed on a backend where the layer does not use it (JAX);
+  mean output), plain scan against the packed GRU of the backend called directly
+  (:func:`w2vvx.backend.jax_packed_gru.jax_packed_gru` on JAX, :func:`w2vvx.backend.segmented_gru`
+  with ``--segments`` elsewhere, so that the segmented scan can be timed on torch too);
 * ``packed`` (torch only): the GRU alone over the packed batch, forward and backward, ATen's packed GRU
   (``torch.nn.GRU`` on a ``PackedSequence``, what ``torch_reference.py`` runs) against
   :func:`w2vvx.backend.torch_packed_gru.packed_gru` (what ``MaskedGRU`` runs on torch's CPU). In this
@@ -121,6 +122,10 @@ def gru_alone(args, sizes, np):
     def loss(weights, x):
         if args.variant == "plain":
             out, _ = layer.stateless_call(weights, [], x, mask=mask)
+        elif keras.backend.backend() == "jax":
+            from w2vvx.backend.jax_packed_gru import jax_packed_gru
+
+            out = jax_packed_gru(x, lengths, *weights)
         else:
             out = segmented_gru(x, lengths, *weights, segment_steps=segment_steps, row_groups=row_groups)
             out = ops.where(mask[..., None], out, 0.0)
@@ -198,7 +203,8 @@ def main(argv=None):
                 seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds_per_step"]
                 results.setdefault((measure, variant), []).append(seconds)
                 print(f"  round {round_index + 1}: {measure} {variant}: {seconds:.3f} s/step", flush=True)
-    fast_names = {"fit": "as built (use_fast_path=True)", "gru": f"segmented_gru {args.segments}",
+    gru_name = "jax_packed_gru" if backend == "jax" else f"segmented_gru {args.segments}"
+    fast_names = {"fit": "as built (use_fast_path=True)", "gru": gru_name,
                   "packed": "packed_gru (plain = ATen's packed GRU)"}
     print(f"\n{backend}, lengths {args.lengths}, {args.threads} thread(s), process CPU s per step, median (min-max) "
           f"of {args.repeats} rounds; commit {_commit()}\n")

@@ -224,7 +224,7 @@ def test_segmented_scan_equals_the_plain_scan_at_every_real_step(segment_steps, 
         # each costs a compiled scan per segment and group on JAX
     # the layer on the segmented scan with these settings, whatever its backend and batch size would pick
     monkeypatch.setattr(recurrent, "_compacted_kernel", lambda: "segmented")
-    monkeypatch.setattr(recurrent, "_SEGMENTED_MIN_WORK", 0)
+    monkeypatch.setattr(recurrent, "_SKIPPING_MIN_WORK", 0)
     monkeypatch.setattr(recurrent, "segmented_gru", functools.partial(segmented_gru, segment_steps=segment_steps,
                                                                       row_groups=row_groups))
     segmented = MaskedGRU(UNITS, return_sequences=True)
@@ -245,3 +245,35 @@ def test_segmented_scan_rejects_bad_settings(bad):
     weights = np.zeros((FEATURES, 6), "float32"), np.zeros((2, 6), "float32"), np.zeros((2, 6), "float32")
     with pytest.raises(ValueError, match="must be a positive int"):
         segmented_gru(x, np.array([3, 1]), *weights, **bad)
+
+
+@pytest.mark.parity
+def test_the_jax_packed_gru_in_the_layer_equals_the_plain_scan(monkeypatch):
+    """On JAX's CPU the layer runs jax_packed_gru (real tokens only, its gradient written out): states at
+    real steps and every gradient equal the plain scan's through the layer's compaction and expansion."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("jax_packed_gru is the JAX backend's path")
+    import jax
+
+    from w2vvx.layers import recurrent
+
+    if jax.default_backend() == "cpu":
+        assert recurrent._compacted_kernel() == "jax_packed"
+    monkeypatch.setattr(recurrent, "_compacted_kernel", lambda: "jax_packed")
+    monkeypatch.setattr(recurrent, "_SKIPPING_MIN_WORK", 0)
+    rng = np.random.default_rng(11)
+    lengths = np.array([9, 0, 4, 1, 6, 9, 2], "int32")
+    x = rng.normal(size=(len(lengths), 9, FEATURES)).astype("float32")
+    weights = [rng.normal(size=s).astype("float32") * 0.5 for s in ((FEATURES, 3 * UNITS), (UNITS, 3 * UNITS),
+                                                                    (2, 3 * UNITS))]
+    reference, mask, _ = _plain_scan_states(x, lengths, *weights)
+    mask[3, 0], mask[2, 2] = False, False  # holes: the layer compacts them away first
+    packed = MaskedGRU(UNITS, return_sequences=True)
+    packed.build((None, 9, FEATURES))
+    packed.set_weights(weights)
+    weight_vector = rng.normal(size=(len(lengths), 9, UNITS)).astype("float32")
+    want_out, want = _value_and_grads(reference, x, mask, weight_vector)
+    got_out, got = _value_and_grads(packed, x, mask, weight_vector)
+    np.testing.assert_allclose(got_out, want_out, rtol=1e-5, atol=1e-5)
+    for name, g, w in zip(["inputs", "kernel", "recurrent_kernel", "bias"], got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=f"gradient of {name}")

@@ -15,12 +15,17 @@ a plain, unmasked problem without a host synchronisation, then runs the fused ke
    - tensorflow on the CPU: :func:`~w2vvx.backend.gru_kernels.segmented_gru`, a
      ``keras.ops.scan`` per time segment over the rows still running only, so that the scan does
      not compute every padded step.
-   - jax: ``keras.ops.scan`` (``jax.lax.scan``) over every step, compiled by the surrounding ``jit``.
+   - jax on the CPU: :func:`~w2vvx.backend.jax_packed_gru.jax_packed_gru`, the packed batch in a
+     buffer of static size, every product bounded by the real rows, its gradient written out.
+   - jax on a GPU: ``keras.ops.scan`` (``jax.lax.scan``) over every step, compiled by the
+     surrounding ``jit`` (padded steps run in parallel lanes there).
 
    The fused kernels are private framework entry points: they run only where
    :func:`w2vvx.backend.fast_path_enabled` says the installed versions are the tested ones (and not
    with ``W2VVX_FAST_PATH=0``); elsewhere the portable scan runs (same results up to float rounding).
-   The segmented scan uses public ops only and runs whenever ``use_fast_path`` is True.
+   The segmented scan and the JAX packed GRU use public API only and run whenever
+   ``use_fast_path`` is True (from batch x units = 128 x 128 up: below that, tracing them costs more
+   than they save).
 3. *Expansion.* The output at original step ``t`` is the compacted state after the real tokens up
    to ``t`` (the carried state, as ``keras.layers.GRU``), or zeros at masked steps with
    ``zero_output_for_mask=True``; the last state is the state after each row's last real token
@@ -40,8 +45,8 @@ from w2vvx.backend import fast_path_enabled, gru_step, keras_fused_gru, segmente
 from w2vvx.layers.device_math import at_least
 
 _BACKEND = keras.backend.backend()
-# batch x units from which the segmented scan runs (the main job's `small` GRU: 128 x 128)
-_SEGMENTED_MIN_WORK = 128 * 128
+# batch x units from which the segmented scan and the JAX packed GRU run (the main job's `small` GRU: 128 x 128)
+_SKIPPING_MIN_WORK = 128 * 128
 
 
 @keras.saving.register_keras_serializable(package="w2vvx")
@@ -56,8 +61,8 @@ class MaskedGRU(keras.layers.Layer):
             (False, Keras's default) at masked steps.
         use_fast_path: use the backend's fused GRU kernel where one exists (torch always, cuDNN
             on TensorFlow with a GPU) and the backend fast paths are on
-            (:func:`w2vvx.backend.fast_path_enabled`), and the segmented scan on TensorFlow without a
-            GPU; False forces the plain ``keras.ops.scan`` over every padded step (same
+            (:func:`w2vvx.backend.fast_path_enabled`), and the segmented scan on TensorFlow and the
+            packed GRU on JAX without a GPU; False forces the plain ``keras.ops.scan`` over every padded step (same
             results up to float rounding).
         kernel_initializer, recurrent_initializer, bias_initializer: Keras initializers, defaults
             as in ``keras.layers.GRU``.
@@ -156,8 +161,8 @@ class MaskedGRU(keras.layers.Layer):
         steps = ops.shape(inputs)[1]
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
         kernel = _compacted_kernel()
-        if kernel == "segmented" and (inputs.shape[0] or 0) * self.units < _SEGMENTED_MIN_WORK:
-            kernel = None  # tracing one scan per segment and row group costs more than a small GRU saves
+        if kernel in ("segmented", "jax_packed") and (inputs.shape[0] or 0) * self.units < _SKIPPING_MIN_WORK:
+            kernel = None  # tracing their row groups costs more than a small GRU saves
         if kernel is None:
             return None
         compacted = _gather_steps(inputs, compaction_order(mask))
@@ -165,6 +170,11 @@ class MaskedGRU(keras.layers.Layer):
             compact_states = torch_fused_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
         elif kernel == "segmented":
             compact_states = segmented_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
+        elif kernel == "jax_packed":
+            from w2vvx.backend.jax_packed_gru import jax_packed_gru
+
+            compact_states = jax_packed_gru(compacted, lengths, self.kernel.value, self.recurrent_kernel.value,
+                                            self.bias.value)
         else:
             # cuDNN refuses empty sequences; a row without tokens gets zeros from _state_after anyway
             positions = ops.expand_dims(ops.arange(steps, dtype="int32"), 0)
@@ -238,7 +248,8 @@ def _state_after(compact_states, counts):
 
 
 def _compacted_kernel():
-    """The GRU kernel for compacted rows on this backend and device: "torch", "cudnn", "segmented" or None."""
+    """The GRU kernel for compacted rows on this backend and device: "torch", "cudnn", "segmented",
+    "jax_packed" or None."""
     if _BACKEND == "torch":
         return "torch" if fast_path_enabled() else None
     if _BACKEND == "tensorflow":
@@ -247,6 +258,6 @@ def _compacted_kernel():
         if tf.config.list_logical_devices("GPU"):
             return "cudnn" if fast_path_enabled() else None
         return "segmented"
-    # JAX runs the plain scan everywhere: on the CPU the segmented scan made the GRU alone 25% faster but
-    # a `fit` step of w2vvpp no faster (docs/scaling.md); on a GPU padded steps run in parallel lanes.
-    return None
+    import jax
+
+    return "jax_packed" if jax.default_backend() == "cpu" else None
