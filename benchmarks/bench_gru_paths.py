@@ -5,12 +5,11 @@ Two measurements on the current ``KERAS_BACKEND`` (CPU, ``--threads`` per proces
 
 * ``fit``: one ``model.fit`` step of the library's ``--config`` at lineage sizes, or ``--size small`` (``bench_train.py``'s
   model and random post-padded sentences of ``--lengths`` tokens, padded to 32), once with the layers as
-  built (``use_fast_path=True``: the segmented scan on TensorFlow, ``packed_gru`` on torch,
+  built (``use_fast_path=True``: ``tf_packed_gru`` on TensorFlow, ``packed_gru`` on torch,
   ``jax_packed_gru`` on JAX) and once with every ``MaskedGRU`` set to ``use_fast_path=False`` (the plain scan);
 * ``gru``: the GRU alone (``MaskedGRU``, 500 → 1024, batch 128, forward and backward of a loss on its
-  mean output), plain scan against the packed GRU of the backend called directly
-  (:func:`w2vvx.backend.jax_packed_gru.jax_packed_gru` on JAX, :func:`w2vvx.backend.segmented_gru`
-  with ``--segments`` elsewhere, so that the segmented scan can be timed on torch too);
+  mean output), ``use_fast_path=False`` (the plain scan) against ``use_fast_path=True`` (the path
+  the layer takes on this backend);
 * ``packed`` (torch only): the GRU alone over the packed batch, forward and backward, ATen's packed GRU
   (``torch.nn.GRU`` on a ``PackedSequence``, what ``torch_reference.py`` runs) against
   :func:`w2vvx.backend.torch_packed_gru.packed_gru` (what ``MaskedGRU`` runs on torch's CPU). In this
@@ -21,7 +20,7 @@ cell is the median seconds per step with min-max over the rounds; the ratio is p
 
 Usage:
     KERAS_BACKEND=tensorflow python benchmarks/bench_gru_paths.py [--config w2vvpp] [--steps 8]
-        [--repeats 3] [--threads 1] [--lengths 8-32] [--segments 8x8] [--size lineage|small]
+        [--repeats 3] [--threads 1] [--lengths 8-32] [--size lineage|small]
 """
 import argparse
 import json
@@ -107,7 +106,6 @@ def gru_alone(args, sizes, np):
     import keras
     from keras import ops
 
-    from w2vvx.backend import segmented_gru
     from w2vvx.layers.recurrent import MaskedGRU
 
     rng = np.random.default_rng(0)
@@ -115,20 +113,12 @@ def gru_alone(args, sizes, np):
     x = rng.normal(size=(batch, steps, features)).astype("float32")
     lengths = rng.integers(sizes["min_length"], steps + 1, size=batch).astype("int32")
     mask = np.arange(steps)[None, :] < lengths[:, None]
-    layer = MaskedGRU(units, return_sequences=True, use_fast_path=False)
+    layer = MaskedGRU(units, return_sequences=True, use_fast_path=args.variant != "plain")
     layer.build((None, steps, features))
-    segment_steps, row_groups = args.segment_steps, args.row_groups
 
     def loss(weights, x):
-        if args.variant == "plain":
-            out, _ = layer.stateless_call(weights, [], x, mask=mask)
-        elif keras.backend.backend() == "jax":
-            from w2vvx.backend.jax_packed_gru import jax_packed_gru
-
-            out = jax_packed_gru(x, lengths, *weights)
-        else:
-            out = segmented_gru(x, lengths, *weights, segment_steps=segment_steps, row_groups=row_groups)
-            out = ops.where(mask[..., None], out, 0.0)
+        out, _ = layer.stateless_call(weights, [], x, mask=mask)
+        out = ops.where(mask[..., None], out, 0.0)
         return ops.sum(ops.mean(out, axis=1) ** 2)
 
     weights = [v.value for v in layer.trainable_variables]
@@ -150,7 +140,7 @@ def gru_alone(args, sizes, np):
                 value = loss(weights, x_t)
             return tape.gradient(value, [x_t] + weights)
 
-        run = lambda: [g.numpy() for g in step()]  # noqa: E731
+        run = lambda: [tf.convert_to_tensor(g).numpy() for g in step()]  # noqa: E731
     else:
         import torch
 
@@ -170,7 +160,6 @@ def main(argv=None):
     parser.add_argument("--lengths", default="8-32", help="sentence lengths min-max, max 32 (default 8-32)")
     parser.add_argument("--size", choices=["lineage", "small"], default="lineage",
                         help="model sizes of the fit measure: lineage, or the small preset the main job trains")
-    parser.add_argument("--segments", default="8x8", help="segmented scan: steps per segment x row groups")
     parser.add_argument("--measures", default="fit,gru",
                         help="fit, gru and (torch) packed, comma-separated (default fit,gru)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
@@ -179,7 +168,6 @@ def main(argv=None):
     args.min_length = int(args.lengths.split("-")[0])
     if args.lengths.split("-")[-1] != "32" or not 1 <= args.min_length <= 32:
         parser.error(f"--lengths must be MIN-32 with 1 <= MIN <= 32, got {args.lengths!r}")
-    args.segment_steps, args.row_groups = (int(v) for v in args.segments.split("x"))
     if args.variant:
         print(json.dumps({"seconds_per_step": run_variant(args)}))
         return 0
@@ -195,7 +183,7 @@ def main(argv=None):
             for variant in ("plain", "fast"):
                 command = [sys.executable, __file__, "--variant", variant, "--measure", measure,
                            "--config", args.config, "--steps", str(args.steps), "--threads", str(args.threads),
-                           "--lengths", args.lengths, "--segments", args.segments, "--size", args.size]
+                           "--lengths", args.lengths, "--size", args.size]
                 done = subprocess.run(command, env=env, capture_output=True, text=True)
                 if done.returncode != 0:
                     print(done.stderr[-3000:], file=sys.stderr)
@@ -203,8 +191,7 @@ def main(argv=None):
                 seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds_per_step"]
                 results.setdefault((measure, variant), []).append(seconds)
                 print(f"  round {round_index + 1}: {measure} {variant}: {seconds:.3f} s/step", flush=True)
-    gru_name = "jax_packed_gru" if backend == "jax" else f"segmented_gru {args.segments}"
-    fast_names = {"fit": "as built (use_fast_path=True)", "gru": gru_name,
+    fast_names = {"fit": "as built (use_fast_path=True)", "gru": "the layer's path (use_fast_path=True)",
                   "packed": "packed_gru (plain = ATen's packed GRU)"}
     print(f"\n{backend}, lengths {args.lengths}, {args.threads} thread(s), process CPU s per step, median (min-max) "
           f"of {args.repeats} rounds; commit {_commit()}\n")

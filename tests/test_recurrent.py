@@ -198,68 +198,18 @@ def _plain_scan_states(x, lengths, kernel, recurrent_kernel, bias):
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("segment_steps,row_groups", [(2, 2), (3, 3), (4, 8), (16, 1)])
-def test_segmented_scan_equals_the_plain_scan_at_every_real_step(segment_steps, row_groups, monkeypatch):
-    """Rows sorted by length, time cut into segments, each segment over the running rows only: the
-    states at real steps and the gradients equal the plain scan's (empty rows, a batch that the row
-    groups do not divide, lengths that end inside and at segment borders), on every backend."""
-    import functools
-
-    from w2vvx.backend.gru_kernels import segmented_gru
+def test_the_packed_gru_in_the_layer_equals_the_plain_scan(monkeypatch):
+    """On the CPU the layer runs tf_packed_gru (TensorFlow) or jax_packed_gru (JAX): real tokens only, the
+    gradient written out. States at real steps and every gradient equal the plain scan's through the
+    layer's compaction (holes in the mask) and expansion."""
     from w2vvx.layers import recurrent
 
-    rng = np.random.default_rng(7)
-    lengths = np.array([9, 0, 4, 1, 6, 9, 2], "int32")
-    x = rng.normal(size=(len(lengths), 9, FEATURES)).astype("float32")
-    weights = [rng.normal(size=s).astype("float32") * 0.5 for s in ((FEATURES, 3 * UNITS), (UNITS, 3 * UNITS),
-                                                                    (2, 3 * UNITS))]
-    layer, mask, expected = _plain_scan_states(x, lengths, *weights)
-    states = ops.convert_to_numpy(segmented_gru(x, lengths, *weights, segment_steps=segment_steps,
-                                                row_groups=row_groups))
-    # a GPU's products over other row counts sum in another order: float32 rounding only
-    np.testing.assert_allclose(states[mask], expected[mask], rtol=1e-5, atol=5e-6)
-
-    if (segment_steps, row_groups) not in ((3, 3), (4, 8)):
-        return  # the gradients below: two settings suffice (uneven segments and groups; more groups than rows),
-        # each costs a compiled scan per segment and group on JAX
-    # the layer on the segmented scan with these settings, whatever its backend and batch size would pick
-    monkeypatch.setattr(recurrent, "_compacted_kernel", lambda: "segmented")
-    monkeypatch.setattr(recurrent, "_SKIPPING_MIN_WORK", 0)
-    monkeypatch.setattr(recurrent, "segmented_gru", functools.partial(segmented_gru, segment_steps=segment_steps,
-                                                                      row_groups=row_groups))
-    segmented = MaskedGRU(UNITS, return_sequences=True)
-    segmented.build((None, 9, FEATURES))
-    segmented.set_weights(weights)
-    weight_vector = rng.normal(size=(len(lengths), 9, UNITS)).astype("float32")
-    _, want = _value_and_grads(layer, x, mask, weight_vector)
-    _, got = _value_and_grads(segmented, x, mask, weight_vector)
-    for name, g, w in zip(["inputs", "kernel", "recurrent_kernel", "bias"], got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=f"gradient of {name}")
-
-
-@pytest.mark.parametrize("bad", [{"segment_steps": 0}, {"row_groups": 2.0}, {"segment_steps": True}])
-def test_segmented_scan_rejects_bad_settings(bad):
-    from w2vvx.backend.gru_kernels import segmented_gru
-
-    x = np.zeros((2, 3, FEATURES), "float32")
-    weights = np.zeros((FEATURES, 6), "float32"), np.zeros((2, 6), "float32"), np.zeros((2, 6), "float32")
-    with pytest.raises(ValueError, match="must be a positive int"):
-        segmented_gru(x, np.array([3, 1]), *weights, **bad)
-
-
-@pytest.mark.parity
-def test_the_jax_packed_gru_in_the_layer_equals_the_plain_scan(monkeypatch):
-    """On JAX's CPU the layer runs jax_packed_gru (real tokens only, its gradient written out): states at
-    real steps and every gradient equal the plain scan's through the layer's compaction and expansion."""
-    if keras.backend.backend() != "jax":
-        pytest.skip("jax_packed_gru is the JAX backend's path")
-    import jax
-
-    from w2vvx.layers import recurrent
-
-    if jax.default_backend() == "cpu":
-        assert recurrent._compacted_kernel() == "jax_packed"
-    monkeypatch.setattr(recurrent, "_compacted_kernel", lambda: "jax_packed")
+    packed = {"tensorflow": "tf_packed", "jax": "jax_packed"}.get(keras.backend.backend())
+    if packed is None:
+        pytest.skip("torch's packed GRU is tested in test_torch_packed_gru.py and above")
+    if not _gpu_visible():
+        assert recurrent._compacted_kernel() == packed
+    monkeypatch.setattr(recurrent, "_compacted_kernel", lambda: packed)
     monkeypatch.setattr(recurrent, "_SKIPPING_MIN_WORK", 0)
     rng = np.random.default_rng(11)
     lengths = np.array([9, 0, 4, 1, 6, 9, 2], "int32")
@@ -268,12 +218,22 @@ def test_the_jax_packed_gru_in_the_layer_equals_the_plain_scan(monkeypatch):
                                                                     (2, 3 * UNITS))]
     reference, mask, _ = _plain_scan_states(x, lengths, *weights)
     mask[3, 0], mask[2, 2] = False, False  # holes: the layer compacts them away first
-    packed = MaskedGRU(UNITS, return_sequences=True)
-    packed.build((None, 9, FEATURES))
-    packed.set_weights(weights)
+    layer = MaskedGRU(UNITS, return_sequences=True)
+    layer.build((None, 9, FEATURES))
+    layer.set_weights(weights)
     weight_vector = rng.normal(size=(len(lengths), 9, UNITS)).astype("float32")
     want_out, want = _value_and_grads(reference, x, mask, weight_vector)
-    got_out, got = _value_and_grads(packed, x, mask, weight_vector)
+    got_out, got = _value_and_grads(layer, x, mask, weight_vector)
     np.testing.assert_allclose(got_out, want_out, rtol=1e-5, atol=1e-5)
     for name, g, w in zip(["inputs", "kernel", "recurrent_kernel", "bias"], got, want):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=f"gradient of {name}")
+
+
+def _gpu_visible():
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))

@@ -9,10 +9,10 @@ float rounding), faster on a GPU, by reaching past Keras's or torch's public API
   which that step runs on the CPU;
 - :mod:`w2vvx.backend.gru_kernels`: the GRU kernels behind
   :class:`~w2vvx.layers.recurrent.MaskedGRU` (``torch._VF.gru``, the packed CPU GRU of
-  :mod:`w2vvx.backend.torch_packed_gru`, ``keras.src.backend.gru``, and
-  the segmented scan that skips most padded steps on TensorFlow without a GPU);
-- :mod:`w2vvx.backend.jax_packed_gru`: the GRU of :class:`~w2vvx.layers.recurrent.MaskedGRU` on
-  JAX's CPU, over real tokens only, its gradient written out (imported by the layer when it runs);
+  :mod:`w2vvx.backend.torch_packed_gru`, ``keras.src.backend.gru``);
+- :mod:`w2vvx.backend.tf_packed_gru` and :mod:`w2vvx.backend.jax_packed_gru`: the GRU of
+  :class:`~w2vvx.layers.recurrent.MaskedGRU` on TensorFlow's and JAX's CPU, over real tokens only,
+  its gradient written out (imported by the layer when it runs);
 - :mod:`w2vvx.backend.placement`: :func:`single_device`, for what one process computes alone while a
   ``keras.distribution`` is active (validation, inference copies);
 - :mod:`w2vvx.backend.versions`: the gate. The fast paths run only with the Keras and torch
@@ -20,10 +20,10 @@ float rounding), faster on a GPU, by reaching past Keras's or torch's public API
   ``W2VVX_FAST_PATH=0``; else Keras's own train step and the portable GRU run, and one log line
   says so.
 
-This package imports only Keras, NumPy and (lazily) torch and JAX: models, layers and training import it,
+This package imports only Keras, NumPy and (lazily) torch, TensorFlow and JAX: models, layers and training import it,
 never the other way round.
 """
-from w2vvx.backend.gru_kernels import gru_step, keras_fused_gru, segmented_gru, torch_fused_gru
+from w2vvx.backend.gru_kernels import gru_step, keras_fused_gru, torch_fused_gru
 from w2vvx.backend.placement import single_device
 from w2vvx.backend.torch_train_step import (
     TorchTrainStep,
@@ -43,7 +43,7 @@ from w2vvx.backend.versions import (
 
 __all__ = [
     "FAST_PATH_ENV", "FastPathStatus", "TESTED_KERAS", "TESTED_TORCH", "TorchTrainStep", "clipping_done_by_the_step",
-    "fast_path_enabled", "fast_path_status", "gru_step", "keras_fused_gru", "pinned_batches", "scales_loss", "segmented_gru",
+    "fast_path_enabled", "fast_path_status", "gru_step", "keras_fused_gru", "pinned_batches", "scales_loss",
     "single_device", "torch_fused_gru",
     "uses_fast_step",
 ]

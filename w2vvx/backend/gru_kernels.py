@@ -8,11 +8,10 @@ Both take a post-padded batch (each row's real steps first) and the weights of
   entry point: cuDNN over the padded batch); on the CPU the packed batch (real tokens only) through
   :func:`~w2vvx.backend.torch_packed_gru.packed_gru`;
 - :func:`keras_fused_gru`: ``keras.src.backend.gru``, the cuDNN kernel ``keras.layers.GRU`` calls
-  on TensorFlow with a GPU (not part of Keras's public API);
-- :func:`segmented_gru`: public ``keras.ops`` only, for TensorFlow on the CPU, which has no packed
-  kernel: a scan would run every padded step, so the rows are sorted by length, time is cut into
-  segments, and each segment's scan runs over the rows still running only (rounded up to one of a
-  few static row counts).
+  on TensorFlow with a GPU (not part of Keras's public API).
+
+On the CPU, TensorFlow and JAX have packed GRUs of their own (public API only, real tokens only,
+the gradient written out): :mod:`w2vvx.backend.tf_packed_gru` and :mod:`w2vvx.backend.jax_packed_gru`.
 
 The layer calls them only when :func:`~w2vvx.backend.versions.fast_path_enabled` says the installed
 versions are the tested ones; else it runs its portable ``keras.ops.scan``.
@@ -133,85 +132,3 @@ def gru_step(state, projected_input, step_mask, recurrent_kernel, recurrent_bias
     r = ops.sigmoid(projected_input[:, units:2 * units] + recurrent[:, units:2 * units])
     candidate = ops.tanh(projected_input[:, 2 * units:] + r * recurrent[:, 2 * units:])
     return ops.where(step_mask, candidate + z * (state - candidate), state)
-
-
-def segmented_gru(inputs, lengths, kernel, recurrent_kernel, bias, segment_steps=8, row_groups=8):
-    """All states ``(B, T, u)`` of a post-padded GRU, with most padded steps skipped under a static shape.
-
-    The rows are sorted by length (longest first) and time is cut into segments of
-    ``segment_steps``. The rows still running in a segment are then a prefix of the batch; the
-    segment's scan runs over the smallest of ``row_groups`` static prefix sizes (``B/row_groups``,
-    ``2B/row_groups``, ... ``B``, or none) that holds them, chosen on the device by ``ops.switch``
-    (no host synchronisation). Rows past a prefix have ended: their state is carried, and their
-    outputs there are zeros (never read: past each row's length). By count (not timed), a batch of lengths 8-32 of 32
-    runs about 78% of the padded scan's recurrent steps, one of lengths 8-12 about half.
-
-    Args:
-        inputs: ``(B, T, in)`` with a static batch size and length, each row's real steps first.
-        lengths: ``(B,)`` integer, the real steps of each row.
-        kernel, recurrent_kernel, bias: the cell's weights, Keras layout.
-        segment_steps: steps per segment (positive int).
-        row_groups: number of static prefix sizes per segment (positive int).
-
-    Returns:
-        ``(B, T, u)`` states, equal to the padded scan's at every real step (up to float rounding);
-        None when the batch size or length is not static.
-
-    Example:
-        >>> import numpy as np
-        >>> rng = np.random.default_rng(0)
-        >>> x = rng.normal(size=(4, 6, 3)).astype("float32")
-        >>> weights = [rng.normal(size=s).astype("float32") for s in ((3, 6), (2, 6), (2, 6))]
-        >>> states = segmented_gru(x, np.array([6, 1, 3, 0]), *weights, segment_steps=2, row_groups=2)
-        >>> tuple(states.shape)
-        (4, 6, 2)
-    """
-    ops = keras.ops
-    batch, steps = inputs.shape[0], inputs.shape[1]
-    if batch is None or steps is None:
-        return None
-    for name, value in (("segment_steps", segment_steps), ("row_groups", row_groups)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"segmented_gru: `{name}` must be a positive int, got {value!r}")
-    units = recurrent_kernel.shape[0]
-    inputs = ops.convert_to_tensor(inputs)  # arrays too, on the backend's device (a GPU's, where there is one)
-    kernel, recurrent_kernel, bias = (ops.convert_to_tensor(weight, dtype=inputs.dtype)
-                                      for weight in (kernel, recurrent_kernel, bias))
-    lengths = ops.cast(lengths, "int32")
-    order = ops.argsort(-lengths)
-    rows = ops.take(inputs, order, axis=0)
-    row_lengths = ops.take(lengths, order, axis=0)
-    prefixes = sorted({-(-batch * (k + 1) // row_groups) for k in range(row_groups)})
-    prefix_limits = ops.convert_to_tensor([0] + prefixes[:-1], dtype="int32")
-    input_bias, recurrent_bias = bias[0], bias[1]
-    state = ops.zeros((batch, units), dtype=inputs.dtype)
-    pieces = []
-    for start in range(0, steps, segment_steps):
-        stop = min(steps, start + segment_steps)
-
-        def run(prefix, state, segment, start=start, stop=stop):
-            if prefix == 0:
-                return state, ops.zeros((batch, stop - start, units), dtype=state.dtype)
-            projected = ops.matmul(segment[:prefix], kernel) + input_bias  # (P, S, 3u)
-            running = ops.arange(start, stop, dtype="int32")[None, :] < row_lengths[:prefix, None]
-            step_masks = ops.expand_dims(ops.transpose(running, (1, 0)), -1)
-
-            def step(carried, step_inputs):
-                new_state = gru_step(carried, *step_inputs, recurrent_kernel, recurrent_bias)
-                return new_state, new_state
-
-            last, outputs = ops.scan(step, state[:prefix], (ops.transpose(projected, (1, 0, 2)), step_masks))
-            outputs = ops.transpose(outputs, (1, 0, 2))
-            if prefix < batch:
-                last = ops.concatenate([last, state[prefix:]], axis=0)
-                outputs = ops.concatenate(
-                    [outputs, ops.zeros((batch - prefix, stop - start, units), dtype=outputs.dtype)], axis=0)
-            return last, outputs
-
-        running_rows = ops.sum(ops.cast(row_lengths > start, "int32"))
-        choice = ops.sum(ops.cast(prefix_limits < running_rows, "int32"))  # 0: no row runs
-        branches = [lambda s, x, prefix=prefix: run(prefix, s, x) for prefix in [0] + prefixes]
-        state, outputs = ops.switch(choice, branches, state, rows[:, start:stop])
-        pieces.append(outputs)
-    states = ops.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
-    return ops.take(states, ops.argsort(order), axis=0)

@@ -12,9 +12,9 @@ a plain, unmasked problem without a host synchronisation, then runs the fused ke
      on the CPU :func:`~w2vvx.backend.torch_packed_gru.packed_gru` over the packed batch (real
      tokens only, its gradient written out).
    - tensorflow: Keras's own cuDNN GRU kernel when a GPU is visible (with the sequence lengths).
-   - tensorflow on the CPU: :func:`~w2vvx.backend.gru_kernels.segmented_gru`, a
-     ``keras.ops.scan`` per time segment over the rows still running only, so that the scan does
-     not compute every padded step.
+   - tensorflow on the CPU: :func:`~w2vvx.backend.tf_packed_gru.tf_packed_gru`, the packed batch
+     (real tokens only; a TensorFlow graph may slice by a row count known at run time), its
+     gradient written out.
    - jax on the CPU: :func:`~w2vvx.backend.jax_packed_gru.jax_packed_gru`, the packed batch in a
      buffer of static size, every product bounded by the real rows, its gradient written out.
    - jax on a GPU: ``keras.ops.scan`` (``jax.lax.scan``) over every step, compiled by the
@@ -23,9 +23,8 @@ a plain, unmasked problem without a host synchronisation, then runs the fused ke
    The fused kernels are private framework entry points: they run only where
    :func:`w2vvx.backend.fast_path_enabled` says the installed versions are the tested ones (and not
    with ``W2VVX_FAST_PATH=0``); elsewhere the portable scan runs (same results up to float rounding).
-   The segmented scan and the JAX packed GRU use public API only and run whenever
-   ``use_fast_path`` is True (from batch x units = 128 x 128 up: below that, tracing them costs more
-   than they save).
+   The TensorFlow and JAX packed GRUs use public API only and run whenever
+   ``use_fast_path`` is True (from batch x units = 128 x 128 up: a smaller GRU has little to skip).
 3. *Expansion.* The output at original step ``t`` is the compacted state after the real tokens up
    to ``t`` (the carried state, as ``keras.layers.GRU``), or zeros at masked steps with
    ``zero_output_for_mask=True``; the last state is the state after each row's last real token
@@ -41,11 +40,12 @@ Weights have the names, shapes and order of ``keras.layers.GRU``'s cell (``kerne
 import keras
 from keras import ops
 
-from w2vvx.backend import fast_path_enabled, gru_step, keras_fused_gru, segmented_gru, torch_fused_gru
+from w2vvx.backend import fast_path_enabled, gru_step, keras_fused_gru, torch_fused_gru
 from w2vvx.layers.device_math import at_least
 
 _BACKEND = keras.backend.backend()
-# batch x units from which the segmented scan and the JAX packed GRU run (the main job's `small` GRU: 128 x 128)
+# batch x units from which the TensorFlow and JAX packed GRUs run (the main job's `small` GRU: 128 x 128; an
+# unknown batch size counts as large)
 _SKIPPING_MIN_WORK = 128 * 128
 
 
@@ -61,8 +61,8 @@ class MaskedGRU(keras.layers.Layer):
             (False, Keras's default) at masked steps.
         use_fast_path: use the backend's fused GRU kernel where one exists (torch always, cuDNN
             on TensorFlow with a GPU) and the backend fast paths are on
-            (:func:`w2vvx.backend.fast_path_enabled`), and the segmented scan on TensorFlow and the
-            packed GRU on JAX without a GPU; False forces the plain ``keras.ops.scan`` over every padded step (same
+            (:func:`w2vvx.backend.fast_path_enabled`), and the packed GRUs of TensorFlow and JAX
+            without a GPU; False forces the plain ``keras.ops.scan`` over every padded step (same
             results up to float rounding).
         kernel_initializer, recurrent_initializer, bias_initializer: Keras initializers, defaults
             as in ``keras.layers.GRU``.
@@ -155,21 +155,24 @@ class MaskedGRU(keras.layers.Layer):
         last, outputs = ops.scan(step, initial, (ops.transpose(projected, (1, 0, 2)), step_mask))
         return ops.transpose(outputs, (1, 0, 2)) if self.return_sequences else last
 
-    # -- compacted paths: a fused kernel, or the segmented scan ----------------------------------
+    # -- compacted paths: a fused or packed kernel -------------------------------------------------
     def _compacted_states(self, inputs, mask):
         """Compact, run the backend's fastest GRU over post-padded rows, expand; None where none applies."""
         steps = ops.shape(inputs)[1]
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
         kernel = _compacted_kernel()
-        if kernel in ("segmented", "jax_packed") and (inputs.shape[0] or 0) * self.units < _SKIPPING_MIN_WORK:
-            kernel = None  # tracing their row groups costs more than a small GRU saves
+        batch = inputs.shape[0]
+        if kernel in ("tf_packed", "jax_packed") and batch is not None and batch * self.units < _SKIPPING_MIN_WORK:
+            kernel = None  # a small GRU has little to skip: the plain scan
         if kernel is None:
             return None
         compacted = _gather_steps(inputs, compaction_order(mask))
         if kernel == "torch":
             compact_states = torch_fused_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
-        elif kernel == "segmented":
-            compact_states = segmented_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
+        elif kernel == "tf_packed":
+            from w2vvx.backend.tf_packed_gru import tf_packed_gru
+
+            compact_states = tf_packed_gru(compacted, lengths, self.kernel, self.recurrent_kernel, self.bias)
         elif kernel == "jax_packed":
             from w2vvx.backend.jax_packed_gru import jax_packed_gru
 
@@ -248,7 +251,7 @@ def _state_after(compact_states, counts):
 
 
 def _compacted_kernel():
-    """The GRU kernel for compacted rows on this backend and device: "torch", "cudnn", "segmented",
+    """The GRU kernel for compacted rows on this backend and device: "torch", "cudnn", "tf_packed",
     "jax_packed" or None."""
     if _BACKEND == "torch":
         return "torch" if fast_path_enabled() else None
@@ -257,7 +260,7 @@ def _compacted_kernel():
 
         if tf.config.list_logical_devices("GPU"):
             return "cudnn" if fast_path_enabled() else None
-        return "segmented"
+        return "tf_packed"
     import jax
 
     return "jax_packed" if jax.default_backend() == "cpu" else None
