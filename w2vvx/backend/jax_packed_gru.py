@@ -185,7 +185,7 @@ def _backward_rule(row_groups, saved, grad_outputs):
 _packed_gru.defvjp(_forward_rule, _backward_rule)
 
 
-def jax_packed_gru(inputs, lengths, kernel, recurrent_kernel, bias, row_groups=8):
+def jax_packed_gru(inputs, lengths, kernel, recurrent_kernel, bias, row_groups=32):
     """All states ``(B, T, u)`` of a post-padded GRU on JAX, computing real tokens only.
 
     Args:
