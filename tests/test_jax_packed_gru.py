@@ -98,3 +98,36 @@ def test_bad_arguments_are_refused(bad, match):
                  "bias": weights[2], **bad}
     with pytest.raises(ValueError, match=match):
         jax_packed_gru(**arguments)
+
+
+_SHARDED = """
+import numpy as np, jax, jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from w2vvx.backend.jax_packed_gru import jax_packed_gru
+rng = np.random.default_rng(3)
+x = rng.normal(size=(8, 6, 3)).astype("float32")
+lengths = np.array([6, 0, 2, 5, 1, 6, 3, 4], "int32")
+weights = [(rng.normal(size=s) * 0.5).astype("float32") for s in ((3, 12), (4, 12), (2, 12))]
+def loss(x, lengths, *weights):
+    return jnp.sum(jax_packed_gru(x, lengths, *weights, row_groups=4) ** 2)
+grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 2, 3, 4)))
+mesh = Mesh(np.array(jax.devices()), ("batch",))
+rows = NamedSharding(mesh, PartitionSpec("batch"))
+sharded = grad(jax.device_put(x, rows), jax.device_put(lengths, rows), *weights)
+single = grad(x, lengths, *weights)
+assert len(jax.devices()) == 2, jax.devices()
+for a, b in zip(jax.tree_util.tree_leaves(sharded), jax.tree_util.tree_leaves(single)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+print("equal")
+"""
+
+
+def test_a_batch_sharded_over_two_devices_gives_the_same_states_and_gradients():
+    """Under keras.distribution.DataParallel the batch is split over devices (GSPMD): one global program."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", _SHARDED], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "equal" in done.stdout, done.stderr[-3000:]
