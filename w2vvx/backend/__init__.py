@@ -10,6 +10,7 @@ float rounding), faster on a GPU, by reaching past Keras's or torch's public API
 - :mod:`w2vvx.backend.gru_kernels`: the GRU kernels behind
   :class:`~w2vvx.layers.recurrent.MaskedGRU` (``torch._VF.gru``, the packed CPU GRU of
   :mod:`w2vvx.backend.torch_packed_gru`, ``keras.src.backend.gru``);
+- :mod:`w2vvx.backend.gru_cell`: the GRU cell and its gradient, written once for all these loops;
 - :mod:`w2vvx.backend.tf_packed_gru` and :mod:`w2vvx.backend.jax_packed_gru`: the GRU of
   :class:`~w2vvx.layers.recurrent.MaskedGRU` on TensorFlow's and JAX's CPU, over real tokens only,
   its gradient written out (imported by the layer when it runs);

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import keras
 
+from w2vvx.backend.gru_cell import cell_forward
+
 
 def torch_fused_gru(inputs, lengths, kernel, recurrent_kernel, bias, packed=None):
     """All states ``(B, T, u)`` of a post-padded GRU on torch: cuDNN on CUDA, a packed GRU on the CPU.
@@ -126,9 +128,6 @@ def gru_step(state, projected_input, step_mask, recurrent_kernel, recurrent_bias
         [[0.0, 0.0]]
     """
     ops = keras.ops
-    units = ops.shape(state)[-1]
     recurrent = ops.matmul(state, recurrent_kernel) + recurrent_bias
-    z = ops.sigmoid(projected_input[:, :units] + recurrent[:, :units])
-    r = ops.sigmoid(projected_input[:, units:2 * units] + recurrent[:, units:2 * units])
-    candidate = ops.tanh(projected_input[:, 2 * units:] + r * recurrent[:, 2 * units:])
-    return ops.where(step_mask, candidate + z * (state - candidate), state)
+    new_state, *_ = cell_forward(projected_input, recurrent, state, ops.sigmoid, ops.tanh)
+    return ops.where(step_mask, new_state, state)

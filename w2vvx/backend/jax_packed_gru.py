@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from w2vvx.backend.gru_cell import cell_backward, cell_forward
+
 
 class _Layout(NamedTuple):
     """Where each packed row comes from, for ``B`` rows of ``T`` steps (packed index ``p < B*T``)."""
@@ -37,6 +39,7 @@ class _Layout(NamedTuple):
     target: object  # (B, T) packed index of (row, step)
     real: object  # (B, T) True at real steps
     tokens: object  # () number of real tokens
+    longest: object  # () steps of the longest row
 
 
 def _layout(lengths, steps):
@@ -54,7 +57,7 @@ def _layout(lengths, steps):
     rank = jnp.argsort(order)
     target = offsets[None, :] + rank[:, None]
     real = jnp.arange(steps)[None, :] < lengths[:, None]
-    return _Layout(counts, offsets, source, real_packed, target, real, ends[-1])
+    return _Layout(counts, offsets, source, real_packed, target, real, ends[-1], jnp.sum(counts > 0, dtype="int32"))
 
 
 def _pack(values, layout, extra_rows):
@@ -82,12 +85,15 @@ def _over_rows(count, sizes, product, *operands):
     return lax.switch(choice, branches, *operands)
 
 
-def _padded_product(left, right, rows, total, transpose_left=False):
-    """``left[:rows] @ right`` (or ``left[:rows].T @ right[:rows]``) padded back to ``total`` rows."""
-    if transpose_left:
-        return left[:rows].T @ right[:rows]
+def _padded_product(left, right, rows, total):
+    """``left[:rows] @ right`` padded back to ``total`` rows."""
     product = left[:rows] @ right
     return product if rows == total else jnp.pad(product, ((0, total - rows), (0, 0)))
+
+
+def _leading_rows_product(left, right, rows):
+    """``left[:rows].T @ right[:rows]``: a weight's gradient summed over the first ``rows`` packed tokens."""
+    return left[:rows].T @ right[:rows]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
@@ -112,11 +118,8 @@ def _forward(inputs, lengths, kernel, recurrent_kernel, bias, row_groups):
         start, running = layout.offsets[t], layout.counts[t]
         recurrent = _over_rows(running, row_sizes, lambda h, w, rows: _padded_product(h, w, rows, batch),
                                state, recurrent_kernel) + recurrent_bias
-        x = lax.dynamic_slice_in_dim(projected, start, batch)
-        z = jax.nn.sigmoid(x[:, :units] + recurrent[:, :units])
-        r = jax.nn.sigmoid(x[:, units:2 * units] + recurrent[:, units:2 * units])
-        n = jnp.tanh(x[:, 2 * units:] + r * recurrent[:, 2 * units:])
-        new_state = n + z * (state - n)
+        new_state, z, r, n = cell_forward(lax.dynamic_slice_in_dim(projected, start, batch), recurrent, state,
+                                          jax.nn.sigmoid, jnp.tanh)
         # rows past `running` land on the next step's rows, which that step overwrites
         saved = [lax.dynamic_update_slice_in_dim(buf, value, start, 0) for buf, value in
                  ((states, new_state), (previous, state), (update, z), (reset, r), (candidate, n),
@@ -125,38 +128,34 @@ def _forward(inputs, lengths, kernel, recurrent_kernel, bias, row_groups):
         return (jnp.where(live, new_state, state), *saved)
 
     initial = (jnp.zeros((batch, units), inputs.dtype),) + (buffer,) * 6
-    longest = jnp.sum(layout.counts > 0, dtype="int32")
-    _, states, *saved = lax.fori_loop(0, longest, step, initial)
+    _, states, *saved = lax.fori_loop(0, layout.longest, step, initial)
     return _unpack(states, layout), (layout, data, kernel, recurrent_kernel, *saved)
 
 
 def _forward_rule(inputs, lengths, kernel, recurrent_kernel, bias, row_groups):
     outputs, residuals = _forward(inputs, lengths, kernel, recurrent_kernel, bias, row_groups)
-    return outputs, (residuals, inputs.shape, lengths)
+    return outputs, (residuals, inputs.shape)
 
 
 def _backward_rule(row_groups, saved, grad_outputs):
-    (layout, data, kernel, recurrent_kernel, previous, update, reset, candidate, recurrent_candidate), shape, \
-        lengths = saved
+    (layout, data, kernel, recurrent_kernel, previous, update, reset, candidate, recurrent_candidate), shape = saved
     batch, steps, _ = shape
     units = recurrent_kernel.shape[0]
     total = batch * steps
     token_sizes, row_sizes = _group_sizes(total, row_groups), _group_sizes(batch, row_groups)
     grad_states = _pack(grad_outputs.astype(data.dtype), layout, batch)
     recurrent_kernel_t = recurrent_kernel.T
-    longest = jnp.sum(layout.counts > 0, dtype="int32")
 
     def step(i, carry):
         grad_state, grad_projected, grad_recurrent = carry
-        t = longest - 1 - i
+        t = layout.longest - 1 - i
         start, running = layout.offsets[t], layout.counts[t]
         live = (jnp.arange(batch) < running)[:, None]
         window = functools.partial(lax.dynamic_slice_in_dim, start_index=start, slice_size=batch)
         grad = jnp.where(live, grad_state + window(grad_states), 0.0)
-        z, r, n = window(update), window(reset), window(candidate)
-        grad_n = grad * (1 - z) * (1 - n * n)
-        grad_z = grad * (window(previous) - n) * z * (1 - z)
-        grad_r = grad_n * window(recurrent_candidate) * r * (1 - r)
+        z, r = window(update), window(reset)
+        grad_z, grad_r, grad_n = cell_backward(grad, window(previous), z, r, window(candidate),
+                                               window(recurrent_candidate))
         step_projected = jnp.concatenate([grad_z, grad_r, grad_n], axis=1)
         step_recurrent = jnp.concatenate([grad_z, grad_r, grad_n * r], axis=1)
         # the window's rows past `running` belong to the next step, already written: keep them
@@ -169,15 +168,11 @@ def _backward_rule(row_groups, saved, grad_outputs):
 
     zeros = jnp.zeros((total + batch, 3 * units), data.dtype)
     _, grad_projected, grad_recurrent = lax.fori_loop(
-        0, longest, step, (jnp.zeros((batch, units), data.dtype), zeros, zeros))
+        0, layout.longest, step, (jnp.zeros((batch, units), data.dtype), zeros, zeros))
     grad_data = _over_rows(layout.tokens, token_sizes,
                            lambda g, w, rows: _padded_product(g, w, rows, total + batch), grad_projected, kernel.T)
-    grad_kernel = _over_rows(layout.tokens, token_sizes,
-                             lambda x, g, rows: _padded_product(x, g, rows, total, transpose_left=True),
-                             data, grad_projected)
-    grad_recurrent_kernel = _over_rows(layout.tokens, token_sizes,
-                                       lambda h, g, rows: _padded_product(h, g, rows, total, transpose_left=True),
-                                       previous, grad_recurrent)
+    grad_kernel = _over_rows(layout.tokens, token_sizes, _leading_rows_product, data, grad_projected)
+    grad_recurrent_kernel = _over_rows(layout.tokens, token_sizes, _leading_rows_product, previous, grad_recurrent)
     grad_bias = jnp.stack([jnp.sum(grad_projected, axis=0), jnp.sum(grad_recurrent, axis=0)])
     return _unpack(grad_data, layout), None, grad_kernel, grad_recurrent_kernel, grad_bias
 

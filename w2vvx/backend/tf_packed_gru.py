@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from w2vvx.backend.gru_cell import cell_backward, cell_forward
+
 
 @tf.custom_gradient
 def _packed_gru(data, batch_sizes, kernel, recurrent_kernel, input_bias, recurrent_bias):
@@ -35,11 +37,7 @@ def _packed_gru(data, batch_sizes, kernel, recurrent_kernel, input_bias, recurre
         rows, start = batch_sizes[t], offsets[t]
         state = state[:rows]
         recurrent = tf.matmul(state, recurrent_kernel) + recurrent_bias
-        x = projected[start:start + rows]
-        z = tf.sigmoid(x[:, :units] + recurrent[:, :units])
-        r = tf.sigmoid(x[:, units:2 * units] + recurrent[:, units:2 * units])
-        n = tf.tanh(x[:, 2 * units:] + r * recurrent[:, 2 * units:])
-        new_state = n + z * (state - n)
+        new_state, z, r, n = cell_forward(projected[start:start + rows], recurrent, state, tf.sigmoid, tf.tanh)
         values = (new_state, state, z, r, n, recurrent[:, 2 * units:])
         return t + 1, new_state, [array.write(t, value) for array, value in zip(saved, values)]
 
@@ -54,10 +52,9 @@ def _packed_gru(data, batch_sizes, kernel, recurrent_kernel, input_bias, recurre
             rows, start = batch_sizes[t], offsets[t]
             window = slice(start, start + rows)
             grad = grad_state[:rows] + grad_states[window]
-            z, r, n = update[window], reset[window], candidate[window]
-            grad_n = grad * (1 - z) * (1 - n * n)
-            grad_z = grad * (previous[window] - n) * z * (1 - z)
-            grad_r = grad_n * recurrent_candidate[window] * r * (1 - r)
+            z, r = update[window], reset[window]
+            grad_z, grad_r, grad_n = cell_backward(grad, previous[window], z, r, candidate[window],
+                                                   recurrent_candidate[window])
             grad_projected = tf.concat([grad_z, grad_r, grad_n], axis=1)
             grad_recurrent = tf.concat([grad_z, grad_r, grad_n * r], axis=1)
             through = grad * z + tf.matmul(grad_recurrent, recurrent_kernel, transpose_b=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from w2vvx.backend.gru_cell import cell_backward
+
 
 class _PackedGRU(torch.autograd.Function):
     """Forward and backward of a GRU over packed, time-major rows (Keras layout and gate order z, r, h)."""
@@ -64,10 +66,9 @@ class _PackedGRU(torch.autograd.Function):
             step = slice(end - rows, end)
             end -= rows
             grad = grad_state[:rows] + grad_states[step]
-            z, r, n = update[step], reset[step], candidate[step]
-            grad_n = grad * (1 - z) * (1 - n * n)
-            grad_z = grad * (previous[step] - n) * z * (1 - z)
-            grad_r = grad_n * recurrent_candidate[step] * r * (1 - r)
+            z, r = update[step], reset[step]
+            grad_z, grad_r, grad_n = cell_backward(grad, previous[step], z, r, candidate[step],
+                                                   recurrent_candidate[step])
             grad_projected[step, :units] = grad_z
             grad_projected[step, units:2 * units] = grad_r
             grad_projected[step, 2 * units:] = grad_n
