@@ -15,7 +15,7 @@ recipe_packages = ["w2vvx_recipes" + name[len("recipes"):] for name in find_pack
 
 setup(
     name="w2vvx",
-    version="0.2.0",
+    version="0.3.0",
     description="Word2VisualVec lineage on Keras 3: cross-lingual cross-modal retrieval",
     long_description=(ROOT / "README.md").read_text(encoding="utf-8") if (ROOT / "README.md").exists() else "",
     long_description_content_type="text/markdown",

@@ -9,8 +9,9 @@ compiles it (JAX: ``jax.jit``; TensorFlow: ``tf.function`` with the model's ``ji
 eager, as ``TorchTrainStep`` on the CPU):
 
 - ``gru``: the GRU text encoder (embedding, dropout, ``MaskedGRU``, pooling) on ``tokens``;
-- ``bow``, ``w2v``: the bag-of-words counts and the mean word2vec (no trained weights: forward only);
-- ``projection``: the text projection into the common space (its input is the concatenated vector);
+- ``w2v``: the mean word2vec (no trained weights: forward only);
+- ``projection``: the text head's first part, the mapping or projection into the common space (its input:
+  the GRU and word2vec columns of the sentence vector and the BoW ids, ``BagOfWordsDense``);
 - ``visual``: the visual projection;
 - ``loss``: the model's loss on the two embeddings;
 - ``optimizer``: the model's optimizer applying one gradient per trained weight;
@@ -151,18 +152,21 @@ def profile(args):
     bow_tokens = {"bow_tokens": batch["bow_tokens"]}
     if multiscale.gru is not None:
         part("gru", lambda xs: multiscale.gru(xs["tokens"], training=True), multiscale.gru.trainable_variables, tokens)
-    if multiscale.bow is not None:
-        part("bow", lambda xs: multiscale.bow(xs["bow_tokens"]), [], bow_tokens)
     if multiscale.w2v is not None:
         source = multiscale.w2v_source
         part("w2v", lambda xs: multiscale.w2v(xs[source]), multiscale.w2v.trainable_variables, {source: batch[source]})
     text_dim = multiscale.output_dim
     rng = np.random.default_rng(0)
-    part("projection", lambda xs: projection(xs["text"], training=True), projection.trainable_variables,
-         {"text": rng.random((args.batch, text_dim), dtype="float32")})
+    sentence = {"sentence": rng.random((args.batch, text_dim), dtype="float32")}
+    if projection.bow_vocab_size is None:
+        part("projection", lambda xs: projection(xs["sentence"], training=True), projection.trainable_variables,
+             sentence)
+    else:
+        part("projection", lambda xs: projection(xs, training=True), projection.trainable_variables,
+             {**sentence, **bow_tokens})
     part("visual", lambda xs: visual(xs["visual"], training=True), visual.trainable_variables,
          {"visual": batch["visual"]})
-    space = int(projection.compute_output_shape((None, text_dim))[-1])
+    space = int(projection.compute_output_shape((None, text_dim))[-1])  # the batch size only is read
     emb = {k: (lambda m: m / np.linalg.norm(m, axis=1, keepdims=True))(rng.standard_normal((args.batch, space)).astype("float32"))
            for k in ("text", "visual")}
     loss_vars = list(model.temperature.trainable_variables) if model.temperature is not None else []

@@ -7,7 +7,7 @@ from keras import ops
 
 from w2vvx.errors import ConfigError
 from w2vvx.layers._validation import positive_int
-from w2vvx.layers.masking import masked_mean, padding_mask
+from w2vvx.layers.masking import first_occurrence, masked_mean, padding_mask
 from w2vvx.layers.device_math import nonzero
 
 
@@ -99,17 +99,3 @@ class MeanWordEmbedding(keras.layers.Layer):
                 "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
                 "skip_zero_rows": self.skip_zero_rows, "unique_words": self.unique_words}
 
-
-def first_occurrence(token_ids):
-    """``(B, L)`` bool: True where a token id appears for the first time in its row.
-
-    Example:
-        >>> import numpy as np
-        >>> keras.ops.convert_to_numpy(first_occurrence(np.array([[3, 5, 3, 0, 0]]))).tolist()
-        [[True, True, False, True, False]]
-    """
-    token_ids = ops.convert_to_tensor(token_ids)
-    same = ops.equal(ops.expand_dims(token_ids, 2), ops.expand_dims(token_ids, 1))  # (B, L, L): [i, j] ids equal
-    length = ops.shape(token_ids)[1]
-    earlier = ops.greater(ops.expand_dims(ops.arange(length), 1), ops.expand_dims(ops.arange(length), 0))  # j < i
-    return ops.logical_not(ops.any(ops.logical_and(same, earlier), axis=-1))

@@ -42,10 +42,11 @@ class NRCCRBackbone(W2VVBackbone):
     in addition:
 
     * ``token_encoder``: ``{"tokens", "bow_tokens"}`` → ``{"embedding", "token_states", "token_mask",
-      "context"}`` (the same layers as ``text_encoder``; ``context`` holds the BoW/word2vec parts);
+      "context"}`` (the same layers as ``text_encoder``; ``context`` holds the word2vec part);
     * ``sentence_encoder``: the same inputs → ``{"sentence", "token_states", "token_mask", "context"}``,
-      everything of ``token_encoder`` but the head (``sentence`` is the head's input);
-    * ``text_head``: the mapping and projection, sentence vector → embedding;
+      everything of ``token_encoder`` but the head (``sentence``, the dense columns of the head's input);
+    * ``text_head``: the mapping and projection, ``{"sentence", "bow_tokens"}`` → embedding (the BoW
+      block of the sentence vector comes as ids: :func:`~w2vvx.models.w2vv.w2vv_backbone.build_text_head`);
     * ``token_pooling``: the self-attention + mean pooling of the token states;
     * ``cross_attention``: the :class:`~w2vvx.layers.CrossAttentionPseudoTarget` (sharing the block);
     * :meth:`encode_views`: several text views of a batch through one pass of the shared layers;
@@ -130,7 +131,7 @@ class NRCCRBackbone(W2VVBackbone):
 
         Returns:
             One dict per view, as ``token_encoder`` returns (``"embedding"``, ``"token_states"``,
-            ``"token_mask"``, ``"context"``).
+            ``"token_mask"``, ``"context"``), with the view's ``"bow_tokens"``.
         """
         keys = tuple(views[0])
         width = _common_width([view[key] for view in views for key in keys])
@@ -140,7 +141,9 @@ class NRCCRBackbone(W2VVBackbone):
         outputs = []
         for index in range(len(views)):
             view = {key: value[index] for key, value in parts.items()}
-            view["embedding"] = self.text_head(view.pop("sentence"), training=training)
+            view["bow_tokens"] = ops.convert_to_tensor(views[index]["bow_tokens"])
+            view["embedding"] = self.text_head(self._head_inputs(view.pop("sentence"), view["bow_tokens"]),
+                                               training=training)
             outputs.append(view)
         return outputs
 
@@ -148,7 +151,8 @@ class NRCCRBackbone(W2VVBackbone):
         """The teacher embedding of aligned (source, MT) sentences from their ``token_encoder`` outputs.
 
         Args:
-            source, target: ``token_encoder`` outputs of the source sentences and their MT.
+            source, target: ``token_encoder`` outputs of the source sentences and their MT (as
+                :meth:`encode_views` returns them; ``concat_context`` needs the MT's ``"bow_tokens"``).
             concat_context: ``False`` (NRCCR): the cross pooling alone, zeros in place of the MT's
                 BoW/word2vec parts; ``True``: ``[cross ‖ BoW(MT) ‖ word2vec(MT)]`` (ablation).
             training: enables dropout (and batch statistics in the head).
@@ -159,7 +163,17 @@ class NRCCRBackbone(W2VVBackbone):
         if "context" in target:
             context = target["context"] if concat_context else ops.zeros_like(target["context"])
             pooled = ops.concatenate([pooled, ops.cast(context, pooled.dtype)], axis=-1)
-        return self.text_head(pooled, training=training)
+        bow_tokens = None
+        if "bow" in self.model_config.text_branches:
+            if concat_context and "bow_tokens" not in target:
+                raise ConfigError("cross_embedding(concat_context=True) needs the MT's 'bow_tokens' in target (the "
+                                  "views as encode_views returns them)")
+            bow_tokens = target["bow_tokens"] if concat_context else ops.zeros((ops.shape(pooled)[0], 1), "int32")
+        return self.text_head(self._head_inputs(pooled, bow_tokens), training=training)
+
+    def _head_inputs(self, sentence, bow_tokens):
+        """The text head's input: the sentence vector's dense columns, with the BoW ids when it has that block."""
+        return sentence if bow_tokens is None else {"sentence": sentence, "bow_tokens": bow_tokens}
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,

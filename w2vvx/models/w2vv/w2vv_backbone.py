@@ -92,32 +92,47 @@ def split_word_vectors(word_vectors, config: ModelConfig, w2v_source=None):
     return gru_init, w2v_init
 
 
-def build_text_head(config: ModelConfig, input_dim: int, output_dim: int, name: str = "text_head") -> keras.Model:
-    """Functional model ``(B, input_dim)`` sentence vector → ``(B, E)`` text embedding.
+def build_text_head(config: ModelConfig, input_dim: int, output_dim: int, name: str = "text_head",
+                    bow_vocab_size=None, bow_offset: int = 0) -> keras.Model:
+    """Functional model sentence vector → ``(B, E)`` text embedding.
 
     W2VV: the MLP into the visual space (``output_dim``); W2VV++: optional hidden layers, then the
     common-space projection (``config.common_space_dim``; ``output_dim`` ignored).
+
+    Without ``bow_vocab_size`` the input is the ``(B, input_dim)`` sentence vector. With it, the
+    sentence vector's bag-of-words block (``bow_vocab_size`` columns after ``bow_offset`` dense
+    ones) comes as its ids: the input is ``{"sentence": (B, input_dim) dense columns, "bow_tokens":
+    (B, L) ids}`` (``"sentence"`` absent when ``input_dim`` is 0), and the head's first Dense is a
+    :class:`~w2vvx.layers.BagOfWordsDense`, which sums the words' kernel rows instead of multiplying
+    the mostly-zero counts.
 
     Example:
         >>> from w2vvx.models import get_config
         >>> build_text_head(get_config("w2vvpp", common_space_dim=16), 10, output_dim=12).output.shape
         (None, 16)
+        >>> sorted(build_text_head(get_config("w2vvpp", common_space_dim=16), 10, 12, bow_vocab_size=30).input)
+        ['bow_tokens', 'sentence']
     """
-    sentence = keras.Input(shape=(input_dim,), dtype="float32", name="sentence")
+    bow = {} if bow_vocab_size is None else {"bow_vocab_size": bow_vocab_size, "bow_offset": bow_offset}
+    sentence = keras.Input(shape=(input_dim,), dtype="float32", name="sentence") if input_dim or not bow else None
+    if bow:
+        sentence = {**({"sentence": sentence} if sentence is not None else {}),
+                    "bow_tokens": keras.Input(shape=(None,), dtype="int32", name="bow_tokens")}
     if config.common_space_dim is None:
         embedding = TextToVisualMapping(
             hidden_units=config.text_mlp, output_dim=output_dim, activation=config.activation,
-            output_activation=config.output_activation, dropout=config.dropout, name="mapping")(sentence)
+            output_activation=config.output_activation, dropout=config.dropout, name="mapping", **bow)(sentence)
     else:
         hidden = sentence
         if config.text_mlp:
             hidden = TextToVisualMapping(
                 hidden_units=config.text_mlp[:-1], output_dim=config.text_mlp[-1],
                 activation=config.activation, output_activation=config.activation,
-                dropout=config.dropout, name="mapping")(sentence)
+                dropout=config.dropout, name="mapping", **bow)(sentence)
+            bow = {}
         embedding = CommonSpaceProjection(
             config.common_space_dim, activation=config.space_activation, dropout=config.dropout,
-            batch_norm=config.batch_norm, name="projection")(hidden)
+            batch_norm=config.batch_norm, name="projection", **bow)(hidden)
     return keras.Model(sentence, embedding, name=name)
 
 
@@ -135,8 +150,9 @@ def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, outp
     With ``token_pooling`` (a layer ``(token_states, token_mask) → (B, H)``, e.g.
     :class:`~w2vvx.layers.AttentionMeanPooling`) the GRU part of the sentence vector is that pooling
     of the token states, and the model outputs a dict: ``"embedding"``, ``"token_states"``
-    ``(B, L, H)``, ``"token_mask"`` ``(B, L)``, ``"context"`` (the BoW/word2vec parts, when present);
-    its layer ``"text_head"`` maps any sentence vector of that width to the embedding.
+    ``(B, L, H)``, ``"token_mask"`` ``(B, L)``, ``"context"`` (the word2vec part, when present);
+    its layer ``"text_head"`` maps any sentence vector of that width (with the BoW ids, when the
+    config has that branch: see :func:`build_text_head`) to the embedding.
 
     Example:
         >>> from w2vvx.models import get_config
@@ -157,17 +173,31 @@ def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, outp
         w2v_source=source, w2v_trainable=config.w2v_trainable, w2v_vocab_size=w2v_vocab_size,
         w2v_unique=source == W2V_TOKENS and config.w2v_words == "pretrained_unique",
         gru_embeddings=gru_init, w2v_embeddings=w2v_init, name="multiscale")
+    # the BoW block reaches the head as its ids (BagOfWordsDense); the other branches as dense columns
+    settings["branches"] = tuple(branch for branch in config.text_branches if branch != "bow")
+    bow = {"bow_vocab_size": bow_vocab_size} if "bow" in config.text_branches else {}
     if token_pooling is None:
+        if not settings["branches"]:
+            head = build_text_head(config, 0, output_dim, **bow)
+            return keras.Model(inputs, head({"bow_tokens": inputs["bow_tokens"]}), name=name)
         multiscale = MultiScaleTextEncoder(**settings)
-        head = build_text_head(config, multiscale.output_dim, output_dim)
-        return keras.Model(inputs, head(multiscale(inputs)), name=name)
+        dense_dim = multiscale.output_dim
+        if bow:
+            bow["bow_offset"] = multiscale.gru.output_dim if multiscale.gru is not None else 0
+        head = build_text_head(config, dense_dim, output_dim, **bow)
+        sentence = multiscale(inputs)
+        head_inputs = {"sentence": sentence, "bow_tokens": inputs["bow_tokens"]} if bow else sentence
+        return keras.Model(inputs, head(head_inputs), name=name)
     multiscale = MultiScaleTokenEncoder(**settings)
     parts = multiscale(inputs)
     sentence = token_pooling(parts["token_states"], parts["token_mask"])
     if "context" in parts:
         sentence = keras.layers.Concatenate(name="sentence_vector")([sentence, parts["context"]])
-    head = build_text_head(config, multiscale.output_dim, output_dim)
-    return keras.Model(inputs, {"embedding": head(sentence), **parts}, name=name)
+    if bow:
+        bow["bow_offset"] = multiscale.state_dim
+    head = build_text_head(config, multiscale.output_dim, output_dim, **bow)
+    head_inputs = {"sentence": sentence, "bow_tokens": inputs["bow_tokens"]} if bow else sentence
+    return keras.Model(inputs, {"embedding": head(head_inputs), **parts}, name=name)
 
 
 def build_visual_encoder(config: ModelConfig, visual_dim: int, frames: bool = False,
