@@ -131,3 +131,52 @@ def test_a_batch_sharded_over_two_devices_gives_the_same_states_and_gradients():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     done = subprocess.run([sys.executable, "-c", _SHARDED], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "equal" in done.stdout, done.stderr[-3000:]
+
+
+_MESH_TRAINING = """
+import numpy as np, keras
+import w2vvx.backend.jax_packed_gru as packed
+from w2vvx.models import build_model, get_config
+calls = []
+plain = packed.jax_packed_gru
+packed.jax_packed_gru = lambda *args, **kwargs: calls.append(1) or plain(*args, **kwargs)
+BATCH, VOCAB, LENGTH, VISUAL = 128, 60, 8, 16  # batch x units = 128 x 128: MaskedGRU packs on the CPU
+config = get_config("w2vvpp", gru_units=128, embed_dim=16, w2v_dim=8, common_space_dim=32, dropout=0.0,
+                    learning_rate=1e-2, w2v_words="bow")
+batches = []
+for step in range(3):
+    rng = np.random.default_rng(step)
+    ids = rng.integers(1, VOCAB, (BATCH, LENGTH)).astype("int32")
+    ids[np.arange(LENGTH)[None, :] >= rng.integers(1, LENGTH + 1, (BATCH, 1))] = 0  # lengths 1..8
+    batches.append({"tokens": ids, "bow_tokens": ids, "visual": rng.random((BATCH, VISUAL), dtype="float32")})
+keras.utils.set_random_seed(1)
+devices = keras.distribution.list_devices()
+assert len(devices) == 2, devices
+with keras.distribution.DataParallel(devices=devices).scope():
+    model = build_model(config, VOCAB, VOCAB, VISUAL)
+    start = [np.asarray(w.value) for w in model.weights]
+    mesh_losses = [float(np.asarray(model.train_on_batch(b))) for b in batches]
+    mesh_weights = [np.asarray(w.value) for w in model.weights]
+assert calls, "the packed GRU did not run"
+reference = build_model(config, VOCAB, VOCAB, VISUAL)
+reference.set_weights(start)
+single_losses = [float(np.asarray(reference.train_on_batch(b))) for b in batches]
+np.testing.assert_allclose(mesh_losses, single_losses, rtol=1e-4)
+assert max(float(np.max(np.abs(a - b))) for a, b in zip(mesh_weights, reference.get_weights())) < 1e-4
+assert max(float(np.max(np.abs(a - b))) for a, b in zip(start, reference.get_weights())) > 1e-3
+print("equal", mesh_losses)
+"""
+
+
+def test_a_model_on_a_two_device_mesh_trains_as_on_one_device():
+    """``fit``'s step of the library's ``w2vvpp`` under ``DataParallel`` over two host devices, with the packed
+    GRU running, takes the steps one device takes on the same global batch (losses and weights)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
+               KERAS_BACKEND="jax")
+    done = subprocess.run([sys.executable, "-c", _MESH_TRAINING], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0 and "equal" in done.stdout, done.stderr[-3000:]
