@@ -198,6 +198,23 @@ def test_the_models_first_dense_sees_gru_bow_word2vec_in_the_lineage_order(name,
     np.testing.assert_allclose(got, _to_numpy(layer.activation(want)), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parity
+def test_a_model_of_the_bow_branch_alone():
+    """No dense columns: the head reads the ids alone, l2(tanh(counts @ kernel + bias)) for W2VV++ in inference."""
+    from w2vvx.models import build_model, get_config
+
+    keras.utils.set_random_seed(0)
+    config = get_config("w2vvpp", text_branches=("bow",), text_mlp=(), common_space_dim=8)
+    model = build_model(config, gru_vocab_size=VOCAB, bow_vocab_size=VOCAB, visual_dim=8)
+    layer = model.text_encoder.get_layer("text_head").get_layer("projection").linear
+    assert isinstance(layer, BagOfWordsDense) and layer.dense_dim == 0
+    got = _to_numpy(model.text_encoder({"tokens": IDS, "bow_tokens": IDS}, training=False))
+    counts = _to_numpy(BagOfWords(VOCAB)(IDS))
+    want = np.tanh(counts @ layer.kernel_matrix() + _to_numpy(layer.bias))
+    want /= np.maximum(np.linalg.norm(want, axis=1, keepdims=True), 1e-12)  # the sentence without words: 0
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_files_of_w2vvx_0_2():
     """A W2VV++ file of 0.2 loads and encodes as it did; a text-MLP file is refused with the reason and the way out."""
     from pathlib import Path

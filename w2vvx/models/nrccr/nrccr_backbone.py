@@ -28,7 +28,7 @@ from keras import ops
 
 from w2vvx.errors import ConfigError
 from w2vvx.layers.cross_attention import AttentionMeanPooling, CrossAttention, CrossAttentionPseudoTarget
-from w2vvx.models.w2vv.w2vv_backbone import W2VVBackbone, build_text_encoder, check_settings
+from w2vvx.models.w2vv.w2vv_backbone import W2VVBackbone, build_text_encoder, check_settings, head_inputs
 
 #: the dropout of NRCCR's attention block (``BertAttention``)
 ATTENTION_DROPOUT = 0.1
@@ -142,7 +142,7 @@ class NRCCRBackbone(W2VVBackbone):
         for index in range(len(views)):
             view = {key: value[index] for key, value in parts.items()}
             view["bow_tokens"] = ops.convert_to_tensor(views[index]["bow_tokens"])
-            view["embedding"] = self.text_head(self._head_inputs(view.pop("sentence"), view["bow_tokens"]),
+            view["embedding"] = self.text_head(head_inputs(view.pop("sentence"), view["bow_tokens"]),
                                                training=training)
             outputs.append(view)
         return outputs
@@ -169,11 +169,7 @@ class NRCCRBackbone(W2VVBackbone):
                 raise ConfigError("cross_embedding(concat_context=True) needs the MT's 'bow_tokens' in target (the "
                                   "views as encode_views returns them)")
             bow_tokens = target["bow_tokens"] if concat_context else ops.zeros((ops.shape(pooled)[0], 1), "int32")
-        return self.text_head(self._head_inputs(pooled, bow_tokens), training=training)
-
-    def _head_inputs(self, sentence, bow_tokens):
-        """The text head's input: the sentence vector's dense columns, with the BoW ids when it has that block."""
-        return sentence if bow_tokens is None else {"sentence": sentence, "bow_tokens": bow_tokens}
+        return self.text_head(head_inputs(pooled, bow_tokens), training=training)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,

@@ -114,26 +114,38 @@ def build_text_head(config: ModelConfig, input_dim: int, output_dim: int, name: 
         ['bow_tokens', 'sentence']
     """
     bow = {} if bow_vocab_size is None else {"bow_vocab_size": bow_vocab_size, "bow_offset": bow_offset}
-    sentence = keras.Input(shape=(input_dim,), dtype="float32", name="sentence") if input_dim or not bow else None
-    if bow:
-        sentence = {**({"sentence": sentence} if sentence is not None else {}),
-                    "bow_tokens": keras.Input(shape=(None,), dtype="int32", name="bow_tokens")}
+    inputs = head_inputs(
+        keras.Input(shape=(input_dim,), dtype="float32", name="sentence") if input_dim or not bow else None,
+        keras.Input(shape=(None,), dtype="int32", name="bow_tokens") if bow else None)
     if config.common_space_dim is None:
         embedding = TextToVisualMapping(
             hidden_units=config.text_mlp, output_dim=output_dim, activation=config.activation,
-            output_activation=config.output_activation, dropout=config.dropout, name="mapping", **bow)(sentence)
+            output_activation=config.output_activation, dropout=config.dropout, name="mapping", **bow)(inputs)
     else:
-        hidden = sentence
+        hidden = inputs
         if config.text_mlp:
             hidden = TextToVisualMapping(
                 hidden_units=config.text_mlp[:-1], output_dim=config.text_mlp[-1],
                 activation=config.activation, output_activation=config.activation,
-                dropout=config.dropout, name="mapping", **bow)(sentence)
+                dropout=config.dropout, name="mapping", **bow)(inputs)
             bow = {}
         embedding = CommonSpaceProjection(
             config.common_space_dim, activation=config.space_activation, dropout=config.dropout,
             batch_norm=config.batch_norm, name="projection", **bow)(hidden)
-    return keras.Model(sentence, embedding, name=name)
+    return keras.Model(inputs, embedding, name=name)
+
+
+def head_inputs(sentence, bow_tokens):
+    """The input of :func:`build_text_head`'s model: the sentence vector's dense columns (``None`` when
+    there are none), with the BoW ids (``None`` when the head takes no BoW block).
+
+    Example:
+        >>> sorted(head_inputs("dense columns", "ids")), head_inputs("sentence vector", None)
+        (['bow_tokens', 'sentence'], 'sentence vector')
+    """
+    if bow_tokens is None:
+        return sentence
+    return {"bow_tokens": bow_tokens} if sentence is None else {"sentence": sentence, "bow_tokens": bow_tokens}
 
 
 def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, output_dim: int,
@@ -176,18 +188,16 @@ def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, outp
     # the BoW block reaches the head as its ids (BagOfWordsDense); the other branches as dense columns
     settings["branches"] = tuple(branch for branch in config.text_branches if branch != "bow")
     bow = {"bow_vocab_size": bow_vocab_size} if "bow" in config.text_branches else {}
+    bow_tokens = inputs["bow_tokens"] if bow else None
     if token_pooling is None:
         if not settings["branches"]:
             head = build_text_head(config, 0, output_dim, **bow)
-            return keras.Model(inputs, head({"bow_tokens": inputs["bow_tokens"]}), name=name)
+            return keras.Model(inputs, head(head_inputs(None, bow_tokens)), name=name)
         multiscale = MultiScaleTextEncoder(**settings)
-        dense_dim = multiscale.output_dim
         if bow:
             bow["bow_offset"] = multiscale.gru.output_dim if multiscale.gru is not None else 0
-        head = build_text_head(config, dense_dim, output_dim, **bow)
-        sentence = multiscale(inputs)
-        head_inputs = {"sentence": sentence, "bow_tokens": inputs["bow_tokens"]} if bow else sentence
-        return keras.Model(inputs, head(head_inputs), name=name)
+        head = build_text_head(config, multiscale.output_dim, output_dim, **bow)
+        return keras.Model(inputs, head(head_inputs(multiscale(inputs), bow_tokens)), name=name)
     multiscale = MultiScaleTokenEncoder(**settings)
     parts = multiscale(inputs)
     sentence = token_pooling(parts["token_states"], parts["token_mask"])
@@ -196,8 +206,7 @@ def build_text_encoder(config: ModelConfig, gru_vocab_size, bow_vocab_size, outp
     if bow:
         bow["bow_offset"] = multiscale.state_dim
     head = build_text_head(config, multiscale.output_dim, output_dim, **bow)
-    head_inputs = {"sentence": sentence, "bow_tokens": inputs["bow_tokens"]} if bow else sentence
-    return keras.Model(inputs, {"embedding": head(head_inputs), **parts}, name=name)
+    return keras.Model(inputs, {"embedding": head(head_inputs(sentence, bow_tokens)), **parts}, name=name)
 
 
 def build_visual_encoder(config: ModelConfig, visual_dim: int, frames: bool = False,
