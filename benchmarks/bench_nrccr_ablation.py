@@ -47,7 +47,8 @@ LABELS = {"mt_only": "MT only", "src_mt": "baseline: src + MT", "src_mt_sim": "+
           "upper": "upper bound (human zh)"}
 ALIGNED = "+aligned"
 GRU_ONLY = "+gru"  # the text encoder of NRCCR's design: tokens -> attention -> mean -> mapping, no BoW / word2vec
-for _row in ("src_mt", "nrccr", "src_mt_adv", "mt_only", "src_mt_sim"):
+for _row in ("mt_only", "src_mt", "src_mt_sim", "src_mt_feat", "src_mt_bt", "src_mt_adv", "nrccr",
+             "nrccr_concat_teacher"):
     LABELS[_row + ALIGNED] = LABELS[_row] + ", aligned bilingual word vectors"
     LABELS[_row + GRU_ONLY] = LABELS[_row] + ", GRU branch only"
     LABELS[_row + GRU_ONLY + ALIGNED] = LABELS[_row] + ", GRU branch only, aligned word vectors"
@@ -248,16 +249,23 @@ def report(done: dict) -> str:
         return sorted((rec for key, rec in done.items() if key[0] == noise and key[1] == row),
                       key=lambda rec: rec["seed"])
 
+    def baseline_of(noise, row):
+        """The src+MT row of the same variant (``src_mt+aligned`` for ``nrccr+aligned``), else plain src+MT."""
+        variant = row[len(row.split("+")[0]):]
+        own = "src_mt" + variant
+        name = own if own != row and records_of(noise, own) else "src_mt"
+        return name, {rec["seed"]: rec for rec in records_of(noise, name)}
+
     for noise in noises:
-        base = {rec["seed"]: rec for rec in records_of(noise, "src_mt")}
         lines += ["", f"#### MT noise {noise}: test, human-style zh queries vs items (mean ± std over seeds)", "",
                   "| row | seeds | t2i R@1 | R@5 | R@10 | t2i SumR | i2t R@1 | i2t SumR | t2i SumR fused 0.8/0.2 "
-                  "| Δ t2i SumR vs src+MT (paired) | Δ i2t SumR (paired) | Δ fused t2i (paired) | best epoch |",
+                  "| Δ t2i SumR vs src+MT of the same variant (paired) | Δ i2t SumR (paired) | Δ fused t2i (paired) | best epoch |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in rows:
             records = records_of(noise, row)
             if not records:
                 continue
+            base_name, base = baseline_of(noise, row)
             cells = [mean_std([r[m] for r in records]) for m in ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_sum_recall",
                                                                  "i2t_r1", "i2t_sum_recall")]
             fused = [r["fused_t2i_sum_recall"] for r in records if "fused_t2i_sum_recall" in r]
@@ -265,7 +273,7 @@ def report(done: dict) -> str:
             for metric in ("t2i_sum_recall", "i2t_sum_recall", "fused_t2i_sum_recall"):
                 paired = [r[metric] - base[r["seed"]][metric] for r in records
                           if r["seed"] in base and metric in r and metric in base[r["seed"]]]
-                cells.append("–" if row == "src_mt" or not paired else mean_std(paired))
+                cells.append("–" if row == base_name or not paired else mean_std(paired))
             cells.append(mean_std([r["best_epoch"] for r in records]))
             seeds = ",".join(str(r["seed"]) for r in records)
             lines.append(f"| {LABELS[row]} | {seeds} | " + " | ".join(cells) + " |")
