@@ -138,12 +138,13 @@ class NRCCRBackbone(W2VVBackbone):
         stacked = {key: ops.concatenate([_pad_to(view[key], width) for view in views], axis=0) for key in keys}
         encoded = self.sentence_encoder(stacked, training=training)
         parts = {key: ops.split(value, len(views), axis=0) for key, value in encoded.items()}
+        head_takes_bow = "bow" in self.model_config.text_branches
         outputs = []
         for index in range(len(views)):
             view = {key: value[index] for key, value in parts.items()}
             view["bow_tokens"] = ops.convert_to_tensor(views[index]["bow_tokens"])
-            view["embedding"] = self.text_head(head_inputs(view.pop("sentence"), view["bow_tokens"]),
-                                               training=training)
+            view["embedding"] = self.text_head(
+                head_inputs(view.pop("sentence"), view["bow_tokens"] if head_takes_bow else None), training=training)
             outputs.append(view)
         return outputs
 
