@@ -7,7 +7,13 @@ view agreement ``cos_target_cross``, the validation metric, the LR). Methods:
 
 * ``baseline``: the recipe's config trained on the Chinese MT text alone (``zhb`` + ``zhg``);
 * ``src_mt``: the NRCCR model and trainer on (English, MT) pairs without the distillation terms;
-* ``nrccr``: the same with NRCCR's similarity and feature distillation (no back-translation file exists).
+* ``src_mt_sim`` / ``src_mt_feat`` / ``src_mt_adv``: ``src_mt`` plus one NRCCR term (the weights of
+  :data:`w2vvx.models.nrccr.ABLATIONS`), through the recipe's NRCCR method;
+* ``nrccr``: all of NRCCR's terms (no back-translation file exists, so its weight is 0).
+
+Both directions are recorded (text→item with the human queries, item→text over the same captions).
+No fused row: none of these datasets ships an MT of its human target-language val/test queries into
+English (VATEX's ``zhc2en`` file covers its test split, not the val videos the recipe splits).
 
 Results go to ``--results`` (one JSON object per line; finished (method, seed) pairs are skipped when
 the command is run again); ``--report`` prints the table.
@@ -29,14 +35,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import set_threads  # noqa: E402
 
-METHODS = ("baseline", "src_mt", "nrccr")
+METHODS = ("baseline", "src_mt", "src_mt_sim", "src_mt_feat", "src_mt_adv", "nrccr")
+#: rows trained by the recipe's NRCCR method with the loss weights of the ablation preset of the same name
+TERM_ROWS = ("src_mt_sim", "src_mt_feat", "src_mt_adv")
 #: what the training text, the queries and the items are, per dataset (for the report)
 DATASET_WORDS = {"flickr8k-cn": ("zhb + zhg", "human zhc", "images"),
                  "vatex": ("Google MT enc2zh", "human zh #0-#4", "videos"),
                  "multi30k": ("Task 1 de", "Task 2 human de", "images")}
 LABELS = {"baseline": "baseline: MT text only", "src_mt": "src + MT (NRCCR model, no distillation)",
-          "nrccr": "NRCCR (similarity + feature distillation + adversarial)"}
-METRICS = ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_sum_recall", "t2i_mir")
+          "src_mt_sim": "src + MT + similarity view", "src_mt_feat": "src + MT + feature view",
+          "src_mt_adv": "src + MT + adversarial", "nrccr": "NRCCR (similarity + feature distillation + adversarial)"}
+METRICS = ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_sum_recall", "i2t_r1", "i2t_sum_recall")
 
 
 def parse_args(argv=None):
@@ -102,15 +111,25 @@ def main(argv=None):
             if (method, seed) in done:
                 continue
             tic = time.perf_counter()
+            recipe_method, weights = method, None
+            if method in TERM_ROWS:
+                from w2vvx.models.nrccr import ABLATIONS
+
+                recipe_method, weights = "nrccr", ABLATIONS[method].to_dict()
             out_dir = Path(args.out) / f"seed{seed}"
-            results = run_pivot(args.shared_data, out_dir, datasets=[args.dataset], seed=seed, method=method,
+            if method in TERM_ROWS:  # the recipe's NRCCR run folder, one per row
+                out_dir = out_dir / method
+            results = run_pivot(args.shared_data, out_dir, datasets=[args.dataset], seed=seed, method=recipe_method,
                                 overrides=overrides, max_items=args.max_items or None, verbose=0,
-                                stand_in=args.stand_in, stand_in_dir=Path(args.out) / "stand_in")
-            key = args.dataset if method == "baseline" else f"{args.dataset} {method}"
+                                stand_in=args.stand_in, stand_in_dir=Path(args.out) / "stand_in",
+                                nrccr_weights=weights)
+            key = args.dataset if method == "baseline" else f"{args.dataset} {recipe_method}"
             metrics = results[key]
-            record = {name: float(metrics[name]) for name in ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_mir")}
-            record["t2i_sum_recall"] = record["t2i_r1"] + record["t2i_r5"] + record["t2i_r10"]
-            run_dir = out_dir / (args.dataset if method == "baseline" else f"{args.dataset}-{method}")
+            record = {name: float(metrics[name]) for name in ("t2i_r1", "t2i_r5", "t2i_r10", "t2i_mir",
+                                                               "i2t_r1", "i2t_r5", "i2t_r10")}
+            for direction in ("t2i", "i2t"):
+                record[f"{direction}_sum_recall"] = sum(record[f"{direction}_r{k}"] for k in (1, 5, 10))
+            run_dir = out_dir / (args.dataset if method == "baseline" else f"{args.dataset}-{recipe_method}")
             history = _history(run_dir)
             monitor = next((k for k in ("val_t2i_mir", "val_t2i_sum_recall") if history and k in history[0]), None)
             best = max(range(len(history)), key=lambda i: history[i][monitor]) if monitor else None
@@ -140,22 +159,24 @@ def report(done: dict) -> str:
     mt, queries, items = DATASET_WORDS[first["setup"]["dataset"]]
     lines = ["setup: " + json.dumps(first["setup"]) + f"; MT training text {mt}; {first['test_queries']} "
              f"{queries} test queries vs {first['gallery']} {items}", "",
-             "| method | seeds | R@1 | R@5 | R@10 | SumR | Δ SumR vs baseline (paired) | Δ SumR vs src+MT (paired) "
-             "| best epoch | epochs run |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| method | seeds | t2i R@1 | R@5 | R@10 | t2i SumR | i2t R@1 | i2t SumR | Δ t2i SumR vs baseline (paired) "
+             "| Δ t2i SumR vs src+MT (paired) | Δ i2t SumR vs src+MT (paired) | best epoch | epochs run |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for method in METHODS:
         records = sorted((r for (m, _), r in done.items() if m == method), key=lambda r: r["seed"])
         if not records:
             continue
-        cells = [mean_std([r[m] for r in records]) for m in METRICS[:4]]
-        for reference in ("baseline", "src_mt"):
-            paired = [r["t2i_sum_recall"] - done[(reference, r["seed"])]["t2i_sum_recall"] for r in records
-                      if (reference, r["seed"]) in done]
+        cells = [mean_std([r[m] for r in records]) if all(m in r for r in records) else "–" for m in METRICS]
+        for reference, metric in (("baseline", "t2i_sum_recall"), ("src_mt", "t2i_sum_recall"),
+                                  ("src_mt", "i2t_sum_recall")):
+            paired = [r[metric] - done[(reference, r["seed"])][metric] for r in records
+                      if (reference, r["seed"]) in done and metric in r and metric in done[(reference, r["seed"])]]
             cells.append("–" if method == reference or not paired else mean_std(paired))
         cells.append(mean_std([r["best_epoch"] for r in records if r["best_epoch"]]))
         cells.append(mean_std([r["epochs"] for r in records]))
         lines.append(f"| {LABELS[method]} | {','.join(str(r['seed']) for r in records)} | " + " | ".join(cells) + " |")
-    keys = ("loss_source", "loss_target", "loss_similarity", "loss_feature", "cos_target_cross", "loss")
+    keys = ("loss_source", "loss_target", "loss_similarity", "loss_feature", "loss_adversarial", "cos_target_cross",
+            "loss")
     lines += ["", "Training loss terms at the selected epoch (mean over seeds):", "",
               "| method | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
     for method in METHODS:
