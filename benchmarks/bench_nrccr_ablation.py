@@ -87,7 +87,7 @@ def parse_args(argv=None):
 
 
 def run_one(args, collection, features, row: str, seed: int, run_dir: Path) -> dict:
-    from w2vvx.datasets.synthetic_vectors import aligned_word_vectors
+    from w2vvx.datasets.synthetic_vectors import aligned_word_vectors, word_translations
     from w2vvx.models.configs import get_config
     from w2vvx.models.nrccr import ABLATIONS
     from w2vvx.training.nrccr import evaluate_nrccr, nrccr_trainer_for_collection
@@ -106,7 +106,8 @@ def run_one(args, collection, features, row: str, seed: int, run_dir: Path) -> d
                                             seed=seed)
     trainer = nrccr_trainer_for_collection(collection, config, run_dir, features, language="zh", weights=weights,
                                            train_on_human=preset == "upper", seed=seed, verbose=0, tensorboard=False,
-                                           overwrite=True, word_vectors=word_vectors)
+                                           overwrite=True, word_vectors=word_vectors,
+                                           word_translations=word_translations("en", "zh"))
     result = trainer.fit()
     run = load_run(run_dir)
     rows = evaluate_nrccr(run, collection, features, "test", "zh")
@@ -137,7 +138,8 @@ def diagnostics(model, trainer, collection, features, weights) -> dict:
     from w2vvx.datasets.batching import preprocess_captions
     from w2vvx.datasets.synthetic_vectors import word_translations
     from w2vvx.models.nrccr import attention_alignment, shared_block_gradient_norms, translation_ids
-    from w2vvx.training.nrccr import align_translations, nrccr_view_diagnostics
+    from w2vvx.datasets.aligned_captions import align_translations
+    from w2vvx.training.nrccr_diagnostics import nrccr_view_diagnostics
 
     out = {}
     native = collection.captions("test", "zh")

@@ -2,7 +2,7 @@
 
 For every finished run of the NRCCR studies that has the cross-attention (rows ``nrccr``,
 ``nrccr_no_bt``, ``src_mt_bt_sim``, ``src_mt_bt_feat`` of ``bench_nrccr_ablation.py``; method ``nrccr``
-of ``bench_nrccr_pivot.py``), :func:`w2vvx.training.nrccr.nrccr_view_diagnostics` measures on the
+of ``bench_nrccr_pivot.py``), :func:`w2vvx.training.nrccr_diagnostics.nrccr_view_diagnostics` measures on the
 training (source, MT) pairs, one per item, in batches of 128 distinct items as the loss sees them
 (training mode) and in inference mode: the R@1 of the source, MT (student) and cross (teacher)
 views, KL(teacher ‖ student) of the similarity view, and the cosines target·cross and target·source.
@@ -62,7 +62,7 @@ def main(argv=None):
         return
     set_threads(args.threads)
     from w2vvx.io.collection import Collection
-    from w2vvx.training.nrccr import nrccr_view_diagnostics
+    from w2vvx.training.nrccr_diagnostics import nrccr_view_diagnostics
     from w2vvx.training.trainer import load_run
 
     jobs = []

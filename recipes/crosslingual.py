@@ -129,7 +129,8 @@ def run_crosslingual(spec: CrossLingualSpec, rootpath, run_dir, config=None, sma
     from w2vvx.evaluation.protocols import query_translation_protocol
     from w2vvx.models.nrccr import NRCCRWeights
     from w2vvx.pipeline import fit_or_stop
-    from w2vvx.training.nrccr import NRCCRTrainer, align_translations
+    from w2vvx.datasets.aligned_captions import align_translations
+    from w2vvx.training.nrccr import NRCCRTrainer
     from w2vvx.training.trainer import load_run
 
     collection = Collection(rootpath, spec.collection)

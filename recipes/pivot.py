@@ -157,7 +157,7 @@ def load_nrccr_pairs(shared_data, dataset: str, task: PivotTask):
 
 
 def _aligned_pairs(english, translations, train_items, dataset: str):
-    from w2vvx.training.nrccr import align_translations
+    from w2vvx.datasets.aligned_captions import align_translations
 
     translated_keys = {(c.item_id, c.index) for c in translations}
     source = [c for c in english if c.item_id in train_items and (c.item_id, c.index) in translated_keys]

@@ -54,7 +54,7 @@ def _captions(tag, items, words):
 
 def test_view_diagnostics_measure_teacher_and_student():
     from w2vvx.models.nrccr import ABLATIONS
-    from w2vvx.training.nrccr import nrccr_view_diagnostics
+    from w2vvx.training.nrccr_diagnostics import nrccr_view_diagnostics
     from w2vvx.training.prepare import prepare_text
 
     items = [f"i{n}" for n in range(10)]
@@ -105,3 +105,70 @@ def test_the_cross_attention_learns_from_the_retrieval_terms_only_when_shared(sh
         assert moved > 1e-4
     else:
         assert moved == 0.0
+
+
+# -- the same diagnostics after every epoch (history.csv) ----------------------------------------------------------
+def _tiny_collection(root):
+    from w2vvx.datasets.synthetic import generate_collection
+    from w2vvx.io.collection import Collection
+
+    generate_collection(root, name="toy", seed=0, n_train=40, n_val=12, n_test=6, mt_noise=0.3, languages=("zh",),
+                        feature_dim=16)
+    collection = Collection(root, "toy")
+    return collection, collection.features(collection.feature_names()[0])
+
+
+@pytest.mark.parity
+def test_epoch_diagnostics_go_into_history_csv_and_leave_training_unchanged(tmp_path):
+    """With ``diagnostics`` the teacher's, student's and source's held-out R@1, the word alignment and the
+    per-term gradient norms are columns of every epoch; the run trains exactly as without them."""
+    import csv
+
+    import keras
+
+    from w2vvx.datasets.synthetic_vectors import word_translations
+    from w2vvx.models import get_config
+    from w2vvx.models.nrccr import NRCCRWeights
+    from w2vvx.training.nrccr import nrccr_trainer_for_collection
+
+    collection, features = _tiny_collection(tmp_path / "data")
+    config = get_config("nrccr", embed_dim=8, w2v_dim=8, gru_units=8, common_space_dim=8, batch_size=16,
+                        max_epochs=2, vocab_min_count=1, maxlen=24)
+    weights = NRCCRWeights(num_heads=2)
+    results, models = {}, {}
+    for diagnostics in (True, False):
+        trainer = nrccr_trainer_for_collection(
+            collection, config, tmp_path / f"run_{diagnostics}", features, weights=weights, seed=0, verbose=0,
+            tensorboard=False, diagnostics=diagnostics, word_translations=word_translations("en", "zh"))
+        results[diagnostics], models[diagnostics] = trainer.fit(), trainer.model
+    with_diag, without = results[True].history, results[False].history
+    assert not any(key.startswith("diag_") for entry in without for key in entry)
+    expected = {"diag_r1_cross", "diag_r1_target", "diag_r1_source", "diag_alignment", "diag_alignment_chance"}
+    expected |= {f"diag_grad_{term}_{block}" for term in weights.active_terms() for block in ("word_gru", "attention")}
+    for entry, plain in zip(with_diag, without):
+        assert {key for key in entry if key.startswith("diag_")} == expected
+        assert all(0.0 <= entry[key] <= 100.0 for key in expected if "grad" not in key)
+        assert all(entry[key] >= 0.0 for key in expected if "grad" in key)
+        assert entry["diag_grad_target_word_gru"] > 100 * entry["diag_grad_feature_word_gru"]  # inert, as published
+        for key, value in plain.items():
+            assert entry[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    for variable, other in zip(models[True].variables, models[False].variables):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(variable.value), keras.ops.convert_to_numpy(other.value),
+                                   rtol=1e-5, atol=1e-6, err_msg=variable.path)
+    with (tmp_path / "run_True" / "history.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and float(rows[-1]["diag_r1_cross"]) == pytest.approx(with_diag[-1]["diag_r1_cross"])
+
+
+def test_epoch_diagnostics_arguments_are_checked():
+    from w2vvx.training.nrccr_diagnostics import NRCCRDiagnostics
+
+    source = _captions("enc", ["a", "b"], ["x"])
+    with pytest.raises(ConfigError, match="both held-out views"):
+        NRCCRDiagnostics(source=source)
+    with pytest.raises(ConfigError, match="visual features"):
+        NRCCRDiagnostics(source=source, target=_captions("zh", ["a", "b"], ["y"]))
+    with pytest.raises(ConfigError, match="word_translations need held-out pairs"):
+        NRCCRDiagnostics(word_translations={"dog": ["狗"]})
+    with pytest.raises(Exception, match="no held-out target with the same item"):
+        NRCCRDiagnostics(source=source, target=_captions("zh", ["a"], ["y"]), features={})

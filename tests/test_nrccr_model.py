@@ -182,7 +182,8 @@ def _captions(tag, items=("a", "b", "c"), n=2, words=("dog", "cat")):
 
 
 def test_alignment_and_triplet_batches():
-    from w2vvx.training.nrccr import AlignedTripletDataset, align_translations
+    from w2vvx.datasets.aligned_captions import align_translations
+    from w2vvx.training.nrccr import AlignedTripletDataset
     from w2vvx.training.prepare import prepare_text
 
     source, mt, bt = _captions("enc"), _captions("enc2de"), _captions("enc2de2enc")

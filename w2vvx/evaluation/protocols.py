@@ -165,7 +165,7 @@ def query_translation_scores(model, item_emb, native, translated=None) -> Tuple[
     count = len(translated["tokens"]) if hasattr(translated, "keys") else len(translated)
     if count != len(native_scores):
         raise ConfigError(f"{count} query translations for {len(native_scores)} queries; align them "
-                          "first (w2vvx.training.nrccr.align_translations)")
+                          "first (w2vvx.datasets.aligned_captions.align_translations)")
     return native_scores, cosine_scores(model.encode_text(translated), item_emb)
 
 

@@ -22,67 +22,20 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-import numpy as np
-
+from w2vvx.datasets.aligned_captions import align_translations
 from w2vvx.datasets.batching import CaptionBatchDataset, preprocess_captions
-from w2vvx.errors import ConfigError, DataFormatError
+from w2vvx.errors import ConfigError
 from w2vvx.models.nrccr import NRCCRWeights, build_nrccr_model  # also registers NRCCRRetriever for load_run
 from w2vvx.training.callbacks import RetrievalValidation
+from w2vvx.training.nrccr_diagnostics import NRCCRDiagnostics
 from w2vvx.training.placement import dtype_policy
 from w2vvx.training.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 
 NATIVE_WEIGHT = 0.8
-
-
-def _key(caption):
-    return (str(caption.item_id), int(caption.index))
-
-
-def align_translations(source, *translations, name: str = "translation") -> List[list]:
-    """Align caption lists on ``(item_id, caption index)``, in the order of ``source``.
-
-    Args:
-        source: Captions (``w2vvx.io.Caption``) of the source language.
-        *translations: Caption lists (or None) holding one caption per source caption.
-        name: what the translations are, for error messages.
-
-    Returns:
-        ``[source, translation_1, ...]`` with the translations reordered to match ``source``
-        (a ``None`` translation stays ``None``).
-
-    Raises:
-        DataFormatError: a source caption has no translation with the same item and index.
-
-    Example:
-        >>> from w2vvx.io.captions import Caption
-        >>> en = [Caption("a#enc#0", "a", "enc", 0, "a dog")]
-        >>> zh = [Caption("a#enc2zh#0", "a", "enc2zh", 0, "一只狗")]
-        >>> [c.text for c in align_translations(en, zh)[1]]
-        ['一只狗']
-    """
-    source = list(source)
-    for position, caption in enumerate(source):
-        if not hasattr(caption, "item_id") or not hasattr(caption, "index"):
-            raise ConfigError(f"caption #{position} is {caption!r}; NRCCR aligns w2vvx.io.Caption objects "
-                              "(read them with w2vvx.io.read_captions / Collection.captions)")
-    aligned = [source]
-    for translation in translations:
-        if translation is None:
-            aligned.append(None)
-            continue
-        lookup = {_key(caption): caption for caption in translation}
-        missing = [caption.sent_id for caption in source if _key(caption) not in lookup]
-        if missing:
-            raise DataFormatError(
-                f"{len(missing)} of {len(source)} source captions have no {name} with the same item and caption "
-                f"index (e.g. {', '.join(missing[:3])}); the {name} file must hold one sentence "
-                "<item>#<tag>#<n> per source sentence <item>#<tag>#<n>")
-        aligned.append([lookup[_key(caption)] for caption in source])
-    return aligned
 
 
 class AlignedTripletDataset(CaptionBatchDataset):
@@ -148,13 +101,20 @@ class NRCCRTrainer(Trainer):
             (``val_google_zh2enc``) for the fused validation; None = native queries only.
         weights: :class:`~w2vvx.models.nrccr.NRCCRWeights` (or a dict of its fields).
         native_weight: weight of the native query in the fused validation scores (0.8).
+        diagnostics: add :class:`~w2vvx.training.nrccr_diagnostics.NRCCRDiagnostics` columns to every epoch
+            (``history.csv``): per-term gradient norms into the shared blocks on the first training batch
+            and, with ``val_translations``, the teacher's, student's and source's R@1 on the validation
+            pairs (held out from training).
+        word_translations: ``{source word: translations}``; with ``val_translations`` the diagnostics also
+            log the cross-attention's word alignment on the validation pairs.
         **kwargs: the other :class:`Trainer` arguments (``size`` for a config name, ``val_features``,
             ``word_vectors``, ``seed``, ``verbose``, ``max_epochs``, ``steps_per_epoch``, ``default_language`` ...).
     """
 
     def __init__(self, config, run_dir, train_captions, features, val_captions, train_translations=None,
                  train_back_translations=None, val_translations=None, weights=None,
-                 native_weight: float = NATIVE_WEIGHT, **kwargs):
+                 native_weight: float = NATIVE_WEIGHT, diagnostics: bool = True, word_translations=None,
+                 **kwargs):
         self.weights = NRCCRWeights.from_dict(weights)
         if self.weights.needs_translation and train_translations is None:
             raise ConfigError("NRCCR needs the machine translations of the training captions "
@@ -171,6 +131,8 @@ class NRCCRTrainer(Trainer):
         if not 0.0 <= native_weight <= 1.0:
             raise ConfigError(f"native_weight must be in [0, 1], got {native_weight!r}")
         self.native_weight = float(native_weight)
+        self.diagnostics = bool(diagnostics)
+        self.word_translations = word_translations
         self.val_translations = None
         if val_translations is not None:
             self.val_translations = align_translations(self.val_captions, val_translations,
@@ -192,6 +154,15 @@ class NRCCRTrainer(Trainer):
 
     def validation_callback(self):
         return self._fused_validation()
+
+    def epoch_diagnostics(self):
+        if not self.diagnostics:
+            return []
+        held_out = self.val_translations is not None
+        return [NRCCRDiagnostics(self.val_translations if held_out else None, self.val_captions if held_out else None,
+                                 self.val_features, batch=self.training_batches()[0][0],
+                                 word_translations=self.word_translations if held_out else None,
+                                 batch_size=self.config.batch_size)]
 
     def _fused_validation(self) -> RetrievalValidation:
         from w2vvx.evaluation.metrics import evaluate_from_scores
@@ -283,100 +254,6 @@ def evaluate_nrccr(run, collection, features, split: str = "test", language: str
         share = f"{native_weight:.1f}/{1 - native_weight:.1f}"
         rows[f"fused ({language}, {share})"] = protocol[f"native w={native_weight:g}"]
     return rows
-
-
-def nrccr_view_diagnostics(model, source, translations, features, tau: float = 0.07,
-                           batch_size: int = 128, max_items: Optional[int] = None,
-                           training: bool = False) -> Dict[str, float]:
-    """How the NRCCR views of aligned (source, MT) captions agree, and how well each view retrieves.
-
-    Takes one (source, MT) pair per item (the first), encodes them in batches of distinct items, as
-    training sees them (``training=True``: dropout and batch statistics, as the loss sees the views;
-    ``False``: inference mode), and returns the means over batches of:
-
-    * ``cos_target_cross``, ``cos_target_source``: cosine of the MT embedding (the student) with the
-      cross pseudo target (the teacher) and with the source-sentence embedding;
-    * ``kl_similarity``: KL(teacher ‖ student) of the similarity view at ``tau`` (the part of its
-      cross-entropy the student can still lower; visual→text and text→visual averaged) and
-      ``teacher_entropy``;
-    * ``r1_source``, ``r1_target``, ``r1_cross``: text→item R@1 (%) of each view inside the batch, i.e.
-      whether the teacher ranks the right item higher than the student does.
-
-    Args:
-        model: a trained :class:`~w2vvx.models.nrccr.NRCCRRetriever` with the cross-attention (similarity
-            or feature weight > 0), e.g. ``load_run(run_dir).model``; its preprocessor tokenises the captions.
-        source, translations: caption lists aligned by item and caption index (:func:`align_translations`).
-        features: visual features of their items (BigFile or callable).
-        tau: temperature of the similarity view (NRCCR: 0.07).
-        batch_size: items per batch (NRCCR: 128).
-        max_items: use only the first items.
-        training: run the model in training mode (dropout on, BatchNorm on batch statistics).
-
-    Returns:
-        ``{name: mean over batches}`` and ``batches``.
-
-    Example:
-        >>> stats = nrccr_view_diagnostics(run.model, train_en, train_mt, features)  # doctest: +SKIP
-        >>> stats["r1_cross"] > stats["r1_target"]                                                 # doctest: +SKIP
-    """
-    import keras
-
-    from w2vvx.datasets.batching import EncodeDataset
-    from w2vvx.evaluation.metrics import l2_normalize
-
-    source, translations = align_translations(source, translations)
-    first: Dict[str, int] = {}
-    for position, caption in enumerate(source):
-        first.setdefault(str(caption.item_id), position)
-    item_ids = list(first)[:max_items] if max_items else list(first)
-    keep = [first[item] for item in item_ids]
-    if len(keep) < 2:
-        raise ConfigError(f"view diagnostics need at least 2 items, got {len(keep)}")
-    src_arrays = preprocess_captions(model.preprocessor, [source[p] for p in keep])
-    mt_arrays = preprocess_captions(model.preprocessor, [translations[p] for p in keep])
-    rows = EncodeDataset.from_features(features, item_ids, batch_size=batch_size)
-    visual = np.concatenate([rows[index][0] for index in range(len(rows))], axis=0)
-    sums: Dict[str, float] = {}
-    batches = 0
-    for start in range(0, len(keep), batch_size):
-        stop = min(start + batch_size, len(keep))
-        if stop - start < 2:
-            break
-        inputs = {f"src_{key}": value[start:stop] for key, value in src_arrays.items()}
-        inputs.update({f"mt_{key}": value[start:stop] for key, value in mt_arrays.items()})
-        # the back-translation view is not measured; the source stands in where the model expects it
-        inputs.update({f"bt_{key}": value[start:stop] for key, value in src_arrays.items()})
-        inputs["visual"] = visual[start:stop]
-        outputs = model(inputs, training=training)
-        if "cross" not in outputs:
-            raise ConfigError("the model computes no cross embedding (its similarity and feature weights are 0); "
-                              "view diagnostics need a model with the cross-attention")
-        emb = {name: l2_normalize(np.asarray(keras.ops.convert_to_numpy(outputs[name]), dtype=np.float64))
-               for name in ("source", "target", "cross", "visual")}
-        values = {"cos_target_cross": np.mean(np.sum(emb["target"] * emb["cross"], axis=1)),
-                  "cos_target_source": np.mean(np.sum(emb["target"] * emb["source"], axis=1))}
-        student, teacher = emb["visual"] @ emb["target"].T / tau, emb["visual"] @ emb["cross"].T / tau
-        kl, entropy = [], []
-        for s_logits, t_logits in ((student, teacher), (student.T, teacher.T)):
-            log_s, log_t = _log_softmax(s_logits), _log_softmax(t_logits)
-            p_t = np.exp(log_t)
-            kl.append(np.mean(np.sum(p_t * (log_t - log_s), axis=1)))
-            entropy.append(np.mean(-np.sum(p_t * log_t, axis=1)))
-        values["kl_similarity"], values["teacher_entropy"] = np.mean(kl), np.mean(entropy)
-        diagonal = np.arange(stop - start)
-        for view in ("source", "target", "cross"):
-            values[f"r1_{view}"] = 100.0 * np.mean(np.argmax(emb[view] @ emb["visual"].T, axis=1) == diagonal)
-        for key, value in values.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
-        batches += 1
-    result = {key: value / batches for key, value in sums.items()}
-    result["batches"] = batches
-    return result
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def nrccr_do_all_metrics(settings, collection, features, config, run_root, source_tag: str = "enc"):

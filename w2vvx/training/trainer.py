@@ -32,9 +32,6 @@ The run folder (:mod:`w2vvx.training.run_folder`): ``config.json``, ``checkpoint
 (what the run was trained on, checked by ``fit(resume=True)`` and :func:`load_run`). SIGINT and SIGTERM
 stop training at a safe point.
 
-A config name trains at the CLI's default size, ``small`` (minutes on a 2-core CPU); ``size="lineage"``
-keeps the published sizes (hours on a CPU).
-
 Example:
     >>> from w2vvx.training import Trainer                                    # doctest: +SKIP
     >>> result = Trainer("base_w2vv", "runs/coco", train, features, val).fit()  # doctest: +SKIP
@@ -273,6 +270,10 @@ class Trainer:
                                               self.config.selection_metric, self.val_by_language,
                                               self.eval_batch_size)
 
+    def epoch_diagnostics(self) -> List[keras.callbacks.Callback]:
+        """Callbacks that add diagnostic columns to every epoch's logs (``history.csv``); none by default."""
+        return []
+
     def _preprocessor(self):
         """The run's preprocessor; with the word-vector vocabulary only when the config reads it."""
         return self.prepared.preprocessor(with_w2v_vocab=self.config.w2v_words != "bow")
@@ -420,6 +421,7 @@ class Trainer:
               if writer else []),
             *([group.callback(self.seed)] if group is not None else []),
             learning_rate_schedule(config, state, self.monitor, run_dir=self.run_dir if writer else None),
+            *(self.epoch_diagnostics() if writer else []),
             RunRecorder(state, self.run_dir if writer else None, self.monitor),
         ]
         if group is not None:

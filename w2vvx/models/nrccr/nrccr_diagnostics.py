@@ -123,6 +123,7 @@ def shared_block_gradient_norms(model, batch) -> Dict[str, Dict[str, float]]:
     The blocks: ``word_gru`` (word embedding + GRU, shared by every view), ``attention`` (the attention
     block: self-attention of every view and, shared, the cross-attention of the teacher) and
     ``text_head`` (the mapping into the common space). The model and its statistics are left unchanged.
+    To measure again on later batches or epochs, keep :func:`shared_block_gradients` (compiled once on JAX).
 
     Args:
         model: an :class:`~w2vvx.models.NRCCRRetriever`.
@@ -142,7 +143,21 @@ def shared_block_gradient_norms(model, batch) -> Dict[str, Dict[str, float]]:
         >>> sorted(norms["similarity"]), norms["discriminator"]["word_gru"]
         (['attention', 'text_head', 'word_gru'], 0.0)
     """
-    from w2vvx.backend.term_gradients import term_gradient_norms
+    return shared_block_gradients(model)(batch)
+
+
+def shared_block_gradients(model):
+    """:func:`shared_block_gradient_norms` of ``model`` as a reusable callable ``batch -> {term: {block: norm}}``.
+
+    Example:
+        >>> from w2vvx.models import build_nrccr_model, get_config
+        >>> config = get_config("nrccr", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16)
+        >>> model = build_nrccr_model(config, gru_vocab_size=10, bow_vocab_size=10, visual_dim=4,
+        ...                           weights={"num_heads": 2})
+        >>> sorted(shared_block_gradients(model).groups)
+        ['attention', 'text_head', 'word_gru']
+    """
+    from w2vvx.backend.term_gradients import TermGradientNorms
 
     backbone = getattr(model, "backbone", None)
     if backbone is None or not hasattr(backbone, "cross_attention") or not hasattr(model, "loss_terms"):
@@ -153,4 +168,4 @@ def shared_block_gradient_norms(model, batch) -> Dict[str, Dict[str, float]]:
     groups = {"word_gru": [variable for variable in encoder if id(variable) not in attention | head],
               "attention": list(backbone.cross_attention.trainable_variables),
               "text_head": list(backbone.text_head.trainable_variables)}
-    return term_gradient_norms(model, batch, model.loss_terms, groups)
+    return TermGradientNorms(model, model.loss_terms, groups)
