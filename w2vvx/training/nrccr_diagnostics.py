@@ -180,6 +180,10 @@ class NRCCRDiagnostics(keras.callbacks.Callback):
         self._tokens = None
         self._gradients = None
 
+    def set_model(self, model):
+        super().set_model(model)
+        self._tokens = self._gradients = None  # both belong to one model (its vocabulary, its variables)
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
@@ -203,7 +207,7 @@ class NRCCRDiagnostics(keras.callbacks.Callback):
             values["diag_alignment"] = 100.0 * alignment["rate"]
             values["diag_alignment_chance"] = 100.0 * alignment["chance"]
         if self.batch is not None:
-            if self._gradients is None or self._gradients.model is not model:
+            if self._gradients is None:
                 self._gradients = shared_block_gradients(model)  # compiled once (JAX)
             norms = self._gradients(self.batch)
             values.update({f"diag_grad_{term}_{block}": blocks[block] for term, blocks in norms.items()
