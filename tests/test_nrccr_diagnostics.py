@@ -1,4 +1,5 @@
 """NRCCR measurements: per-term loss logging during fit, and the teacher/student view diagnostics."""
+import logging
 import math
 
 import numpy as np
@@ -172,3 +173,43 @@ def test_epoch_diagnostics_arguments_are_checked():
         NRCCRDiagnostics(word_translations={"dog": ["狗"]})
     with pytest.raises(Exception, match="no held-out target with the same item"):
         NRCCRDiagnostics(source=source, target=_captions("zh", ["a"], ["y"]), features={})
+
+
+@pytest.mark.parity  # runs in the JAX leg of CI; skipped on the other backends
+def test_diagnostics_compile_once_and_not_again_every_epoch_on_jax(caplog):
+    """Each epoch's diagnostics reuse compiled functions: an eager call of the GRU's scan compiled anew every
+    time on JAX, and a long run died after ~25 epochs ("LLVM ERROR: Unable to allocate section memory")."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("compilation caches are JAX's")
+    import jax
+
+    from w2vvx.datasets.batching import preprocess_captions
+    from w2vvx.models.nrccr import ABLATIONS, attention_alignment, shared_block_gradients, translation_ids
+    from w2vvx.training.nrccr_diagnostics import nrccr_view_diagnostics
+    from w2vvx.training.prepare import prepare_text
+
+    items = [f"i{n}" for n in range(10)]
+    source, mt = _captions("enc", items, ("dog", "cat")), _captions("enc2zh", items, ("gou", "mao"))
+    prepared = prepare_text(source + mt, word_vectors={"dog": [1.0, 0.0]}, min_count=1, maxlen=8)
+    features = lambda ids: np.ones((len(ids), VISUAL), "float32")  # noqa: E731
+    model = _model(ABLATIONS["nrccr"], gru_vocab_size=len(prepared.gru_vocab),
+                   bow_vocab_size=len(prepared.bow_vocab), preprocessor=prepared.preprocessor())
+    tokens = (preprocess_captions(model.preprocessor, source), preprocess_captions(model.preprocessor, mt),
+              translation_ids({"dog": ["gou"]}, model.preprocessor.gru_vocab))
+    gradients = shared_block_gradients(model)
+    batch = {**{f"{view}_{key}": value for view, arrays in (("src", tokens[0]), ("mt", tokens[1]), ("bt", tokens[0]))
+                for key, value in arrays.items()}, "visual": features(items * 2)}
+
+    def one_epoch():
+        nrccr_view_diagnostics(model, source, mt, features, batch_size=4)
+        attention_alignment(model, *tokens)
+        gradients(batch)
+
+    one_epoch()
+    caplog.clear()
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        one_epoch()
+    compiled = [record.getMessage()[:80] for record in caplog.records if "Compiling" in record.getMessage()]
+    assert not compiled, compiled

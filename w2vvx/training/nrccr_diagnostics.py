@@ -83,7 +83,8 @@ def nrccr_view_diagnostics(model, source, translations, features, tau: float = 0
         # the back-translation view is not measured; the source stands in where the model expects it
         inputs.update({f"bt_{key}": value[start:stop] for key, value in src_arrays.items()})
         inputs["visual"] = visual[start:stop]
-        outputs = model(inputs, training=training)
+        # inference: predict_on_batch compiles once per shape (an eager call recompiles the GRU on JAX)
+        outputs = model(inputs, training=True) if training else model.predict_on_batch(inputs)
         if "cross" not in outputs:
             raise ConfigError("the model computes no cross embedding (its similarity and feature weights are 0); "
                               "view diagnostics need a model with the cross-attention")

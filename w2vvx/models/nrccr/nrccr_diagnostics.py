@@ -91,8 +91,10 @@ def cross_attention_map(model, source, target, batch_size: int = 256) -> np.ndar
     maps = []
     for start in range(0, len(source["tokens"]), batch_size):
         rows = slice(start, start + batch_size)
-        src = backbone.token_encoder({key: value[rows] for key, value in source.items()}, training=False)
-        mt = backbone.token_encoder({key: value[rows] for key, value in target.items()}, training=False)
+        # predict_on_batch: one compiled function per shape, reused (an eager call of the GRU's scan
+        # compiles again every time on JAX, and a long process runs out of memory maps)
+        src = backbone.token_encoder.predict_on_batch({key: value[rows] for key, value in source.items()})
+        mt = backbone.token_encoder.predict_on_batch({key: value[rows] for key, value in target.items()})
         _, probabilities = backbone.cross_attention.attention(
             src["token_states"], mt["token_states"], query_mask=src["token_mask"], value_mask=mt["token_mask"],
             training=False, return_attention=True)
