@@ -150,12 +150,11 @@ class NRCCRDiagnostics(keras.callbacks.Callback):
 
     Example:
         >>> from w2vvx.models import build_nrccr_model, get_config
-        >>> config = get_config("nrccr", gru_units=8, embed_dim=8, w2v_dim=8, common_space_dim=16)
-        >>> model = build_nrccr_model(config, gru_vocab_size=10, bow_vocab_size=10, visual_dim=4,
-        ...                           weights={"num_heads": 2})
-        >>> ids = np.array([[2, 3, 0], [4, 5, 6]], "int32")
-        >>> batch = {f"{view}_{key}": ids for view in ("src", "mt", "bt") for key in ("tokens", "bow_tokens")}
-        >>> callback = NRCCRDiagnostics(batch={**batch, "visual": np.ones((2, 4), "float32")})
+        >>> model = build_nrccr_model(get_config("nrccr", gru_units=4, embed_dim=4, w2v_dim=4, common_space_dim=8),
+        ...                           gru_vocab_size=12, bow_vocab_size=12, visual_dim=3, weights={"num_heads": 1})
+        >>> words = {"tokens": np.array([[5, 7], [9, 0]], "int32"), "bow_tokens": np.array([[5, 7], [9, 0]], "int32")}
+        >>> batch = {f"{view}_{key}": ids for view in ("src", "mt", "bt") for key, ids in words.items()}
+        >>> callback = NRCCRDiagnostics(batch={**batch, "visual": np.ones((2, 3), "float32")})
         >>> callback.set_model(model)
         >>> logs = {}
         >>> callback.on_epoch_end(0, logs)
