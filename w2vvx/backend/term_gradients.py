@@ -48,11 +48,11 @@ class TermGradientNorms:
         self._compiled = None
 
     def __call__(self, inputs) -> Dict[str, Dict[str, float]]:
+        if keras.backend.backend() == "jax":  # stateless: nothing to restore
+            return self._jax(inputs)
         model = self.model
         saved = [np.array(keras.ops.convert_to_numpy(variable.value)) for variable in model.non_trainable_variables]
         try:
-            if keras.backend.backend() == "jax":
-                return self._jax(inputs)
             gradients = _EAGER[keras.backend.backend()](model, inputs, self.loss_terms, self.trainable)
         finally:
             for variable, value in zip(model.non_trainable_variables, saved):

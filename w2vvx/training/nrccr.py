@@ -155,12 +155,12 @@ class NRCCRTrainer(Trainer):
     def validation_callback(self):
         return self._fused_validation()
 
-    def epoch_diagnostics(self):
+    def epoch_diagnostics(self, dataset):
         if not self.diagnostics:
             return []
         held_out = self.val_translations is not None
         return [NRCCRDiagnostics(self.val_translations if held_out else None, self.val_captions if held_out else None,
-                                 self.val_features, batch=self.training_batches()[0][0],
+                                 self.val_features, batch=dataset[0][0],
                                  word_translations=self.word_translations if held_out else None,
                                  batch_size=self.config.batch_size)]
 

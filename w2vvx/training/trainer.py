@@ -270,8 +270,8 @@ class Trainer:
                                               self.config.selection_metric, self.val_by_language,
                                               self.eval_batch_size)
 
-    def epoch_diagnostics(self) -> List[keras.callbacks.Callback]:
-        """Callbacks that add diagnostic columns to every epoch's logs (``history.csv``); none by default."""
+    def epoch_diagnostics(self, dataset) -> List[keras.callbacks.Callback]:
+        """Callbacks that add diagnostic columns to every epoch's logs (``history.csv``) of a fit over ``dataset``."""
         return []
 
     def _preprocessor(self):
@@ -421,7 +421,7 @@ class Trainer:
               if writer else []),
             *([group.callback(self.seed)] if group is not None else []),
             learning_rate_schedule(config, state, self.monitor, run_dir=self.run_dir if writer else None),
-            *(self.epoch_diagnostics() if writer else []),
+            *(self.epoch_diagnostics(dataset) if writer else []),
             RunRecorder(state, self.run_dir if writer else None, self.monitor),
         ]
         if group is not None:
